@@ -1,0 +1,40 @@
+"""aiosocketio: Socket.IO v5 / Engine.IO v4 for asyncio, wire-compatible with socket.io 4.8."""
+
+from .adapters import Adapter, BroadcastOptions, MemoryAdapter
+from .engine.http import CorsPolicy
+from .errors import (
+    AckTimeout,
+    AioSocketIOError,
+    BroadcastAckError,
+    ConnectionRefused,
+    NotConnected,
+    PayloadTooLarge,
+    ProtocolError,
+)
+from .server.broadcast import BroadcastOperator
+from .server.namespace import Namespace
+from .server.server import RecoveryOptions, Server
+from .server.socket import Handshake, Socket
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AckTimeout",
+    "Adapter",
+    "AioSocketIOError",
+    "BroadcastAckError",
+    "BroadcastOperator",
+    "BroadcastOptions",
+    "ConnectionRefused",
+    "CorsPolicy",
+    "Handshake",
+    "MemoryAdapter",
+    "Namespace",
+    "NotConnected",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "RecoveryOptions",
+    "Server",
+    "Socket",
+    "__version__",
+]

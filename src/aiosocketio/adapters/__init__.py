@@ -1,0 +1,6 @@
+"""Adapters: how rooms and broadcasts reach sockets, in one process or across a cluster."""
+
+from .base import Adapter, BroadcastFlags, BroadcastOptions, PersistedSession
+from .memory import MemoryAdapter
+
+__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "MemoryAdapter", "PersistedSession"]

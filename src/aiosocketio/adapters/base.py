@@ -1,0 +1,203 @@
+"""The adapter interface: rooms, broadcasts and the cluster-wide operations.
+
+An adapter belongs to one namespace. The in-memory adapter does everything locally; a
+cluster adapter does the local part and carries the rest to the other servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..socketio.packets import Packet
+
+if TYPE_CHECKING:
+    from ..server.namespace import Namespace
+    from ..server.socket import Socket
+
+__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "PersistedSession"]
+
+
+@dataclass(slots=True, frozen=True)
+class BroadcastFlags:
+    volatile: bool = False
+    compress: bool | None = None
+    local: bool = False
+    timeout: float | None = None
+
+
+NO_FLAGS = BroadcastFlags()
+
+
+@dataclass(slots=True, frozen=True)
+class BroadcastOptions:
+    """Who receives a broadcast: sockets in any of ``rooms`` (every socket when empty),
+    minus the sockets in any of ``except_``."""
+
+    rooms: frozenset[str] = frozenset()
+    except_: frozenset[str] = frozenset()
+    flags: BroadcastFlags = NO_FLAGS
+
+
+@dataclass(slots=True)
+class PersistedSession:
+    """What connection state recovery keeps of a socket that lost its connection."""
+
+    sid: str
+    pid: str
+    rooms: list[str]
+    data: Any
+    disconnected_at: float = 0.0
+    missed_packets: list[list[Any]] = field(default_factory=list)
+
+
+class Adapter:
+    """Base adapter: the in-memory room bookkeeping that every adapter shares."""
+
+    def __init__(self, nsp: Namespace) -> None:
+        self.nsp = nsp
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+    async def init(self) -> None:
+        """Called once the namespace exists."""
+
+    async def close(self) -> None:
+        """Called when the namespace or the server closes."""
+
+    # ---------------------------------------------------------------- rooms
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        joined = self.sids.get(sid)
+        if joined is None:
+            joined = self.sids[sid] = set()
+        all_rooms = self.rooms
+        for room in rooms:
+            if room in joined:
+                continue
+            joined.add(room)
+            members = all_rooms.get(room)
+            if members is None:
+                all_rooms[room] = {sid}
+                self.on_create_room(room)
+            else:
+                members.add(sid)
+            self.on_join_room(room, sid)
+
+    def delete(self, sid: str, room: str) -> None:
+        joined = self.sids.get(sid)
+        if joined is not None and room in joined:
+            joined.discard(room)
+            self._leave(sid, room)
+
+    def delete_all(self, sid: str) -> None:
+        joined = self.sids.pop(sid, None)
+        if joined:
+            for room in joined:
+                self._leave(sid, room)
+
+    def _leave(self, sid: str, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(sid)
+        self.on_leave_room(room, sid)
+        if not members:
+            del self.rooms[room]
+            self.on_delete_room(room)
+
+    # hooks (the admin UI and cluster adapters listen here)
+    def on_create_room(self, room: str) -> None:
+        pass
+
+    def on_delete_room(self, room: str) -> None:
+        pass
+
+    def on_join_room(self, room: str, sid: str) -> None:
+        pass
+
+    def on_leave_room(self, room: str, sid: str) -> None:
+        pass
+
+    def socket_rooms(self, sid: str) -> set[str] | None:
+        return self.sids.get(sid)
+
+    def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
+        """Ids of the local sockets in any of the rooms (all local sockets when empty)."""
+        return {s.id for s in self.local_sockets(BroadcastOptions(rooms=frozenset(rooms)))}
+
+    def local_sockets(self, opts: BroadcastOptions) -> list[Socket]:
+        """The local sockets a broadcast with these options reaches, each once."""
+        sockets = self.nsp.sockets
+        excluded: set[str] = set()
+        for room in opts.except_:
+            members = self.rooms.get(room)
+            if members:
+                excluded.update(members)
+        out: list[Socket] = []
+        if opts.rooms:
+            seen: set[str] = set()
+            for room in opts.rooms:
+                members = self.rooms.get(room)
+                if not members:
+                    continue
+                for sid in members:
+                    if sid in seen or sid in excluded:
+                        continue
+                    seen.add(sid)
+                    socket = sockets.get(sid)
+                    if socket is not None:
+                        out.append(socket)
+        elif excluded:
+            out = [s for sid, s in sockets.items() if sid not in excluded]
+        else:
+            out = list(sockets.values())
+        return out
+
+    # ---------------------------------------------------------------- broadcasting
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        raise NotImplementedError
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: Callable[[int], None],
+        ack: Callable[[Any], None],
+    ) -> None:
+        raise NotImplementedError
+
+    async def server_count(self) -> int:
+        return 1
+
+    # ---------------------------------------------------------------- cluster-wide operations
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        return self.local_sockets(opts)
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self.local_sockets(opts):
+            socket.join(rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self.local_sockets(opts):
+            for room in rooms:
+                socket.leave(room)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        for socket in self.local_sockets(opts):
+            socket.disconnect(close)
+
+    def server_side_emit(
+        self, args: list[Any], ack: Callable[[BaseException | None, list[Any]], None] | None
+    ) -> None:
+        """Emit to the other servers of the cluster; there are none in one process."""
+        if ack is not None:
+            ack(None, [])
+
+    # ---------------------------------------------------------------- connection state recovery
+    def persist_session(self, session: PersistedSession) -> None:
+        pass
+
+    async def restore_session(self, pid: str, offset: str) -> PersistedSession | None:
+        return None

@@ -1,0 +1,6 @@
+"""Engine.IO on asyncio: sessions, long-polling and WebSocket transports, request routing.
+
+Front doors (the ASGI app and the standalone HTTP server) turn their requests into
+:class:`~aiosocketio.engine.http.Request` objects and hand them to an
+:class:`~aiosocketio.engine.server.EngineServer`; everything else happens here.
+"""

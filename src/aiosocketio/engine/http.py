@@ -1,0 +1,201 @@
+"""HTTP-level values shared by both front doors: requests, responses, errors, CORS."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from .. import _json
+
+__all__ = [
+    "BAD_HANDSHAKE_METHOD",
+    "BAD_REQUEST",
+    "FORBIDDEN",
+    "UNKNOWN_SID",
+    "UNKNOWN_TRANSPORT",
+    "UNSUPPORTED_PROTOCOL_VERSION",
+    "CorsPolicy",
+    "Request",
+    "Responder",
+    "compress_body",
+    "error_body",
+    "parse_query",
+]
+
+# Engine.IO error codes, as in the Node server
+UNKNOWN_TRANSPORT = 0
+UNKNOWN_SID = 1
+BAD_HANDSHAKE_METHOD = 2
+BAD_REQUEST = 3
+FORBIDDEN = 4
+UNSUPPORTED_PROTOCOL_VERSION = 5
+
+ERROR_MESSAGES = {
+    UNKNOWN_TRANSPORT: "Transport unknown",
+    UNKNOWN_SID: "Session ID unknown",
+    BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    BAD_REQUEST: "Bad request",
+    FORBIDDEN: "Forbidden",
+    UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+Headers = list[tuple[str, str]]
+
+
+class Request:
+    """An HTTP request (or WebSocket upgrade request) as the engine sees it.
+
+    ``headers`` has lower-case names; repeated headers are joined with ``", "``.
+    """
+
+    __slots__ = ("body", "headers", "method", "path", "query", "query_string", "remote", "secure")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: dict[str, str],
+        *,
+        body: bytes = b"",
+        remote: tuple[str, int] | None = None,
+        secure: bool = False,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.query = parse_query(query_string)
+        self.headers = headers
+        self.body = body
+        self.remote = remote
+        self.secure = secure
+
+    @property
+    def url(self) -> str:
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+
+class Responder(Protocol):
+    """How the engine answers an HTTP request, now or later (a pending long-poll GET)."""
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None: ...
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    if not query_string:
+        return {}
+    try:
+        return dict(parse_qsl(query_string, keep_blank_values=True, max_num_fields=100))
+    except ValueError:
+        return {}
+
+
+def error_body(code: int, message: str | None = None) -> bytes:
+    return _json.dumps({"code": code, "message": message or ERROR_MESSAGES[code]}).encode()
+
+
+def compress_body(body: bytes, accept_encoding: str, threshold: int) -> tuple[bytes, str | None]:
+    """Compress a polling response when the client accepts it and it is big enough."""
+    if len(body) < threshold or not accept_encoding:
+        return body, None
+    encodings = {part.split(";")[0].strip().lower() for part in accept_encoding.split(",")}
+    if "gzip" in encodings:
+        return gzip.compress(body, compresslevel=6, mtime=0), "gzip"
+    if "deflate" in encodings:
+        return zlib.compress(body, 6), "deflate"
+    return body, None
+
+
+OriginCheck = Callable[[str], bool]
+
+
+class CorsPolicy:
+    """Cross-origin policy for HTTP requests and for the Origin of WebSocket upgrades.
+
+    ``origins`` is ``None`` (CORS off: no headers, cross-site WebSocket refused), ``"*"``,
+    a list of allowed origins, or a callable taking the origin and returning a bool.
+    """
+
+    __slots__ = ("allow_headers", "credentials", "max_age", "methods", "origins")
+
+    def __init__(
+        self,
+        origins: str | Sequence[str] | OriginCheck | None = None,
+        *,
+        credentials: bool = False,
+        methods: Sequence[str] = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"),
+        allow_headers: Sequence[str] | None = None,
+        max_age: int | None = None,
+    ) -> None:
+        self.origins: str | frozenset[str] | OriginCheck | None
+        if origins is None or origins == "*" or callable(origins):
+            self.origins = origins
+        elif isinstance(origins, str):
+            self.origins = frozenset((origins,))
+        else:
+            self.origins = frozenset(origins)
+        self.credentials = credentials
+        self.methods = ", ".join(methods)
+        self.allow_headers = ", ".join(allow_headers) if allow_headers else None
+        self.max_age = max_age
+
+    @property
+    def enabled(self) -> bool:
+        return self.origins is not None
+
+    def allows(self, origin: str) -> bool:
+        origins = self.origins
+        if origins is None:
+            return False
+        if origins == "*":
+            return True
+        if isinstance(origins, frozenset):
+            return origin in origins
+        return bool(origins(origin))  # type: ignore[operator]
+
+    def websocket_origin_ok(self, origin: str | None, host: str | None) -> bool:
+        """Cross-site WebSocket hijacking guard: same-origin, or allowed by the policy."""
+        if origin is None or self.origins == "*":
+            return True
+        if host and origin.split("://", 1)[-1] == host:
+            return True
+        return self.allows(origin)
+
+    def headers(self, origin: str | None) -> Headers:
+        """Headers for an actual (non-preflight) response."""
+        if self.origins is None:
+            return []
+        if self.origins == "*" and not self.credentials:
+            out: Headers = [("Access-Control-Allow-Origin", "*")]
+        elif origin is not None and self.allows(origin):
+            out = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        else:
+            return []
+        if self.credentials:
+            out.append(("Access-Control-Allow-Credentials", "true"))
+        return out
+
+    def preflight_headers(self, origin: str | None, request_headers: str | None) -> Headers:
+        out = self.headers(origin)
+        if not out:
+            return out
+        out.append(("Access-Control-Allow-Methods", self.methods))
+        allow = self.allow_headers or request_headers
+        if allow:
+            out.append(("Access-Control-Allow-Headers", allow))
+            if not self.allow_headers:
+                out.append(("Vary", "Access-Control-Request-Headers"))
+        if self.max_age is not None:
+            out.append(("Access-Control-Max-Age", str(self.max_age)))
+        return out
+
+
+def json_headers(body: bytes) -> Headers:
+    return [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+
+
+def describe(value: Any) -> str:
+    return repr(value)[:80]

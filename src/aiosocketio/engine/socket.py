@@ -1,0 +1,430 @@
+"""One Engine.IO session on asyncio: its transport (long-polling or WebSocket), its write
+buffer, its heartbeat timer, and the upgrade from long-polling to WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..engineio.packets import NOOP, decode_packet, decode_payload, encode_payload
+from ..engineio.session import Action, Session, State
+from ..errors import ProtocolError
+from .http import BAD_REQUEST, Request, Responder, compress_body
+
+if TYPE_CHECKING:
+    from .server import EngineServer
+
+__all__ = ["EngineSocket", "Handler", "Outgoing", "WebSocketConnection"]
+
+log = logging.getLogger("aiosocketio.engine")
+
+POLL_HEADERS_TEXT = "text/plain; charset=UTF-8"
+
+
+class Outgoing:
+    """Engine.IO packets encoded once and written to many sessions (a broadcast).
+
+    ``packets`` are encoded Engine.IO packets: ``str`` text packets with their type digit,
+    ``bytes`` binary messages. ``frame`` caches their WebSocket framing for front doors that
+    write raw frames, so that a broadcast is framed once for all its recipients.
+    """
+
+    __slots__ = ("frame", "packets", "size", "volatile")
+
+    def __init__(self, packets: list[str | bytes], *, volatile: bool = False) -> None:
+        self.packets = packets
+        self.volatile = volatile
+        self.frame: bytes | None = None
+        self.size = sum(len(p) for p in packets)
+
+
+class WebSocketConnection(Protocol):
+    """What a front door provides for one accepted WebSocket."""
+
+    receiver: Any
+
+    def send_text(self, data: str) -> None: ...
+    def send_bytes(self, data: bytes) -> None: ...
+    def send_outgoing(self, out: Outgoing) -> None: ...
+    def buffered_amount(self) -> int: ...
+    def close(self, code: int | None = 1000, reason: str = "") -> None: ...
+
+
+class Handler(Protocol):
+    """The layer above Engine.IO (the Socket.IO client object)."""
+
+    def on_message(self, data: str | bytes) -> None: ...
+    def on_close(self, reason: str, description: str | None) -> None: ...
+
+
+class EngineSocket:
+    """One Engine.IO session."""
+
+    __slots__ = (
+        "_buffer",
+        "_buffer_size",
+        "_closing",
+        "_flush_handle",
+        "_poll",
+        "_poll_encoding",
+        "_timer",
+        "_upgrade",
+        "handler",
+        "request",
+        "server",
+        "session",
+        "ws",
+    )
+
+    def __init__(self, server: EngineServer, session: Session, request: Request) -> None:
+        self.server = server
+        self.session = session
+        self.request = request
+        self.handler: Handler | None = None
+        self.ws: WebSocketConnection | None = None
+        self._upgrade: WebSocketConnection | None = None
+        self._buffer: list[str | bytes] = []
+        self._buffer_size = 0
+        self._poll: Responder | None = None
+        self._poll_encoding = ""
+        self._flush_handle: asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sid(self) -> str:
+        return self.session.sid
+
+    @property
+    def transport(self) -> str:
+        return self.session.transport
+
+    @property
+    def closed(self) -> bool:
+        return self.session.state is State.CLOSED
+
+    @property
+    def upgrading(self) -> bool:
+        return self.session.state is State.UPGRADING
+
+    # ------------------------------------------------------------------ sending
+    def send_message(self, data: str | bytes) -> None:
+        """Send one Engine.IO message (text or binary)."""
+        if type(data) is str:
+            self.write_text("4" + data)
+        else:
+            self.write_packets([data])
+
+    def write_text(self, packet: str) -> None:
+        """Send one encoded text packet (type digit included)."""
+        ws = self.ws
+        if ws is not None and self._upgrade is None:
+            ws.send_text(packet)
+            return
+        if self.session.state is State.CLOSED:
+            return
+        self._buffer.append(packet)
+        self._buffer_size += len(packet)
+        self._buffered()
+
+    def write_packets(self, packets: list[str | bytes]) -> None:
+        """Send encoded packets: ``str`` text packets, ``bytes`` binary messages."""
+        ws = self.ws
+        if ws is not None and self._upgrade is None:
+            for p in packets:
+                if type(p) is str:
+                    ws.send_text(p)
+                else:
+                    ws.send_bytes(p)  # type: ignore[arg-type]
+            return
+        if self.session.state is State.CLOSED:
+            return
+        self._buffer.extend(packets)
+        self._buffer_size += sum(len(p) for p in packets)
+        self._buffered()
+
+    def write_outgoing(self, out: Outgoing) -> bool:
+        """Send packets shared with other sessions. False if dropped (volatile, busy peer)."""
+        ws = self.ws
+        if ws is not None and self._upgrade is None:
+            if out.volatile and ws.buffered_amount() > 0:
+                return False
+            ws.send_outgoing(out)
+            return True
+        if self.session.state is State.CLOSED:
+            return False
+        if out.volatile and self._poll is None:
+            return False
+        self._buffer.extend(out.packets)
+        self._buffer_size += out.size
+        self._buffered()
+        return True
+
+    def buffered_amount(self) -> int:
+        """Bytes written but not yet handed to the network."""
+        ws = self.ws
+        if ws is not None and self._upgrade is None:
+            return ws.buffered_amount()
+        return self._buffer_size
+
+    def _buffered(self) -> None:
+        if self._buffer_size > self.server.max_buffer_size:
+            log.info("session %s: write buffer over limit, closing", self.sid)
+            self._terminate("transport error", "write buffer over limit")
+            return
+        if self._poll is not None and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_poll)
+
+    # ------------------------------------------------------------------ long-polling
+    def handle_poll(self, request: Request, responder: Responder) -> None:
+        """A long-polling GET."""
+        if self._poll is not None:
+            self.server.respond_error(request, responder, BAD_REQUEST, 400)
+            self._terminate("transport error", "overlap from client")
+            return
+        self._poll = responder
+        self._poll_encoding = request.headers.get("accept-encoding", "")
+        if self._buffer or self._closing:
+            self._flush_poll()
+
+    def poll_aborted(self, responder: Responder) -> None:
+        """The front door saw the client go away while its GET was pending."""
+        if self._poll is responder:
+            self._poll = None
+            self._terminate("transport error", "poll connection closed prematurely")
+
+    def _flush_poll(self) -> None:
+        self._flush_handle = None
+        responder = self._poll
+        if responder is None:
+            return
+        packets = self._buffer
+        if self._closing:
+            packets.append("1")
+        elif not packets:
+            return
+        self._poll = None
+        self._buffer = []
+        self._buffer_size = 0
+        self._respond_poll(responder, encode_payload(packets))
+        if self._closing:
+            self._finish_close()
+
+    def _respond_poll(self, responder: Responder, payload: str) -> None:
+        body = payload.encode()
+        server = self.server
+        headers = [("Content-Type", POLL_HEADERS_TEXT)]
+        if server.http_compression is not None:
+            body, encoding = compress_body(body, self._poll_encoding, server.http_compression)
+            if encoding:
+                headers.append(("Content-Encoding", encoding))
+        headers.append(("Content-Length", str(len(body))))
+        server.add_headers(headers, self.request, initial=False)
+        responder.respond(200, headers, body)
+
+    def handle_post(self, request: Request, responder: Responder) -> None:
+        """A long-polling POST carrying a payload."""
+        server = self.server
+        if request.headers.get("content-type", "").startswith("application/octet-stream"):
+            server.respond_error(request, responder, BAD_REQUEST, 400)
+            self._terminate("transport error", "invalid content")
+            return
+        try:
+            packets = decode_payload(request.body.decode())
+        except (UnicodeDecodeError, ProtocolError):
+            server.respond_error(request, responder, BAD_REQUEST, 400)
+            self._terminate("parse error", "invalid payload")
+            return
+        headers = [("Content-Type", "text/html"), ("Content-Length", "2")]
+        server.add_headers(headers, request, initial=False)
+        responder.respond(200, headers, b"ok")
+        for kind, data in packets:
+            if self.session.state is State.CLOSED:
+                break
+            self._receive(kind, data)
+
+    # ------------------------------------------------------------------ receiving
+    def on_message(self, data: str | bytes) -> None:
+        """A WebSocket message on the session's current transport."""
+        if type(data) is str:
+            if data[:1] == "4":
+                handler = self.handler
+                if handler is not None:
+                    handler.on_message(data[1:])
+                return
+            try:
+                kind, payload = decode_packet(data)
+            except ProtocolError:
+                self._terminate("parse error", "invalid packet")
+                return
+            self._receive(kind, payload)
+        elif self.handler is not None:
+            self.handler.on_message(data)
+
+    def on_ws_close(self, error: bool = False) -> None:
+        """The session's WebSocket closed (by the peer or the network)."""
+        self.ws = None
+        self._terminate("transport error" if error else "transport close", None)
+
+    def _receive(self, kind: int, data: str | bytes) -> None:
+        try:
+            action = self.session.receive(kind, data, asyncio.get_running_loop().time())
+        except ProtocolError as exc:
+            self._terminate("parse error", str(exc))
+            return
+        if action is Action.MESSAGE:
+            if self.handler is not None:
+                self.handler.on_message(data)
+        elif action is Action.CLOSE:
+            self._terminate("transport close", None)
+
+    # ------------------------------------------------------------------ upgrade
+    def start_upgrade(self, conn: WebSocketConnection) -> None:
+        loop = asyncio.get_running_loop()
+        self.session.start_upgrade(loop.time())
+        self._upgrade = conn
+        conn.receiver = _UpgradeReceiver(self, conn)
+        self.arm_timer()
+
+    def _upgrade_message(self, conn: WebSocketConnection, data: str | bytes) -> None:
+        if conn is not self._upgrade:
+            return
+        try:
+            kind, payload = decode_packet(data)
+            action = self.session.receive_upgrading(kind, payload)
+        except ProtocolError:
+            self._abort_upgrade(conn)
+            return
+        if action is Action.PROBE:
+            conn.send_text("3probe")
+            if self._poll is not None and not self._buffer:
+                responder, self._poll = self._poll, None
+                self._respond_poll(responder, str(NOOP))
+        elif action is Action.UPGRADED:
+            self._upgrade = None
+            self.ws = conn
+            conn.receiver = self
+            if self._poll is not None:
+                responder, self._poll = self._poll, None
+                self._respond_poll(responder, str(NOOP))
+            packets, self._buffer, self._buffer_size = self._buffer, [], 0
+            if packets:
+                self.write_packets(packets)
+            if self._closing:
+                self._finish_close()
+
+    def _upgrade_closed(self, conn: WebSocketConnection) -> None:
+        if conn is self._upgrade:
+            self._upgrade = None
+            self.session.abort_upgrade()
+
+    def _abort_upgrade(self, conn: WebSocketConnection) -> None:
+        if conn is self._upgrade:
+            self._upgrade = None
+            self.session.abort_upgrade()
+        conn.receiver = None
+        conn.close(1002)
+
+    # ------------------------------------------------------------------ heartbeat
+    def arm_timer(self) -> None:
+        deadline = self.session.deadline
+        if deadline == math.inf:
+            return
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        session = self.session
+        while True:
+            action = session.tick(now)
+            if action is Action.NONE:
+                break
+            if action is Action.SEND_PING:
+                self.write_text("2")
+            elif action is Action.PING_TIMEOUT:
+                self._terminate("ping timeout", None)
+                return
+            elif action is Action.UPGRADE_TIMEOUT:
+                conn, self._upgrade = self._upgrade, None
+                if conn is not None:
+                    conn.receiver = None
+                    conn.close(1000)
+        self.arm_timer()
+
+    # ------------------------------------------------------------------ closing
+    def close(self, reason: str = "forced close") -> None:
+        """Close the session from the server side, after writing what is buffered."""
+        if self.session.state is State.CLOSED or self._closing:
+            return
+        self._closing = True
+        self._notify_close(reason, None)
+        if self.ws is not None and self._upgrade is None:
+            self._finish_close()
+        elif self._poll is not None:
+            self._flush_poll()
+        else:
+            # wait for the next GET (it receives the close packet), but not forever
+            loop = asyncio.get_running_loop()
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_later(self.server.config.ping_timeout, self._finish_close)
+
+    def _finish_close(self) -> None:
+        self._terminate("forced close", None)
+
+    def _terminate(self, reason: str, description: str | None) -> None:
+        session = self.session
+        if session.state is State.CLOSED and self.handler is None:
+            return
+        session.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.server.remove(self)
+        poll, self._poll = self._poll, None
+        if poll is not None:
+            self._respond_poll(poll, encode_payload([*self._buffer, "1"]))
+        self._buffer = []
+        self._buffer_size = 0
+        for conn in (self.ws, self._upgrade):
+            if conn is not None:
+                conn.receiver = None
+                conn.close(None if reason == "forced close" else 1000)
+        self.ws = self._upgrade = None
+        self._notify_close(reason, description)
+
+    def _notify_close(self, reason: str, description: str | None) -> None:
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            try:
+                handler.on_close(reason, description)
+            except Exception:
+                log.exception("error in close handler of session %s", self.sid)
+
+
+class _UpgradeReceiver:
+    """Receives on a WebSocket while it is probed, before it becomes the session's transport."""
+
+    __slots__ = ("conn", "esock")
+
+    def __init__(self, esock: EngineSocket, conn: WebSocketConnection) -> None:
+        self.esock = esock
+        self.conn = conn
+
+    def on_message(self, data: str | bytes) -> None:
+        self.esock._upgrade_message(self.conn, data)
+
+    def on_ws_close(self, error: bool = False) -> None:
+        self.esock._upgrade_closed(self.conn)

@@ -1,0 +1,1 @@
+"""Engine.IO v4, sans-I/O: packet and payload codec, session state machine."""

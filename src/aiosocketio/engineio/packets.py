@@ -1,0 +1,88 @@
+"""Engine.IO v4 packets and long-polling payloads.
+
+A packet travels as text (its type digit, then its data) or, for a binary message over
+WebSocket, as the raw bytes. On long-polling, packets are joined with the record separator
+``\\x1e`` and a binary message is written as ``b`` followed by its base64 form.
+
+Packets are plain values on the hot path: a decoded packet is a ``(type, data)`` tuple where
+data is ``str`` or ``bytes``.
+"""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode, b64encode
+from collections.abc import Iterable
+
+from ..errors import ProtocolError
+
+__all__ = [
+    "CLOSE",
+    "MESSAGE",
+    "NOOP",
+    "OPEN",
+    "PING",
+    "PONG",
+    "SEPARATOR",
+    "UPGRADE",
+    "Packet",
+    "decode_packet",
+    "decode_payload",
+    "encode_packet",
+    "encode_payload",
+]
+
+OPEN = 0
+CLOSE = 1
+PING = 2
+PONG = 3
+MESSAGE = 4
+UPGRADE = 5
+NOOP = 6
+
+SEPARATOR = "\x1e"
+
+Packet = tuple[int, str | bytes]
+
+_TYPES = {str(t): t for t in range(7)}
+
+
+def encode_packet(kind: int, data: str | bytes = "") -> str | bytes:
+    """Encode one packet for WebSocket: text packets get their type digit, binary stays raw."""
+    if isinstance(data, bytes):
+        if kind != MESSAGE:
+            raise ValueError("only message packets can carry binary data")
+        return data
+    return f"{kind}{data}"
+
+
+def decode_packet(data: str | bytes) -> Packet:
+    """Decode one WebSocket message into ``(type, data)``. Raises ProtocolError."""
+    if not isinstance(data, str):
+        return MESSAGE, bytes(data)
+    if not data:
+        raise ProtocolError("empty packet")
+    kind = _TYPES.get(data[0])
+    if kind is None:
+        raise ProtocolError(f"unknown packet type {data[0]!r}")
+    return kind, data[1:]
+
+
+def encode_payload(packets: Iterable[str | bytes]) -> str:
+    """Join already encoded packets (text packets or binary messages) for long-polling."""
+    parts = [p if isinstance(p, str) else "b" + b64encode(p).decode("ascii") for p in packets]
+    return SEPARATOR.join(parts)
+
+
+def decode_payload(payload: str) -> list[Packet]:
+    """Split a long-polling payload into packets. Raises ProtocolError on any bad packet."""
+    packets: list[Packet] = []
+    for part in payload.split(SEPARATOR):
+        if part[:1] == "b":
+            try:
+                packets.append((MESSAGE, b64decode(part[1:], validate=True)))
+            except (binascii.Error, ValueError) as exc:
+                raise ProtocolError("invalid base64 in binary packet") from exc
+        else:
+            packets.append(decode_packet(part))
+    return packets

@@ -1,0 +1,1 @@
+"""The Socket.IO server: Server, Namespace, Socket, broadcast operators."""

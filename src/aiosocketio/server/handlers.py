@@ -1,0 +1,108 @@
+"""Calling user handlers: plain functions inline, coroutine functions as tasks started in order.
+
+A handler that declares a keyword parameter named ``ack`` receives the acknowledgement
+callback and acknowledges when it likes; any other handler acknowledges with its return
+value (None -> no arguments, a tuple -> several arguments, anything else -> one argument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Listener", "ack_args", "run_handler", "spawn"]
+
+log = logging.getLogger("aiosocketio.server")
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+class Listener:
+    """A registered handler, inspected once."""
+
+    __slots__ = ("func", "is_async", "once", "wants_ack")
+
+    def __init__(self, func: Callable[..., Any], once: bool = False) -> None:
+        self.func = func
+        self.once = once
+        self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            getattr(func, "__call__", None)  # noqa: B004
+        )
+        try:
+            params = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            params = {}  # type: ignore[assignment]
+        ack = params.get("ack")
+        self.wants_ack = ack is not None and ack.kind in (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+
+
+def ack_args(result: Any) -> list[Any]:
+    """The acknowledgement arguments a handler's return value stands for."""
+    if result is None:
+        return []
+    if type(result) is tuple:
+        return list(result)
+    return [result]
+
+
+def spawn(coro: Any, what: str) -> asyncio.Task[Any]:
+    """Run a coroutine in the background, keeping a reference and logging its failure."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_done)
+    task.set_name(what)
+    return task
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.error("error in %s", task.get_name(), exc_info=exc)
+
+
+def run_handler(
+    listener: Listener,
+    args: list[Any],
+    ack: Callable[..., None] | None,
+    what: str,
+) -> None:
+    """Call a handler with args. When ack is given, the handler's result (or its own call of
+    ``ack``) acknowledges the event."""
+    func = listener.func
+    if ack is not None and listener.wants_ack:
+        if listener.is_async:
+            spawn(func(*args, ack=ack), what)
+            return
+        try:
+            func(*args, ack=ack)
+        except Exception:
+            log.exception("error in %s", what)
+        return
+    if listener.is_async:
+        spawn(_await_then_ack(func(*args), ack), what)
+        return
+    try:
+        result = func(*args)
+    except Exception:
+        log.exception("error in %s", what)
+        return
+    if ack is not None:
+        if inspect.isawaitable(result):
+            spawn(_await_then_ack(result, ack), what)
+        else:
+            ack(*ack_args(result))
+    elif inspect.isawaitable(result):
+        spawn(_await_then_ack(result, None), what)
+
+
+async def _await_then_ack(awaitable: Any, ack: Callable[..., None] | None) -> None:
+    result = await awaitable
+    if ack is not None:
+        ack(*ack_args(result))

@@ -1,0 +1,301 @@
+"""The Socket.IO server (Node: ``Server``)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..adapters.base import Adapter
+from ..adapters.memory import MemoryAdapter
+from ..engine.http import CorsPolicy, OriginCheck, Request
+from ..engine.server import AllowRequest, EngineServer
+from ..engine.socket import EngineSocket
+from ..socketio.parser import JSON_PARSER, Parser
+from .broadcast import BroadcastOperator
+from .client import Client
+from .namespace import Namespace, NamespaceCheck, ParentNamespace
+
+if TYPE_CHECKING:
+    from ..asgi import ASGIApp
+    from ..transport.standalone import StandaloneServer
+
+__all__ = ["RecoveryOptions", "Server"]
+
+log = logging.getLogger("aiosocketio.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(slots=True)
+class RecoveryOptions:
+    """Connection state recovery (Node: ``connectionStateRecovery``)."""
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_packets: int = 10_000
+
+
+class Server:
+    """A Socket.IO server. Serve it with :meth:`serve` (standalone, fastest) or mount
+    :meth:`asgi_app` in any ASGI server.
+
+    Engine options keep the Node defaults; times are in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io",
+        adapter: Callable[[Namespace], Adapter] = MemoryAdapter,
+        parser: Parser = JSON_PARSER,
+        connect_timeout: float = 45.0,
+        connection_state_recovery: RecoveryOptions | bool | None = None,
+        cleanup_empty_child_namespaces: bool = False,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors: CorsPolicy | str | Sequence[str] | OriginCheck | None = None,
+        cors_credentials: bool = False,
+        cookie: bool | dict[str, Any] = False,
+        allow_request: AllowRequest | None = None,
+        per_message_deflate: bool | dict[str, Any] = False,
+        http_compression: bool | int = True,
+        max_buffer_size: int = 16 * 1024 * 1024,
+    ) -> None:
+        if not isinstance(cors, CorsPolicy) and cors is not None:
+            cors = CorsPolicy(cors, credentials=cors_credentials)
+        self.engine = EngineServer(
+            self._on_engine_connection,
+            path=path,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=transports,
+            allow_upgrades=allow_upgrades,
+            cors=cors,
+            cookie=cookie,
+            allow_request=allow_request,
+            per_message_deflate=per_message_deflate,
+            http_compression=http_compression,
+            max_buffer_size=max_buffer_size,
+        )
+        self.adapter_factory = adapter
+        self.parser = parser
+        self.connect_timeout = connect_timeout
+        if connection_state_recovery is True:
+            connection_state_recovery = RecoveryOptions()
+        self.recovery: RecoveryOptions | None = connection_state_recovery or None
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._standalone: StandaloneServer | None = None
+        self.sockets = self.of("/")
+
+    # ------------------------------------------------------------------ namespaces
+    def of(self, name: str | re.Pattern[str] | NamespaceCheck) -> Namespace:
+        """The namespace of that name (created when new), or a parent namespace for a
+        regular expression or a function ``check(name, auth) -> bool`` (dynamic namespaces)."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._nsps.get(name)
+            if nsp is None:
+                nsp = self._nsps[name] = Namespace(self, name)
+                self._adapter_init(nsp)
+            return nsp
+        parent = ParentNamespace(self, name)
+        self._parents.append(parent)
+        return parent
+
+    def _adapter_init(self, nsp: Namespace) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: adapters are initialised when the server starts
+        from .handlers import spawn
+
+        spawn(nsp.adapter.init(), f"adapter init of {nsp.name}")
+
+    async def _init_adapters(self) -> None:
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.init()
+
+    def _match_parent(self, name: str, auth: dict[str, Any]) -> Any:
+        """True/False when decided now, else an awaitable giving the namespace or None."""
+        pending: list[tuple[ParentNamespace, Awaitable[bool]]] = []
+        for parent in self._parents:
+            try:
+                result = parent.matches(name, auth)
+            except Exception:
+                log.exception("error in dynamic namespace check")
+                continue
+            if inspect.isawaitable(result):
+                pending.append((parent, result))
+            elif result:
+                self._create_child(parent, name)
+                return True
+        if not pending:
+            return False
+        return self._match_later(name, pending)
+
+    async def _match_later(
+        self, name: str, pending: list[tuple[ParentNamespace, Awaitable[bool]]]
+    ) -> Namespace | None:
+        for parent, result in pending:
+            try:
+                if await result:
+                    return self._nsps.get(name) or self._create_child(parent, name)
+            except Exception:
+                log.exception("error in dynamic namespace check")
+        return None
+
+    def _create_child(self, parent: ParentNamespace, name: str) -> Namespace:
+        nsp = self._nsps.get(name)
+        if nsp is None:
+            nsp = self._nsps[name] = parent.create_child(name)
+            self._adapter_init(nsp)
+            for listener in self.sockets._server_side_handlers.get("new_namespace", ()):
+                listener.func(nsp)
+        return nsp
+
+    def _forget_namespace(self, nsp: Namespace) -> None:
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+            from .handlers import spawn
+
+            spawn(nsp.adapter.close(), f"adapter close of {nsp.name}")
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return dict(self._nsps)
+
+    # ------------------------------------------------------------------ main namespace shortcuts
+    def on(self, event: str, handler: F | None = None) -> Any:
+        return self.sockets.on(event, handler)
+
+    def on_event(self, event: str, handler: F | None = None) -> Any:
+        return self.sockets.on_event(event, handler)
+
+    def use(self, middleware: F) -> F:
+        return self.sockets.use(middleware)
+
+    def emit(self, event: str, *args: Any, callback: Any = None) -> bool:
+        return self.sockets.emit(event, *args, callback=callback)
+
+    def send(self, *args: Any) -> bool:
+        return self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self.sockets.emit_with_ack(event, *args)
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.sockets.local
+
+    def compress(self, value: bool) -> BroadcastOperator:
+        return self.sockets.compress(value)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.sockets.timeout(seconds)
+
+    async def fetch_sockets(self) -> list[Any]:
+        return await self.sockets.fetch_sockets()
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self.sockets.disconnect_sockets(close)
+
+    def server_side_emit(self, event: str, *args: Any, callback: Any = None) -> bool:
+        return self.sockets.server_side_emit(event, *args, callback=callback)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self.sockets.server_side_emit_with_ack(event, *args)
+
+    # ------------------------------------------------------------------ engine
+    def _on_engine_connection(self, conn: EngineSocket) -> None:
+        Client(self, conn)
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_urlsafe(15)
+
+    def on_connection_error(self, hook: Callable[[Request, int, str, dict[str, Any]], None]) -> Any:
+        """Engine hook (Node: ``io.engine.on("connection_error")``)."""
+        self.engine.connection_error_hooks.append(hook)
+        return hook
+
+    def on_initial_headers(self, hook: Callable[[list[tuple[str, str]], Request], None]) -> Any:
+        """Engine hook (Node: ``io.engine.on("initial_headers")``): edit the handshake's headers."""
+        self.engine.initial_headers_hooks.append(hook)
+        return hook
+
+    def on_headers(self, hook: Callable[[list[tuple[str, str]], Request], None]) -> Any:
+        """Engine hook (Node: ``io.engine.on("headers")``): edit every response's headers."""
+        self.engine.headers_hooks.append(hook)
+        return hook
+
+    # ------------------------------------------------------------------ front doors
+    def asgi_app(self, other_app: Any = None) -> ASGIApp:
+        """An ASGI application serving this server; other paths go to ``other_app``."""
+        from ..asgi import ASGIApp
+
+        return ASGIApp(self, other_app)
+
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 3000, **options: Any
+    ) -> StandaloneServer:
+        """Start the standalone server and return it (``.port`` has the bound port)."""
+        from ..transport.standalone import StandaloneServer
+
+        await self._init_adapters()
+        standalone = StandaloneServer([self.engine], **options.pop("server_options", {}))
+        await standalone.start(host, port, **options)
+        self._standalone = standalone
+        return standalone
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
+        """Run the standalone server until cancelled."""
+        standalone = await self.start(host, port, **options)
+        try:
+            await standalone.serve_forever()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Disconnect every socket ("server shutting down") and stop serving."""
+        for nsp in list(self._nsps.values()):
+            for socket in list(nsp.sockets.values()):
+                socket._on_close("server shutting down", None)
+        self.engine.close_all()
+        if self._standalone is not None:
+            standalone, self._standalone = self._standalone, None
+            await standalone.close()
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.close()

@@ -1,0 +1,270 @@
+"""Socket.IO v5 packets: ``<type>[<attachments>-][<nsp>,][<ack id>][<json>]``.
+
+The encoder turns a packet into one text message followed by its binary attachments; the
+decoder is stateful only while it waits for the attachments of a binary packet. Every rule
+that protects a server from bad input is enforced here, so the I/O layers never see an
+invalid packet: they see a ProtocolError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _json
+from ..errors import PayloadTooLarge, ProtocolError
+
+__all__ = [
+    "ACK",
+    "BINARY_ACK",
+    "BINARY_EVENT",
+    "CONNECT",
+    "CONNECT_ERROR",
+    "DISCONNECT",
+    "EVENT",
+    "RESERVED_EVENTS",
+    "Decoder",
+    "Packet",
+    "encode",
+    "encode_text",
+    "has_binary",
+]
+
+CONNECT = 0
+DISCONNECT = 1
+EVENT = 2
+ACK = 3
+CONNECT_ERROR = 4
+BINARY_EVENT = 5
+BINARY_ACK = 6
+
+RESERVED_EVENTS = frozenset(
+    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
+)
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_BINARY_TYPES = (bytes, bytearray, memoryview)
+
+
+class Packet:
+    """One decoded (or to be encoded) Socket.IO packet."""
+
+    __slots__ = ("data", "id", "nsp", "type")
+
+    def __init__(self, type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> None:
+        self.type = type
+        self.nsp = nsp
+        self.data = data
+        self.id = id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Packet):
+            return NotImplemented
+        return (self.type, self.nsp, self.data, self.id) == (
+            other.type,
+            other.nsp,
+            other.data,
+            other.id,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Packet(type={self.type}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
+
+
+# ---------------------------------------------------------------------------------- encoding
+
+
+def has_binary(value: Any) -> bool:
+    """True when value holds bytes, bytearray or memoryview anywhere inside."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return False
+    if isinstance(value, _BINARY_TYPES):
+        return True
+    if kind is list or kind is tuple:
+        return any(has_binary(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_binary(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_binary(v) for v in value)
+    return False
+
+
+def _deconstruct(value: Any, buffers: list[bytes]) -> Any:
+    if isinstance(value, _BINARY_TYPES):
+        buffers.append(bytes(value))
+        return {"_placeholder": True, "num": len(buffers) - 1}
+    if isinstance(value, (list, tuple)):
+        return [_deconstruct(v, buffers) for v in value]
+    if isinstance(value, dict):
+        return {k: _deconstruct(v, buffers) for k, v in value.items()}
+    return value
+
+
+def _header(kind: int, nsp: str, id: int | None, attachments: int = 0) -> str:
+    head = str(kind)
+    if attachments:
+        head += f"{attachments}-"
+    if nsp != "/":
+        head += nsp + ","
+    if id is not None:
+        head += str(id)
+    return head
+
+
+def encode_text(kind: int, nsp: str, data: Any, id: int | None = None) -> str:
+    """Encode a packet that holds no binary data into its text form."""
+    head = _header(kind, nsp, id)
+    if data is None:
+        return head
+    return head + _json.dumps(data)
+
+
+def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | bytes]:
+    """Encode a packet: one text message, then one binary message per attachment.
+
+    EVENT and ACK packets whose data holds binary become BINARY_EVENT / BINARY_ACK.
+    """
+    if (kind in (EVENT, ACK)) and has_binary(data):
+        buffers: list[bytes] = []
+        data = _deconstruct(data, buffers)
+        kind = BINARY_EVENT if kind == EVENT else BINARY_ACK
+        head = _header(kind, nsp, id, len(buffers))
+        return [head + _json.dumps(data), *buffers]
+    return [encode_text(kind, nsp, data, id)]
+
+
+# ---------------------------------------------------------------------------------- decoding
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _valid_payload(kind: int, data: Any) -> bool:
+    if kind in (EVENT, BINARY_EVENT):
+        if type(data) is not list or not data:
+            return False
+        name = data[0]
+        if type(name) is str:
+            return name not in RESERVED_EVENTS
+        return type(name) is int or type(name) is float
+    if kind in (ACK, BINARY_ACK):
+        return type(data) is list
+    if kind == CONNECT:
+        return _is_object(data)
+    if kind == CONNECT_ERROR:
+        return type(data) is str or _is_object(data)
+    return False  # DISCONNECT carries no payload
+
+
+class Decoder:
+    """Turns Socket.IO messages into packets, reassembling binary attachments.
+
+    Call :meth:`decode_text` for each text message and :meth:`decode_binary` for each binary
+    message; each returns a finished Packet, or None while attachments are still missing.
+    Any violation raises ProtocolError; the connection should then be closed.
+    """
+
+    __slots__ = ("_attachments", "_buffers", "_pending", "max_attachments")
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+        self._pending: Packet | None = None
+        self._attachments = 0
+        self._buffers: list[bytes] = []
+
+    @property
+    def reconstructing(self) -> bool:
+        return self._pending is not None
+
+    def decode_text(self, text: str) -> Packet | None:
+        if self._pending is not None:
+            raise ProtocolError("got plaintext data when reconstructing a packet")
+        packet, attachments = self._parse(text)
+        if attachments:
+            self._pending = packet
+            self._attachments = attachments
+            self._buffers = []
+            return None
+        return packet
+
+    def decode_binary(self, data: bytes) -> Packet | None:
+        packet = self._pending
+        if packet is None:
+            raise ProtocolError("got binary data when not reconstructing a packet")
+        self._buffers.append(data)
+        if len(self._buffers) < self._attachments:
+            return None
+        buffers = self._buffers
+        self._pending = None
+        self._buffers = []
+        packet.data = _reconstruct(packet.data, buffers)
+        return packet
+
+    def _parse(self, text: str) -> tuple[Packet, int]:
+        if not text:
+            raise ProtocolError("empty packet")
+        kind = ord(text[0]) - 48
+        if kind < 0 or kind > 6:
+            raise ProtocolError(f"unknown packet type {text[0]!r}")
+        length = len(text)
+        i = 1
+        attachments = 0
+        if kind in (BINARY_EVENT, BINARY_ACK):
+            dash = text.find("-", 1)
+            count = text[1:dash] if dash > 0 else ""
+            if not count.isdigit() or not count.isascii() or len(count) > 6:
+                raise ProtocolError("illegal attachments")
+            attachments = int(count)
+            if attachments < 1:
+                raise ProtocolError("illegal attachments")
+            if attachments > self.max_attachments:
+                raise PayloadTooLarge(
+                    f"too many attachments ({attachments} > {self.max_attachments})"
+                )
+            i = dash + 1
+        nsp = "/"
+        if i < length and text[i] == "/":
+            comma = text.find(",", i)
+            if comma < 0:
+                nsp = text[i:]
+                i = length
+            else:
+                nsp = text[i:comma]
+                i = comma + 1
+        id: int | None = None
+        start = i
+        while i < length and "0" <= text[i] <= "9":
+            i += 1
+        if i > start:
+            if i - start > 16:
+                raise ProtocolError("illegal ack id")
+            id = int(text[start:i])
+            if id > MAX_SAFE_INTEGER:
+                raise ProtocolError("illegal ack id")
+        data: Any = None
+        if i < length:
+            try:
+                data = _json.loads(text[i:])
+            except ValueError as exc:
+                raise ProtocolError("invalid payload") from exc
+            if not _valid_payload(kind, data):
+                raise ProtocolError("invalid payload")
+        elif kind in (EVENT, BINARY_EVENT, ACK, BINARY_ACK):
+            raise ProtocolError("invalid payload")
+        return Packet(kind, nsp, data, id), attachments
+
+
+def _reconstruct(value: Any, buffers: list[bytes]) -> Any:
+    if type(value) is list:
+        return [_reconstruct(v, buffers) for v in value]
+    if type(value) is dict:
+        if value.get("_placeholder") is True:
+            num = value.get("num")
+            if type(num) is not int or not 0 <= num < len(buffers):
+                raise ProtocolError("illegal attachments")
+            return buffers[num]
+        return {k: _reconstruct(v, buffers) for k, v in value.items()}
+    return value
