@@ -7,6 +7,8 @@ may emit big integers, which the standard library writes exactly as JSON allows.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import orjson
@@ -25,8 +27,15 @@ def dumps(value: Any) -> str:
     try:
         return _orjson_dumps(value, option=_OPTIONS).decode()
     except TypeError:
-        # big integers, or subclasses orjson does not serialise
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+        # big integers, lone surrogates, or subclasses orjson does not serialise
+        text = json.dumps(
+            _finite(value), separators=(",", ":"), ensure_ascii=False, default=_default
+        )
+        if _SURROGATE.search(text) is None:
+            return text
+        # JSON.stringify joins surrogate pairs and escapes lone surrogates as \udxxx
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def loads(text: str | bytes) -> Any:
@@ -34,8 +43,31 @@ def loads(text: str | bytes) -> Any:
     try:
         return _orjson_loads(text)
     except orjson.JSONDecodeError:
-        # orjson rejects integers beyond 64 bits; the standard library reads them
-        return json.loads(text)
+        # orjson rejects what JSON.parse accepts (lone surrogate escapes, 1e400); the
+        # standard library reads them, but must refuse NaN/Infinity as JSON.parse does
+        # and must not leak RecursionError on deeply nested input
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities with None, as JSON.stringify writes them as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _default(value: Any) -> Any:

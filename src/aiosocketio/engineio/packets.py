@@ -62,6 +62,12 @@ def decode_packet(data: str | bytes) -> Packet:
         return MESSAGE, bytes(data)
     if not data:
         raise ProtocolError("empty packet")
+    if data[0] == "b":
+        # base64 binary message: long-polling, or a WebSocket client with forceBase64
+        try:
+            return MESSAGE, b64decode(data[1:], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProtocolError("invalid base64 in binary packet") from exc
     kind = _TYPES.get(data[0])
     if kind is None:
         raise ProtocolError(f"unknown packet type {data[0]!r}")
@@ -76,13 +82,4 @@ def encode_payload(packets: Iterable[str | bytes]) -> str:
 
 def decode_payload(payload: str) -> list[Packet]:
     """Split a long-polling payload into packets. Raises ProtocolError on any bad packet."""
-    packets: list[Packet] = []
-    for part in payload.split(SEPARATOR):
-        if part[:1] == "b":
-            try:
-                packets.append((MESSAGE, b64decode(part[1:], validate=True)))
-            except (binascii.Error, ValueError) as exc:
-                raise ProtocolError("invalid base64 in binary packet") from exc
-        else:
-            packets.append(decode_packet(part))
-    return packets
+    return [decode_packet(part) for part in payload.split(SEPARATOR)]

@@ -106,7 +106,7 @@ def _header(kind: int, nsp: str, id: int | None, attachments: int = 0) -> str:
     head = str(kind)
     if attachments:
         head += f"{attachments}-"
-    if nsp != "/":
+    if nsp and nsp != "/":
         head += nsp + ","
     if id is not None:
         head += str(id)
@@ -200,7 +200,10 @@ class Decoder:
         buffers = self._buffers
         self._pending = None
         self._buffers = []
-        packet.data = _reconstruct(packet.data, buffers)
+        try:
+            packet.data = _reconstruct(packet.data, buffers)
+        except RecursionError as exc:
+            raise ProtocolError("invalid payload") from exc
         return packet
 
     def _parse(self, text: str) -> tuple[Packet, int]:
