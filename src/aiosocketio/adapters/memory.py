@@ -98,8 +98,9 @@ class MemoryAdapter(Adapter):
             messages[0] = "4" + messages[0]
         out = Outgoing(messages, volatile=opts.flags.volatile)
         count = 0
+        outgoing_hook = nsp._any_outgoing
         for socket in sockets:
-            if socket._any_out is not None:
+            if socket._any_out is not None or outgoing_hook:
                 socket._notify_outgoing(packet.data)
             if socket.conn.write_outgoing(out):
                 socket._register_ack(packet.id, ack, None, single=True)

@@ -76,7 +76,9 @@ def run_handler(
     """Call a handler with args. When ack is given, the handler's result (or its own call of
     ``ack``) acknowledges the event."""
     func = listener.func
-    if ack is not None and listener.wants_ack:
+    if listener.wants_ack:
+        if ack is None:
+            ack = _no_ack
         if listener.is_async:
             spawn(func(*args, ack=ack), what)
             return
@@ -100,6 +102,10 @@ def run_handler(
             ack(*ack_args(result))
     elif inspect.isawaitable(result):
         spawn(_await_then_ack(result, None), what)
+
+
+def _no_ack(*args: Any) -> None:
+    """Given to handlers that take ``ack`` when the peer asked for no acknowledgement."""
 
 
 async def _await_then_ack(awaitable: Any, ack: Callable[..., None] | None) -> None:

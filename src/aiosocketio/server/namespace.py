@@ -186,11 +186,12 @@ class Namespace:
 
     async def _recover(self, client: Client, auth: dict[str, Any], pid: str, offset: str) -> None:
         session = await self.adapter.restore_session(pid, offset)
+        if client.conn.closed:  # gone while the session was looked up
+            return
         socket = Socket(self, client, auth, session)
         recovery = self.server.recovery
         if session is not None and recovery is not None and recovery.skip_middlewares:
-            if not client.conn.closed:
-                self._do_connect(socket, client, session)
+            self._do_connect(socket, client, session)
             return
         self._run_middlewares(socket, client, session)
 

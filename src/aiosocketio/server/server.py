@@ -110,8 +110,13 @@ class Server:
                 name = "/" + name
             nsp = self._nsps.get(name)
             if nsp is None:
+                for parent in self._parents:  # as in Node: a name a regex matches is its child
+                    if isinstance(parent.check, re.Pattern) and parent.check.search(name):
+                        return self._create_child(parent, name)
                 nsp = self._nsps[name] = Namespace(self, name)
                 self._adapter_init(nsp)
+                if name != "/":
+                    self._announce(nsp)
             return nsp
         parent = ParentNamespace(self, name)
         self._parents.append(parent)
@@ -164,9 +169,13 @@ class Server:
         if nsp is None:
             nsp = self._nsps[name] = parent.create_child(name)
             self._adapter_init(nsp)
-            for listener in self.sockets._server_side_handlers.get("new_namespace", ()):
-                listener.func(nsp)
+            self._announce(nsp)
         return nsp
+
+    def _announce(self, nsp: Namespace) -> None:
+        """The ``new_namespace`` event of the main namespace (Node: for every namespace but /)."""
+        for listener in self.sockets._server_side_handlers.get("new_namespace", ()):
+            listener.func(nsp)
 
     def _forget_namespace(self, nsp: Namespace) -> None:
         if self._nsps.get(nsp.name) is nsp:

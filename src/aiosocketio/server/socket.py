@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..adapters.base import PersistedSession
+from ..adapters.base import BroadcastOptions, PersistedSession
 from ..errors import AckTimeout, NotConnected
 from ..socketio.packets import ACK, DISCONNECT, EVENT, RESERVED_EVENTS, Packet
 from .broadcast import BroadcastOperator
@@ -293,6 +293,13 @@ class Socket:
             self._next_ack = id + 1
             mode = _VALUE if future else (_ERR_FIRST if timeout is not None else _PLAIN)
             self._register_ack(id, callback, timeout, mode=mode)
+        elif not volatile and self.nsp.server.recovery is not None:
+            # as socket.io 4.8: through the adapter, which keeps the event for a recovery and
+            # appends its offset (the official client takes any trailing string as one)
+            self.nsp.adapter.broadcast(
+                Packet(EVENT, self.nsp.name, data), BroadcastOptions(frozenset((self.id,)))
+            )
+            return True
         if self._any_out is not None or self.nsp._any_outgoing:
             self._notify_outgoing(data)
         if volatile and self.conn.buffered_amount() > 0:
