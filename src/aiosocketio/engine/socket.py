@@ -69,6 +69,7 @@ class EngineSocket:
         "_flush_handle",
         "_poll",
         "_poll_encoding",
+        "_probed",
         "_timer",
         "_upgrade",
         "handler",
@@ -85,6 +86,7 @@ class EngineSocket:
         self.handler: Handler | None = None
         self.ws: WebSocketConnection | None = None
         self._upgrade: WebSocketConnection | None = None
+        self._probed: WebSocketConnection | None = None
         self._buffer: list[str | bytes] = []
         self._buffer_size = 0
         self._poll: Responder | None = None
@@ -189,6 +191,11 @@ class EngineSocket:
         self._poll_encoding = request.headers.get("accept-encoding", "")
         if self._buffer or self._closing:
             self._flush_poll()
+        elif self._upgrade is not None and self._probed is self._upgrade:
+            # as the Node server: once the probe is answered, a GET gets a noop at once so
+            # that the client can pause long-polling and complete the upgrade
+            self._poll = None
+            self._respond_poll(responder, str(NOOP))
 
     def poll_aborted(self, responder: Responder) -> None:
         """The front door saw the client go away while its GET was pending."""
@@ -202,15 +209,19 @@ class EngineSocket:
         if responder is None:
             return
         packets = self._buffer
-        if self._closing:
+        final = False
+        if not packets:
+            if not self._closing:
+                return
+            # as the Node server: the close packet goes alone, in the response after the one
+            # that carried the last packets (the client handles those before it closes)
             packets.append("1")
-        elif not packets:
-            return
+            final = True
         self._poll = None
         self._buffer = []
         self._buffer_size = 0
         self._respond_poll(responder, encode_payload(packets))
-        if self._closing:
+        if final:
             self._finish_close()
 
     def _respond_poll(self, responder: Responder, payload: str) -> None:
@@ -279,6 +290,10 @@ class EngineSocket:
             if self.handler is not None:
                 self.handler.on_message(data)
         elif action is Action.CLOSE:
+            # as the Node server: the pending GET of a client that closes gets a noop
+            poll, self._poll = self._poll, None
+            if poll is not None:
+                self._respond_poll(poll, str(NOOP))
             self._terminate("transport close", None)
 
     # ------------------------------------------------------------------ upgrade
@@ -299,12 +314,13 @@ class EngineSocket:
             self._abort_upgrade(conn)
             return
         if action is Action.PROBE:
+            self._probed = conn
             conn.send_text("3probe")
             if self._poll is not None and not self._buffer:
                 responder, self._poll = self._poll, None
                 self._respond_poll(responder, str(NOOP))
         elif action is Action.UPGRADED:
-            self._upgrade = None
+            self._upgrade = self._probed = None
             self.ws = conn
             conn.receiver = self
             if self._poll is not None:
@@ -369,9 +385,11 @@ class EngineSocket:
         self._notify_close(reason, None)
         if self.ws is not None and self._upgrade is None:
             self._finish_close()
-        elif self._poll is not None:
+        elif self._poll is not None and not self._buffer:
             self._flush_poll()
         else:
+            if self._poll is not None:
+                self._flush_poll()  # what is buffered now, the close packet with the next GET
             # wait for the next GET (it receives the close packet), but not forever
             loop = asyncio.get_running_loop()
             if self._timer is not None:
