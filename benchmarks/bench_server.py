@@ -1,7 +1,7 @@
 """aiosocketio server for the shared benchmark harness (../shared/bench, README "Server contract").
 
-    PORT=3000 python benchmarks/bench_server.py          # standalone server (the fast path)
-    PORT=3000 python benchmarks/bench_server.py --asgi   # the same handlers as an ASGI app on uvicorn
+PORT=3000 python benchmarks/bench_server.py          # standalone server (the fast path)
+PORT=3000 python benchmarks/bench_server.py --asgi   # the same handlers as an ASGI app on uvicorn
 """
 
 from __future__ import annotations

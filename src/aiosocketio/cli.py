@@ -77,8 +77,11 @@ async def _serve(args: argparse.Namespace) -> int:
             ping_timeout=args.ping_timeout,
         )
     standalone = await io.start(args.host, args.port)
-    print(f"aiosocketio listening on http://{args.host}:{standalone.port}{io.engine.path}/",
-          file=sys.stderr, flush=True)
+    print(
+        f"aiosocketio listening on http://{args.host}:{standalone.port}{io.engine.path}/",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

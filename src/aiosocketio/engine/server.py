@@ -304,12 +304,18 @@ class EngineServer:
         if esock is None:
             self._reject(request, upgrade, UNKNOWN_SID)
             return
-        if not esock.session.can_upgrade("websocket") or esock._closing:
+        upgraded = esock.upgrading or esock.transport == "websocket" or esock._closing
+        if not upgraded and not esock.session.can_upgrade("websocket"):
             self._reject(request, upgrade, BAD_REQUEST)
             return
         headers: Headers = []
         self.add_headers(headers, request, initial=False)
         conn = upgrade.accept(headers)
+        if upgraded:
+            # as the Node server: a WebSocket for a session that is already upgrading or
+            # upgraded is accepted, then closed at once
+            conn.close(None)
+            return
         esock.start_upgrade(conn)
 
     def _reject(

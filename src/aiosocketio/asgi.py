@@ -1,0 +1,456 @@
+"""The ASGI front door: serve an Engine.IO (or Socket.IO) server from uvicorn, hypercorn,
+granian, or inside another ASGI application.
+
+    app = ASGIApp(sio_server, other_app=starlette_app)
+
+Requests under the engine's path go to the engine; everything else goes to ``other_app``
+(404 without one). ``static_files`` maps URL paths to files served as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .engine.http import Headers, Request
+from .engine.server import EngineServer
+
+if TYPE_CHECKING:
+    from .engine.socket import Outgoing
+
+__all__ = ["ASGIApp"]
+
+log = logging.getLogger("aiosocketio.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+StaticFile = str | Path | Mapping[str, str]
+
+
+def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(n.encode("latin-1"), v.encode("latin-1", "replace")) for n, v in headers]
+
+
+def _request_headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        old = headers.get(name)
+        headers[name] = value if old is None else f"{old}, {value}"
+    return headers
+
+
+def _make_request(scope: Scope, method: str, body: bytes = b"") -> Request:
+    client = scope.get("client")
+    remote = (str(client[0]), int(client[1])) if client else None
+    query = scope.get("query_string", b"")
+    return Request(
+        method,
+        scope["path"],
+        query.decode("latin-1") if isinstance(query, bytes) else str(query),
+        _request_headers(scope),
+        body=body,
+        remote=remote,
+        secure=scope.get("scheme") in ("https", "wss"),
+    )
+
+
+class _FutureResponder:
+    """Resolves a future with the engine's answer."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[tuple[int, Headers, bytes]]) -> None:
+        self.future = future
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        if not self.future.done():
+            self.future.set_result((status, headers, body))
+
+
+class _Upgrade:
+    """The engine's decision on a WebSocket request, as a future."""
+
+    __slots__ = ("connection", "decision")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.decision: asyncio.Future[tuple[int, Headers, bytes]] = loop.create_future()
+        self.connection: ASGIWebSocket | None = None
+
+    def accept(self, headers: Headers) -> ASGIWebSocket:
+        if self.decision.done():
+            raise RuntimeError("this upgrade was already answered")
+        conn = self.connection = ASGIWebSocket()
+        self.decision.set_result((101, headers, b""))
+        return conn
+
+    def reject(self, status: int, headers: Headers, body: bytes) -> None:
+        if not self.decision.done():
+            self.decision.set_result((status, headers, body))
+
+
+class ASGIWebSocket:
+    """An accepted WebSocket: the engine's WebSocketConnection on an ASGI server.
+
+    Writes are queued and sent in order by one writer coroutine.
+    """
+
+    __slots__ = ("_close", "_closed", "_queue", "_queued", "_wakeup", "receiver")
+
+    def __init__(self) -> None:
+        self.receiver: Any = None
+        self._queue: deque[str | bytes] = deque()
+        self._queued = 0
+        self._close: tuple[int, str] | None = None
+        self._closed = False
+        self._wakeup: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ WebSocketConnection
+    def send_text(self, data: str) -> None:
+        self._push(data)
+
+    def send_bytes(self, data: bytes) -> None:
+        self._push(data)
+
+    def send_outgoing(self, out: Outgoing) -> None:
+        for packet in out.packets:
+            self._push(packet)
+
+    def buffered_amount(self) -> int:
+        return self._queued
+
+    def close(self, code: int | None = 1000, reason: str = "") -> None:
+        if self._closed or self._close is not None:
+            return
+        self._close = (1000 if code is None else code, reason)
+        self._wake()
+
+    # ------------------------------------------------------------------ internals
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _push(self, data: str | bytes) -> None:
+        if self._closed or self._close is not None:
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    async def writer(self, send: Send, accept: Message) -> None:
+        """Send the accept message, then everything queued, until closed."""
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        try:
+            await send(accept)
+            while True:
+                while queue:
+                    data = queue.popleft()
+                    self._queued -= len(data)
+                    if type(data) is str:
+                        await send({"type": "websocket.send", "text": data})
+                    else:
+                        await send({"type": "websocket.send", "bytes": data})
+                close = self._close
+                if close is not None:
+                    await send({"type": "websocket.close", "code": close[0], "reason": close[1]})
+                    return
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+        except Exception as exc:
+            # the peer is gone (each server raises its own error): the receive loop ends
+            log.debug("WebSocket send failed: %r", exc)
+        finally:
+            self._closed = True
+            queue.clear()
+            self._queued = 0
+
+    def notify_closed(self, error: bool) -> None:
+        self._closed = True
+        receiver, self.receiver = self.receiver, None
+        if receiver is not None:
+            try:
+                receiver.on_ws_close(error=error)
+            except Exception:
+                log.exception("error in WebSocket close handler")
+
+
+class ASGIApp:
+    """An ASGI application serving an Engine.IO server (or a Socket.IO server's engine).
+
+    ``server`` is an :class:`EngineServer` or any object whose ``engine`` attribute is one.
+    ``static_files`` maps URL paths to a file name, or to ``{"filename": ...,
+    "content_type": ...}``.
+    """
+
+    def __init__(
+        self,
+        server: EngineServer | Any,
+        other_app: ASGIApplication | None = None,
+        *,
+        static_files: Mapping[str, StaticFile] | None = None,
+    ) -> None:
+        engine = server if isinstance(server, EngineServer) else getattr(server, "engine", None)
+        if not isinstance(engine, EngineServer):
+            raise TypeError("server must be an EngineServer or have one as .engine")
+        self.server = server
+        self.engine: EngineServer = engine
+        self.other_app = other_app
+        self.static_files: dict[str, StaticFile] = dict(static_files or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if self.engine.matches(path):
+                await self._http(scope, receive, send)
+            elif path in self.static_files and scope["method"] in ("GET", "HEAD"):
+                await self._static(scope, send, self.static_files[path])
+            elif self.other_app is not None:
+                await self.other_app(scope, receive, send)
+            else:
+                await self._plain(send, 404, b"Not Found")
+        elif kind == "websocket":
+            if self.engine.matches(scope["path"]):
+                await self._websocket(scope, receive, send)
+            elif self.other_app is not None:
+                await self.other_app(scope, receive, send)
+            else:
+                await receive()
+                await send({"type": "websocket.close", "code": 1000})
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif self.other_app is not None:
+            await self.other_app(scope, receive, send)
+
+    # ------------------------------------------------------------------ lifespan
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self.engine
+        other = self.other_app
+        if other is not None:
+
+            async def receive_and_close() -> Message:
+                message = await receive()
+                if message.get("type") == "lifespan.shutdown":
+                    engine.close_all()
+                return message
+
+            await other(scope, receive_and_close, send)
+            return
+        while True:
+            message = await receive()
+            kind = message.get("type")
+            if kind == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif kind == "lifespan.shutdown":
+                engine.close_all()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ------------------------------------------------------------------ HTTP
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self.engine
+        limit = engine.max_payload
+        request = _make_request(scope, scope["method"])
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > limit
+            except ValueError:
+                await self._plain(send, 400, b"Bad Request")
+                return
+            if too_big:
+                await self._too_large(send, request)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            kind = message.get("type")
+            if kind == "http.disconnect":
+                return
+            if kind != "http.request":
+                continue
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    await self._too_large(send, request)
+                    return
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if chunks:
+            request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, Headers, bytes]] = loop.create_future()
+        responder = _FutureResponder(future)
+        engine.handle_request(request, responder)
+        if not future.done() and not await self._wait_answer(future, receive):
+            self._aborted(request, responder)
+            return
+        status, headers, body = future.result()
+        await send(
+            {"type": "http.response.start", "status": status, "headers": _encode_headers(headers)}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _wait_answer(future: asyncio.Future[Any], receive: Receive) -> bool:
+        """Wait for the engine's answer; False if the client went away first."""
+        listen: asyncio.Future[Message] | None = None
+        try:
+            while not future.done():
+                if listen is None:
+                    listen = asyncio.ensure_future(receive())
+                await asyncio.wait((future, listen), return_when=asyncio.FIRST_COMPLETED)
+                if listen.done():
+                    message = listen.result()
+                    listen = None
+                    if message.get("type") == "http.disconnect" and not future.done():
+                        return False
+            return True
+        finally:
+            if listen is not None and not listen.done():
+                listen.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listen
+
+    def _aborted(self, request: Request, responder: _FutureResponder) -> None:
+        sid = request.query.get("sid")
+        if request.method == "GET" and sid:
+            esock = self.engine.sessions.get(sid)
+            if esock is not None:
+                esock.poll_aborted(responder)
+
+    async def _too_large(self, send: Send, request: Request) -> None:
+        headers: Headers = [("Content-Length", "0"), ("Connection", "close")]
+        headers.extend(self.engine.cors.headers(request.headers.get("origin")))
+        await send(
+            {"type": "http.response.start", "status": 413, "headers": _encode_headers(headers)}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _plain(send: Send, status: int, body: bytes) -> None:
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _static(self, scope: Scope, send: Send, entry: StaticFile) -> None:
+        if isinstance(entry, Mapping):
+            filename = str(entry["filename"])
+            content_type = entry.get("content_type")
+        else:
+            filename = str(entry)
+            content_type = None
+        if content_type is None:
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        try:
+            body = await asyncio.to_thread(Path(filename).read_bytes)
+        except OSError:
+            await self._plain(send, 404, b"Not Found")
+            return
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+    # ------------------------------------------------------------------ WebSocket
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message.get("type") != "websocket.connect":
+            return
+        engine = self.engine
+        request = _make_request(scope, "GET")
+        upgrade = _Upgrade(asyncio.get_running_loop())
+        engine.handle_websocket(request, upgrade)
+        status, headers, body = await upgrade.decision
+        conn = upgrade.connection
+        if status != 101 or conn is None:
+            await self._reject(scope, send, status, headers, body)
+            return
+        accept: Message = {"type": "websocket.accept", "headers": _encode_headers(headers)}
+        writer = asyncio.ensure_future(conn.writer(send, accept))
+        error = True
+        try:
+            error = await self._receive_loop(conn, receive, engine.max_payload)
+        finally:
+            conn.notify_closed(error)
+            writer.cancel()
+            await asyncio.wait((writer,))
+
+    @staticmethod
+    async def _receive_loop(conn: ASGIWebSocket, receive: Receive, limit: int) -> bool:
+        """Deliver messages to the receiver until the disconnect; True if abnormal."""
+        while True:
+            message = await receive()
+            kind = message.get("type")
+            if kind == "websocket.disconnect":
+                return int(message.get("code", 1005)) not in (1000, 1001, 1005)
+            if kind != "websocket.receive":
+                continue
+            text = message.get("text")
+            data: str | bytes
+            if isinstance(text, str):
+                data = text
+                too_big = len(text) > limit or (
+                    len(text) * 4 > limit and len(text.encode()) > limit
+                )
+            else:
+                raw = message.get("bytes")
+                if raw is None:
+                    continue
+                data = bytes(raw)
+                too_big = len(data) > limit
+            if too_big:
+                conn.close(1009, "message too big")
+                conn.notify_closed(True)
+                continue
+            receiver = conn.receiver
+            if receiver is not None:
+                try:
+                    receiver.on_message(data)
+                except Exception:
+                    log.exception("error while handling a WebSocket message")
+                    conn.close(1011)
+                    conn.notify_closed(True)
+
+    @staticmethod
+    async def _reject(scope: Scope, send: Send, status: int, headers: Headers, body: bytes) -> None:
+        extensions = scope.get("extensions") or {}
+        if "websocket.http.response" in extensions:
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": status,
+                    "headers": _encode_headers(headers),
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008})

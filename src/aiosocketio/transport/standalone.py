@@ -1,0 +1,181 @@
+"""The standalone server: Engine.IO over raw asyncio protocols, without an ASGI server.
+
+Every connection is an asyncio protocol object driven by loop callbacks (no task per
+connection or per message); HTTP/1.1 is parsed by httptools and WebSocket frames by
+:mod:`aiosocketio.ws`. Install uvloop's event loop before starting it for the best speed.
+
+    engine = EngineServer(on_connection, path="/engine.io")
+    server = StandaloneServer([engine])
+    await server.start("127.0.0.1", 3000)
+    await server.serve_forever()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl as _ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from ..engine.http import Headers, Request
+from ..engine.server import EngineServer
+from .http_protocol import HttpProtocol
+
+__all__ = ["Fallback", "StandaloneServer"]
+
+log = logging.getLogger("aiosocketio.transport")
+
+Response = tuple[int, Headers, bytes]
+Fallback = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class _Connection(Protocol):
+    def shutdown(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class StandaloneServer:
+    """An HTTP/1.1 + WebSocket server for one or more Engine.IO servers.
+
+    ``routes`` are :class:`EngineServer` objects (or objects with an ``engine`` attribute,
+    like the Socket.IO server); a request goes to the first whose path matches. Other paths
+    get ``fallback(request) -> (status, headers, body)`` (sync or async) or a 404.
+
+    Limits: ``max_header_size`` bytes of request line and headers and ``max_headers``
+    headers (431 beyond either), request bodies up to the engine's ``max_payload`` (413
+    beyond) or ``max_body_size`` for other paths. Idle keep-alive connections close after
+    ``keep_alive_timeout`` seconds; a WebSocket closed by this side waits
+    ``ws_close_timeout`` seconds for the peer's close frame.
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[EngineServer | Any] | EngineServer,
+        *,
+        fallback: Fallback | None = None,
+        max_header_size: int = 16384,
+        max_headers: int = 100,
+        max_body_size: int = 1_000_000,
+        keep_alive_timeout: float = 60.0,
+        ws_close_timeout: float = 1.0,
+        backlog: int = 1024,
+    ) -> None:
+        items: Iterable[Any] = [routes] if isinstance(routes, EngineServer) else routes
+        self.routes: list[EngineServer] = [_engine_of(r) for r in items]
+        self.fallback = fallback
+        self.max_header_size = max_header_size
+        self.max_headers = max_headers
+        self.max_body_size = max_body_size
+        self.keep_alive_timeout = keep_alive_timeout
+        self.ws_close_timeout = ws_close_timeout
+        self.backlog = backlog
+        self.secure = False
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._closing = False
+        self._drained: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ routing
+    def route(self, path: str) -> EngineServer | None:
+        for engine in self.routes:
+            if engine.matches(path):
+                return engine
+        return None
+
+    def forget(self, conn: Any) -> None:
+        """A connection is gone (called by the protocol objects)."""
+        self.connections.discard(conn)
+        drained = self._drained
+        if drained is not None and not self.connections and not drained.done():
+            drained.set_result(None)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 3000,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Listen on ``host:port`` (port 0 picks a free port, see :attr:`port`)."""
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        self.secure = ssl is not None
+        self._closing = False
+        self._stopped = loop.create_future()
+        self._server = await loop.create_server(
+            lambda: HttpProtocol(self),
+            host,
+            port,
+            ssl=ssl,
+            reuse_port=reuse_port or None,
+            backlog=self.backlog,
+        )
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        server = self._server
+        return tuple(server.sockets) if server is not None and server.sockets else ()  # type: ignore[attr-defined]
+
+    @property
+    def port(self) -> int:
+        """The port of the first listening socket."""
+        for sock in self.sockets:
+            return int(sock.getsockname()[1])
+        raise RuntimeError("the server is not listening")
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`close` is called."""
+        if self._stopped is None:
+            raise RuntimeError("the server is not started")
+        await asyncio.shield(self._stopped)
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Stop listening, close every session and connection (aborting after ``timeout``)."""
+        server = self._server
+        if server is None or self._closing:
+            return
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        server.close()
+        for engine in self.routes:
+            try:
+                engine.close_all()
+            except Exception:
+                log.exception("error while closing the sessions of %s", engine.path)
+        conns = list(self.connections)
+        for conn in conns:
+            conn.shutdown()
+        if self.connections:
+            self._drained = loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._drained), timeout)
+            except TimeoutError:
+                for conn in list(self.connections):
+                    conn.abort()
+            self._drained = None
+        await server.wait_closed()
+        self._server = None
+        stopped = self._stopped
+        if stopped is not None and not stopped.done():
+            stopped.set_result(None)
+
+    async def __aenter__(self) -> StandaloneServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _engine_of(route: Any) -> EngineServer:
+    if isinstance(route, EngineServer):
+        return route
+    engine = getattr(route, "engine", None)
+    if isinstance(engine, EngineServer):
+        return engine
+    raise TypeError(f"not an EngineServer (nor an object with one as .engine): {route!r}")

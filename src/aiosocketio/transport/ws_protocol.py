@@ -1,0 +1,337 @@
+"""WebSocket connections of the standalone server: an asyncio protocol per connection.
+
+After the HTTP protocol accepts an upgrade it hands the transport to a
+:class:`WebSocketProtocol` (``transport.set_protocol``), which is also the
+:class:`~aiosocketio.engine.socket.WebSocketConnection` the engine writes to.
+
+Hot path: ``data_received`` feeds the sans-I/O frame parser and hands each message to the
+receiver; frames written while it runs are corked and leave in one ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ProtocolError
+from ..ws.deflate import Deflate
+from ..ws.frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    TEXT,
+    FrameParser,
+    binary_frame,
+    close_frame,
+    encode_frame,
+    parse_close,
+    pong_frame,
+    text_frame,
+)
+
+if TYPE_CHECKING:
+    from ..engine.socket import Outgoing
+
+__all__ = ["WebSocketProtocol"]
+
+log = logging.getLogger("aiosocketio.transport")
+
+_NO_STATUS = 1005  # close_frame(1005) sends a close frame without a code
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """One WebSocket connection, server side."""
+
+    __slots__ = (
+        "_close_handle",
+        "_close_sent",
+        "_close_timeout",
+        "_closed",
+        "_cork",
+        "_cork_size",
+        "_corking",
+        "_deflate",
+        "_notified",
+        "_on_lost",
+        "_parser",
+        "_threshold",
+        "_writable",
+        "receiver",
+        "transport",
+        "writing_paused",
+    )
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        *,
+        max_message_size: int,
+        deflate: Deflate | None = None,
+        compress_threshold: int = 1024,
+        close_timeout: float = 1.0,
+        on_lost: Callable[[WebSocketProtocol], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.receiver: Any = None
+        self.writing_paused = False
+        self._parser: FrameParser | None = FrameParser(
+            max_message_size=max_message_size, deflate=deflate
+        )
+        self._deflate = deflate
+        self._threshold = compress_threshold
+        self._close_timeout = close_timeout
+        self._on_lost = on_lost
+        self._cork: list[bytes] = []
+        self._cork_size = 0
+        self._corking = False
+        self._close_sent = False
+        self._closed = False
+        self._writable = True  # neither closed nor closing
+        self._notified = False
+        self._close_handle: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ asyncio callbacks
+    def start(self, leftover: bytes) -> None:
+        """Begin reading: first the bytes that came with the upgrade request."""
+        if self._closed:
+            return
+        if leftover:
+            self.data_received(leftover)
+        if not self._closed:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or self._closed:
+            return
+        self._corking = True
+        try:
+            try:
+                messages = parser.feed(data)
+            except ProtocolError as exc:
+                log.debug("WebSocket protocol error: %s", exc)
+                self._fail(exc.close_code, "")
+                return
+            for opcode, payload in messages:
+                if opcode <= BINARY:  # TEXT or BINARY
+                    receiver = self.receiver
+                    if receiver is not None and self._writable:
+                        try:
+                            receiver.on_message(payload)
+                        except Exception:
+                            log.exception("error while handling a WebSocket message")
+                            self._fail(1011, "")
+                            return
+                elif opcode == PING:
+                    self._write(pong_frame(payload))  # type: ignore[arg-type]
+                elif opcode == CLOSE:
+                    self._close_received(payload)  # type: ignore[arg-type]
+                    return
+                # PONG: nothing to do
+        finally:
+            self._corking = False
+            if self._cork:
+                self._flush()
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._writable = False
+        self._parser = None
+        self._cork = []
+        self._cork_size = 0
+        handle = self._close_handle
+        if handle is not None:
+            handle.cancel()
+            self._close_handle = None
+        on_lost = self._on_lost
+        if on_lost is not None:
+            self._on_lost = None
+            on_lost(self)
+        self._notify(exc is not None)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+
+    # ------------------------------------------------------------------ WebSocketConnection
+    def send_text(self, data: str) -> None:
+        if not self._writable:
+            return
+        deflate = self._deflate
+        if deflate is not None and len(data) >= self._threshold:
+            frame = encode_frame(TEXT, deflate.compress(data.encode()), rsv1=True)
+        else:
+            frame = text_frame(data)
+        if self._corking:
+            self._cork.append(frame)
+            self._cork_size += len(frame)
+        else:
+            self.transport.write(frame)
+
+    def send_bytes(self, data: bytes) -> None:
+        if not self._writable:
+            return
+        deflate = self._deflate
+        if deflate is not None and len(data) >= self._threshold:
+            frame = encode_frame(BINARY, deflate.compress(data), rsv1=True)
+        else:
+            frame = binary_frame(data)
+        if self._corking:
+            self._cork.append(frame)
+            self._cork_size += len(frame)
+        else:
+            self.transport.write(frame)
+
+    def send_outgoing(self, out: Outgoing) -> None:
+        if not self._writable:
+            return
+        if self._deflate is not None:
+            for packet in out.packets:
+                if type(packet) is str:
+                    self.send_text(packet)
+                else:
+                    self.send_bytes(packet)  # type: ignore[arg-type]
+            return
+        frame = out.frame
+        if frame is None:
+            packets = out.packets
+            if len(packets) == 1:
+                p = packets[0]
+                frame = text_frame(p) if type(p) is str else binary_frame(p)  # type: ignore[arg-type]
+            else:
+                frame = b"".join(
+                    text_frame(p) if type(p) is str else binary_frame(p)  # type: ignore[arg-type]
+                    for p in packets
+                )
+            out.frame = frame
+        self._write(frame)
+
+    def buffered_amount(self) -> int:
+        if self._closed:
+            return 0
+        return self.transport.get_write_buffer_size() + self._cork_size
+
+    def close(self, code: int | None = 1000, reason: str = "") -> None:
+        """Start the closing handshake; the TCP connection closes when the peer answers."""
+        if not self._writable:
+            return
+        self._close_sent = True
+        self._writable = False
+        try:
+            frame = close_frame(_NO_STATUS if code is None else code, reason)
+        except ValueError:
+            frame = close_frame(1011)
+        self._push(frame)
+        loop = asyncio.get_running_loop()
+        self._close_handle = loop.call_later(self._close_timeout, self._close_expired)
+
+    # ------------------------------------------------------------------ internals
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def shutdown(self) -> None:
+        """Close the TCP connection now (after flushing what is written)."""
+        if not self._closed:
+            self._close_transport()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        self._closed = True
+        self._writable = False
+        self.transport.abort()
+
+    def lost_before_start(self) -> None:
+        """The HTTP connection went away before the accepted upgrade could take over."""
+        self._closed = True
+        self._writable = False
+        self._parser = None
+        asyncio.get_running_loop().call_soon(self._notify, True)
+
+    def _write(self, frame: bytes) -> None:
+        if not self._writable:
+            return
+        self._push(frame)
+
+    def _push(self, frame: bytes) -> None:
+        if self._corking:
+            self._cork.append(frame)
+            self._cork_size += len(frame)
+        else:
+            self.transport.write(frame)
+
+    def _flush(self) -> None:
+        cork = self._cork
+        self._cork = []
+        self._cork_size = 0
+        if self._closed:
+            return
+        self.transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
+
+    def _close_received(self, payload: bytes) -> None:
+        try:
+            code, reason = parse_close(payload)
+        except ProtocolError as exc:
+            self._fail(exc.close_code, "")
+            return
+        if not self._close_sent:
+            self._close_sent = True
+            self._writable = False
+            try:
+                reply = close_frame(code, reason)
+            except ValueError:
+                reply = close_frame(_NO_STATUS)
+            self._push(reply)
+        self._close_transport()
+        self._notify(False)
+
+    def _fail(self, code: int, reason: str) -> None:
+        if not self._close_sent:
+            self._close_sent = True
+            self._writable = False
+            self._push(close_frame(code, reason))
+        self._close_transport()
+        self._notify(True)
+
+    def _close_transport(self) -> None:
+        if self._cork:
+            self._flush()
+        self._closed = True
+        self._writable = False
+        self._parser = None
+        handle = self._close_handle
+        if handle is not None:
+            handle.cancel()
+            self._close_handle = None
+        self.transport.close()
+
+    def _close_expired(self) -> None:
+        self._close_handle = None
+        if self._closed:
+            return
+        self._closed = True
+        self._writable = False
+        self._parser = None
+        transport = self.transport
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
+
+    def _notify(self, error: bool) -> None:
+        if self._notified:
+            return
+        self._notified = True
+        receiver, self.receiver = self.receiver, None
+        if receiver is not None:
+            try:
+                receiver.on_ws_close(error=error)
+            except Exception:
+                log.exception("error in WebSocket close handler")

@@ -1,0 +1,325 @@
+"""Socket.IO v5 protocol conformance (and the Engine.IO v4 layer under it), against the
+reference configuration of ``examples/protocol_suite/socketio_server.py``:
+
+* ping interval 300 ms, ping timeout 200 ms, max payload 1 MB;
+* on connection, each socket receives ``auth`` with the auth payload of its CONNECT packet;
+* on the main namespace, ``message`` is answered with ``message-back`` and the same arguments,
+  and ``message-with-ack`` is acknowledged with its own arguments;
+* ``/custom`` is the only other namespace.
+
+Each test checks one behaviour that the official Socket.IO protocol test suite checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conformance import (
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    WAIT,
+    check_open_packet,
+    expect_closed,
+    load_example,
+    next_message,
+    polling_session,
+    websocket_session,
+)
+from helpers import HttpConnection, WsConnection, WsRejected, http_request, open_packet
+
+PATH = "/socket.io/"
+PLACEHOLDERS = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}'
+
+
+@dataclass
+class Running:
+    port: int
+    io: Any
+
+    def poll_url(self, sid: str) -> str:
+        return f"{PATH}?EIO=4&transport=polling&sid={sid}"
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        response = await http_request(self.port, "GET", target)
+        return response.status, response.body
+
+    async def post(self, target: str, body: str) -> tuple[int, bytes]:
+        response = await http_request(
+            self.port,
+            "POST",
+            target,
+            headers={"Content-Type": "text/plain;charset=UTF-8"},
+            body=body,
+        )
+        return response.status, response.body
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Running]:
+    io = load_example("socketio_server").create_server()
+    standalone = await io.start("127.0.0.1", 0)
+    try:
+        yield Running(standalone.port, io)
+    finally:
+        await io.close()
+
+
+async def connected(server: Running) -> WsConnection:
+    """A WebSocket connected to the main namespace, past the "auth" event."""
+    ws = await websocket_session(server.port, PATH)
+    ws.send_text("40")
+    assert str(await next_message(ws)).startswith("40{")
+    assert await next_message(ws) == '42["auth",{}]'
+    return ws
+
+
+def connect_reply(message: str | bytes, prefix: str) -> str:
+    """Check a CONNECT reply (``prefix`` + ``{"sid": ...}``); return the socket id."""
+    assert isinstance(message, str) and message.startswith(prefix), message
+    data = json.loads(message[len(prefix) :])
+    assert set(data) == {"sid"}
+    assert isinstance(data["sid"], str) and data["sid"]
+    return str(data["sid"])
+
+
+# ================================================================= the Engine.IO layer
+async def test_polling_handshake_opens_a_session(server: Running) -> None:
+    status, body = await server.get(f"{PATH}?EIO=4&transport=polling")
+    assert status == 200
+    check_open_packet(open_packet(body), upgrades=["websocket"])
+
+
+async def test_polling_handshake_needs_protocol_version_4(server: Running) -> None:
+    for query in ("transport=polling", "EIO=abc&transport=polling"):
+        status, _ = await server.get(f"{PATH}?{query}")
+        assert status == 400, query
+
+
+async def test_polling_handshake_needs_a_known_transport(server: Running) -> None:
+    for query in ("EIO=4", "EIO=4&transport=abc"):
+        status, _ = await server.get(f"{PATH}?{query}")
+        assert status == 400, query
+
+
+async def test_polling_handshake_must_be_a_get(server: Running) -> None:
+    for method in ("POST", "PUT"):
+        response = await http_request(server.port, method, f"{PATH}?EIO=4&transport=polling")
+        assert response.status == 400, method
+
+
+async def test_websocket_handshake_opens_a_session(server: Running) -> None:
+    ws = await WsConnection.open(server.port, f"{PATH}?EIO=4&transport=websocket")
+    async with ws:
+        check_open_packet(open_packet(await ws.recv()), upgrades=[])
+
+
+async def test_websocket_handshake_needs_protocol_version_4(server: Running) -> None:
+    for query in ("transport=websocket", "EIO=abc&transport=websocket"):
+        with pytest.raises(WsRejected) as refused:
+            await WsConnection.open(server.port, f"{PATH}?{query}")
+        assert refused.value.response.status == 400, query
+
+
+async def test_websocket_handshake_needs_a_known_transport(server: Running) -> None:
+    for query in ("EIO=4", "EIO=4&transport=abc"):
+        with pytest.raises(WsRejected) as refused:
+            await WsConnection.open(server.port, f"{PATH}?{query}")
+        assert refused.value.response.status == 400, query
+
+
+async def test_polling_heartbeat(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    for _ in range(3):
+        assert await server.get(server.poll_url(sid)) == (200, b"2")
+        assert await server.post(server.poll_url(sid), "3") == (200, b"ok")
+
+
+async def test_polling_ping_timeout_closes_the_session(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    await asyncio.sleep(PING_INTERVAL + PING_TIMEOUT + 0.1)
+    status, _ = await server.get(server.poll_url(sid))
+    assert status == 400
+
+
+async def test_websocket_heartbeat(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        for _ in range(3):
+            assert await ws.recv(WAIT) == "2"
+            ws.send_text("3")
+
+
+async def test_websocket_ping_timeout_closes_the_session(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        await expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + WAIT)
+
+
+async def test_polling_close_packet_ends_the_session(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    async with await HttpConnection.open(server.port) as pending:
+        pending.send_request("GET", server.poll_url(sid))
+        await asyncio.sleep(0.05)  # the GET is now pending
+        assert await server.post(server.poll_url(sid), "1") == (200, b"ok")
+        response = await pending.read_response()
+        assert (response.status, response.body) == (200, b"6")
+    status, _ = await server.get(server.poll_url(sid))
+    assert status == 400
+
+
+async def test_websocket_close_packet_ends_the_session(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text("1")
+        await expect_closed(ws)
+
+
+async def test_upgrade_from_polling_to_websocket(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    async with await websocket_session(server.port, PATH, sid) as ws:
+        ws.send_text("2probe")
+        assert await ws.recv() == "3probe"
+        ws.send_text("5")
+        # the upgraded transport carries the Socket.IO connection
+        ws.send_text("40")
+        connect_reply(await next_message(ws), "40")
+
+
+async def test_upgraded_session_refuses_long_polling(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    async with await websocket_session(server.port, PATH, sid) as ws:
+        ws.send_text("2probe")
+        ws.send_text("5")  # without waiting for "3probe", as the official suite does
+        assert await ws.recv() == "3probe"
+        status, _ = await server.get(server.poll_url(sid))
+        assert status == 400
+
+
+async def test_upgraded_session_refuses_a_second_websocket(server: Running) -> None:
+    sid = await polling_session(server.port, PATH)
+    async with await websocket_session(server.port, PATH, sid) as ws:
+        ws.send_text("2probe")
+        ws.send_text("5")
+        assert await ws.recv() == "3probe"
+        async with await websocket_session(server.port, PATH, sid) as second:
+            await expect_closed(second)
+
+
+# ================================================================= the Socket.IO layer
+# ------------------------------------------------------------------------------ connect
+async def test_connect_to_the_main_namespace(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text("40")
+        connect_reply(await next_message(ws), "40")
+        assert await next_message(ws) == '42["auth",{}]'
+
+
+async def test_connect_to_the_main_namespace_with_a_payload(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text('40{"token":"123"}')
+        connect_reply(await next_message(ws), "40")
+        assert await next_message(ws) == '42["auth",{"token":"123"}]'
+
+
+async def test_connect_to_a_custom_namespace(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text("40/custom,")
+        connect_reply(await next_message(ws), "40/custom,")
+        assert await next_message(ws) == '42/custom,["auth",{}]'
+
+
+async def test_connect_to_a_custom_namespace_with_a_payload(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text('40/custom,{"token":"abc"}')
+        connect_reply(await next_message(ws), "40/custom,")
+        assert await next_message(ws) == '42/custom,["auth",{"token":"abc"}]'
+
+
+async def test_connect_to_an_unknown_namespace_is_refused(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text("40/random")
+        assert await next_message(ws) == '44/random,{"message":"Invalid namespace"}'
+
+
+async def test_invalid_packet_before_connect_closes_the_connection(server: Running) -> None:
+    async with await websocket_session(server.port, PATH) as ws:
+        ws.send_text("4abc")
+        await expect_closed(ws)
+
+
+async def test_connection_without_connect_packet_is_closed(server: Running) -> None:
+    # the client neither connects to a namespace nor answers pings
+    async with await websocket_session(server.port, PATH) as ws:
+        await expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + WAIT)
+
+
+# ------------------------------------------------------------------------------ disconnect
+async def test_disconnect_from_the_main_namespace(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text("41")
+        # the server does not answer, and keeps the Engine.IO session: the next thing is a ping
+        assert await ws.recv(WAIT) == "2"
+
+
+async def test_disconnect_from_a_custom_namespace_keeps_the_main_one(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text("40/custom")
+        connect_reply(await next_message(ws), "40/custom,")
+        assert await next_message(ws) == '42/custom,["auth",{}]'
+        ws.send_text("41/custom")
+        ws.send_text('42["message","message to main namespace"]')
+        assert await next_message(ws) == '42["message-back","message to main namespace"]'
+
+
+# ------------------------------------------------------------------------------ messages
+async def test_event(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text('42["message",1,"2",{"3":[true]}]')
+        assert await next_message(ws) == '42["message-back",1,"2",{"3":[true]}]'
+
+
+async def test_event_with_binary_attachments(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text(f'452-["message",{PLACEHOLDERS}]')
+        ws.send_bytes(bytes([1, 2, 3]))
+        ws.send_bytes(bytes([4, 5, 6]))
+        assert await next_message(ws) == f'452-["message-back",{PLACEHOLDERS}]'
+        assert await next_message(ws) == bytes([1, 2, 3])
+        assert await next_message(ws) == bytes([4, 5, 6])
+
+
+async def test_event_with_an_ack(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text('42456["message-with-ack",1,"2",{"3":[false]}]')
+        assert await next_message(ws) == '43456[1,"2",{"3":[false]}]'
+
+
+async def test_event_with_binary_attachments_and_an_ack(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text(f'452-789["message-with-ack",{PLACEHOLDERS}]')
+        ws.send_bytes(bytes([1, 2, 3]))
+        ws.send_bytes(bytes([4, 5, 6]))
+        assert await next_message(ws) == f"462-789[{PLACEHOLDERS}]"
+        assert await next_message(ws) == bytes([1, 2, 3])
+        assert await next_message(ws) == bytes([4, 5, 6])
+
+
+async def test_unknown_packet_type_closes_the_connection(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text("4abc")
+        await expect_closed(ws)
+
+
+async def test_invalid_event_payload_closes_the_connection(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text("42{}")
+        await expect_closed(ws)
+
+
+async def test_invalid_ack_id_closes_the_connection(server: Running) -> None:
+    async with await connected(server) as ws:
+        ws.send_text('42abc["message-with-ack",1,"2",{"3":[false]}]')
+        await expect_closed(ws)

@@ -1,0 +1,342 @@
+"""The ASGI front door: routing, lifespan, static files, uvicorn and hypercorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from aiosocketio.asgi import ASGIApp
+from aiosocketio.engine.server import EngineServer
+from helpers import (
+    EIO,
+    HttpConnection,
+    WsConnection,
+    WsRejected,
+    eio_open,
+    http_request,
+    open_packet,
+    poll_url,
+    ws_url,
+)
+
+HANDSHAKE = f"{EIO}?EIO=4&transport=polling"
+
+
+def starlette_app(events: list[str] | None = None) -> Starlette:
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello from starlette")
+
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("chat: " + await websocket.receive_text())
+        await websocket.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if events is not None:
+            events.append("startup")
+        yield
+        if events is not None:
+            events.append("shutdown")
+
+    return Starlette(
+        routes=[Route("/hello", hello), WebSocketRoute("/chat", chat)], lifespan=lifespan
+    )
+
+
+# ---------------------------------------------------------------------- with a real server
+async def test_other_app_gets_the_other_paths(uvicorn_server, echo):
+    app = echo()
+    port = await uvicorn_server(ASGIApp(app.engine, starlette_app()))
+    async with await HttpConnection.open(port) as conn:
+        response = await conn.request("GET", "/hello")
+        assert (response.status, response.body) == (200, b"hello from starlette")
+        assert (await conn.request("GET", "/missing")).status == 404
+        sid = (await eio_open(conn))["sid"]
+        assert sid in app.engine.sessions
+    async with await WsConnection.open(port, "/chat") as ws:
+        ws.send_text("hi")
+        assert await ws.recv() == "chat: hi"
+    async with await WsConnection.open(port, ws_url()) as ws:
+        open_packet(await ws.recv())
+
+
+async def test_without_other_app(uvicorn_server, echo):
+    port = await uvicorn_server(ASGIApp(echo().engine))
+    response = await http_request(port, "GET", "/hello")
+    assert (response.status, response.body) == (404, b"Not Found")
+    with pytest.raises(WsRejected) as info:
+        await WsConnection.open(port, "/chat")
+    assert info.value.response.status == 403
+
+
+async def test_lifespan_without_other_app(uvicorn_server, echo):
+    app = echo()
+    port = await uvicorn_server(ASGIApp(app.engine))
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+        conn.send_request("GET", poll_url(sid))
+        await asyncio.sleep(0.05)
+        # what uvicorn does on shutdown: the lifespan shutdown closes every session
+        app.engine.close_all()
+        assert (await conn.read_response()).text == "1"
+    assert app.engine.sessions == {}
+
+
+async def test_lifespan_is_passed_to_the_other_app(echo):
+    import uvicorn
+
+    from servers import free_socket
+
+    events: list[str] = []
+    app = echo()
+    sock = free_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(ASGIApp(app.engine, starlette_app(events)), log_level="warning")
+    )
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    for _ in range(300):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = sock.getsockname()[1]
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    assert events == ["startup"]
+    server.should_exit = True
+    await asyncio.wait_for(task, 5)
+    assert events == ["startup", "shutdown"]
+    assert (sid, "forced server close") in app.closed  # closed at lifespan shutdown
+
+
+async def test_static_files(uvicorn_server, echo, tmp_path):
+    page = tmp_path / "index.html"
+    page.write_text("<h1>chat</h1>")
+    script = tmp_path / "app.js"
+    script.write_text("console.log(1)")
+    app = ASGIApp(
+        echo().engine,
+        static_files={
+            "/": str(page),
+            "/app.js": {"filename": str(script), "content_type": "text/javascript"},
+            "/gone": str(tmp_path / "gone.txt"),
+        },
+    )
+    port = await uvicorn_server(app)
+    async with await HttpConnection.open(port) as conn:
+        response = await conn.request("GET", "/")
+        assert (response.status, response.body) == (200, b"<h1>chat</h1>")
+        assert response.headers["content-type"].startswith("text/html")
+        response = await conn.request("GET", "/app.js")
+        assert response.headers["content-type"] == "text/javascript"
+        assert response.body == b"console.log(1)"
+        assert (await conn.request("GET", "/gone")).status == 404
+
+
+async def test_client_gone_while_get_pending(uvicorn_server, echo):
+    app = echo()
+    port = await uvicorn_server(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    conn = await HttpConnection.open(port)
+    conn.send_request("GET", poll_url(sid))
+    await asyncio.sleep(0.1)
+    await conn.close()
+    assert await app.wait_closed(sid) == "transport error"
+
+
+async def test_chunked_body_over_limit(uvicorn_server, echo):
+    app = echo(max_http_buffer_size=1000)
+    port = await uvicorn_server(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    async with await HttpConnection.open(port) as conn:
+        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.send_raw(head.encode() + (b"190\r\n" + b"4" * 400 + b"\r\n") * 3 + b"0\r\n\r\n")
+        assert (await conn.read_response()).status == 413
+    assert sid in app.engine.sessions
+
+
+async def test_server_object_with_an_engine(uvicorn_server, echo):
+    class SocketIOLike:
+        def __init__(self, engine: EngineServer) -> None:
+            self.engine = engine
+
+    app = echo()
+    asgi = ASGIApp(SocketIOLike(app.engine))
+    assert asgi.engine is app.engine
+    port = await uvicorn_server(asgi)
+    async with await HttpConnection.open(port) as conn:
+        assert (await eio_open(conn))["sid"] in app.engine.sessions
+
+
+async def test_hypercorn_smoke(hypercorn_server, echo):
+    app = echo()
+    port = await hypercorn_server(app)
+    async with await HttpConnection.open(port) as conn:
+        packet = await eio_open(conn)
+        sid = packet["sid"]
+        assert (await conn.request("POST", poll_url(sid), body="4hyper")).body == b"ok"
+        assert (await conn.request("GET", poll_url(sid))).text == "4hyper"
+        async with await WsConnection.open(port, ws_url(sid)) as ws:
+            ws.send_text("2probe")
+            assert await ws.recv() == "3probe"
+            ws.send_text("5")
+            ws.send_bytes(b"\x00bin")
+            assert await ws.recv() == b"\x00bin"
+        response = await conn.request("GET", f"{EIO}?EIO=4&transport=__proto__")
+        assert response.json() == {"code": 0, "message": "Transport unknown"}
+    with pytest.raises(WsRejected) as info:
+        await WsConnection.open(port, ws_url("unknown"))
+    assert info.value.response.status == 400
+    async with await WsConnection.open(port, ws_url()) as ws:
+        open_packet(await ws.recv())
+        ws.send_text("4direct")
+        assert await ws.recv() == "4direct"
+
+
+# ---------------------------------------------------------------------- bare ASGI calls
+class Channel:
+    """Feeds ``receive`` and records ``send`` for one direct ASGI call."""
+
+    def __init__(self, *messages: dict[str, Any]) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in messages:
+            self.incoming.put_nowait(message)
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+def scope(kind: str, path: str, query: bytes = b"", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "path": path,
+        "query_string": query,
+        "headers": extra.pop("headers", []),
+        "client": ("127.0.0.1", 5555),
+        "scheme": "http" if kind == "http" else "ws",
+        **extra,
+    }
+
+
+async def test_websocket_reject_without_the_http_response_extension(echo):
+    app = ASGIApp(echo().engine)
+    channel = Channel({"type": "websocket.connect"})
+    await app(
+        scope("websocket", "/engine.io/", b"EIO=4&transport=websocket&sid=x"),
+        channel.receive,
+        channel.send,
+    )
+    assert channel.sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_websocket_reject_with_the_http_response_extension(echo):
+    app = ASGIApp(echo().engine)
+    channel = Channel({"type": "websocket.connect"})
+    await app(
+        scope(
+            "websocket",
+            "/engine.io/",
+            b"EIO=3&transport=websocket",
+            extensions={"websocket.http.response": {}},
+        ),
+        channel.receive,
+        channel.send,
+    )
+    start, body = channel.sent
+    assert start["type"] == "websocket.http.response.start" and start["status"] == 400
+    assert body["body"] == b'{"code":5,"message":"Unsupported protocol version"}'
+
+
+async def test_websocket_message_over_limit(echo):
+    app = echo(max_http_buffer_size=10)
+    asgi = ASGIApp(app.engine)
+    channel = Channel(
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "4short"},
+        {"type": "websocket.receive", "text": "4" + "é" * 5},  # 11 bytes in UTF-8
+    )
+    task = asyncio.ensure_future(
+        asgi(
+            scope("websocket", "/engine.io/", b"EIO=4&transport=websocket"),
+            channel.receive,
+            channel.send,
+        )
+    )
+    for _ in range(100):
+        if any(m["type"] == "websocket.close" for m in channel.sent):
+            break
+        await asyncio.sleep(0.01)
+    channel.incoming.put_nowait({"type": "websocket.disconnect", "code": 1009})
+    await asyncio.wait_for(task, 2)
+    kinds = [m["type"] for m in channel.sent]
+    assert kinds[0] == "websocket.accept"
+    assert channel.sent[1]["text"].startswith("0{")
+    assert channel.sent[2] == {"type": "websocket.send", "text": "4short"}
+    assert channel.sent[-1] == {
+        "type": "websocket.close",
+        "code": 1009,
+        "reason": "message too big",
+    }
+    assert app.messages == ["short"]
+    assert app.closed and app.closed[0][1] == "transport error"
+
+
+async def test_http_413_on_content_length(echo):
+    asgi = ASGIApp(echo(max_http_buffer_size=10).engine)
+    channel = Channel()
+    await asgi(
+        scope(
+            "http",
+            "/engine.io/",
+            b"EIO=4&transport=polling&sid=x",
+            method="POST",
+            headers=[(b"content-length", b"11"), (b"origin", b"http://a")],
+        ),
+        channel.receive,
+        channel.send,
+    )
+    assert channel.sent[0]["status"] == 413
+    assert channel.sent[1]["body"] == b""
+
+
+async def test_http_disconnect_while_reading_the_body(echo):
+    asgi = ASGIApp(echo().engine)
+    channel = Channel(
+        {"type": "http.request", "body": b"4", "more_body": True}, {"type": "http.disconnect"}
+    )
+    await asgi(
+        scope("http", "/engine.io/", b"EIO=4&transport=polling&sid=x", method="POST"),
+        channel.receive,
+        channel.send,
+    )
+    assert channel.sent == []
+
+
+async def test_lifespan_messages(echo):
+    app = echo()
+    asgi = ASGIApp(app.engine)
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await asgi({"type": "lifespan"}, channel.receive, channel.send)
+    assert channel.sent == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    ]
+
+
+def test_rejects_a_non_engine():
+    with pytest.raises(TypeError):
+        ASGIApp(object())
