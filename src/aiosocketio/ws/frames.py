@@ -12,7 +12,9 @@ arrive, and permessage-deflate (RFC 7692) messages are decompressed when a
 
 from __future__ import annotations
 
+import importlib
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import PayloadTooLarge, ProtocolError
@@ -82,6 +84,15 @@ _XOR_TABLES = tuple(
 _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
 
 
+_c_apply_mask: Callable[[bytes | memoryview, bytes | memoryview], bytes] | None
+try:
+    # a C extension module that imports nothing; loaded by name because static import
+    # checkers cannot see inside it and would take it for the parent package
+    _c_apply_mask = importlib.import_module(f"{__package__}._speedups").apply_mask
+except ImportError:  # built without a C compiler
+    _c_apply_mask = None
+
+
 def _valid_close_code(code: int) -> bool:
     return code in _VALID_CLOSE_CODES or 3000 <= code <= 4999
 
@@ -105,9 +116,18 @@ def _mask_translate(data: bytes, mask: bytes) -> bytes:
 def apply_mask(data: bytes, mask: bytes) -> bytes:
     """XOR ``data`` with the repeated 4-byte ``mask`` (masking and unmasking are the same).
 
-    An all-zero mask returns ``data`` itself. Short payloads go through one big integer XOR;
-    from 4 KiB on, four strided ``bytes.translate`` calls are faster.
+    An all-zero mask returns ``data`` itself. The C accelerator (``aiosocketio.ws._speedups``)
+    does the rest when it is built; in pure Python, short payloads go through one big integer
+    XOR and from 4 KiB on four strided ``bytes.translate`` calls are faster.
     """
+    if _c_apply_mask is not None:
+        if mask == _ZERO_MASK:
+            return data
+        return _c_apply_mask(data, mask)
+    return _py_apply_mask(data, mask)
+
+
+def _py_apply_mask(data: bytes, mask: bytes) -> bytes:
     if len(mask) != 4:
         raise ValueError("a WebSocket mask is exactly 4 bytes")
     if mask == _ZERO_MASK:
@@ -313,6 +333,8 @@ class FrameParser:
         repeat = _REPEAT
         low = _LOW
         masked = self._masked
+        c_mask = _c_apply_mask
+        view: memoryview | None = None
         header = 6 if masked else 2  # bytes before the payload with a 7-bit length
         max_size = self._max_size
         fragmented = self._frag_op
@@ -356,6 +378,10 @@ class FrameParser:
                     break
                 if not masked:
                     payload = data[start:end]
+                elif c_mask is not None:
+                    if view is None:
+                        view = memoryview(data)
+                    payload = c_mask(view[start:end], view[start - 4 : start])
                 elif ln < _TABLE_SIZE:
                     payload = (
                         from_bytes(data[start:end], "little")
@@ -465,6 +491,8 @@ class FrameParser:
 
 
 def _unmask(data: bytes, mask: bytes) -> bytes:
+    if _c_apply_mask is not None:
+        return _c_apply_mask(data, mask)
     if len(data) >= _TRANSLATE_FROM:
         return _mask_translate(data, mask)
     return _mask_int(data, mask)
