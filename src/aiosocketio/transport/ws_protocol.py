@@ -26,6 +26,7 @@ from ..ws.frames import (
     binary_frame,
     close_frame,
     encode_frame,
+    frame_header,
     parse_close,
     pong_frame,
     text_frame,
@@ -39,6 +40,7 @@ __all__ = ["WebSocketProtocol"]
 log = logging.getLogger("aiosocketio.transport")
 
 _NO_STATUS = 1005  # close_frame(1005) sends a close frame without a code
+_NO_COPY_FROM = 4096  # binary payloads from this size are written without concatenation
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -179,8 +181,14 @@ class WebSocketProtocol(asyncio.Protocol):
         if not self._writable:
             return
         deflate = self._deflate
-        if deflate is not None and len(data) >= self._threshold:
+        n = len(data)
+        if deflate is not None and n >= self._threshold:
             frame = encode_frame(BINARY, deflate.compress(data), rsv1=True)
+        elif n >= _NO_COPY_FROM:
+            # header and payload leave in one writev: the payload is never copied
+            self._push(frame_header(BINARY, n))
+            self._push(data)
+            return
         else:
             frame = binary_frame(data)
         if self._corking:
@@ -273,7 +281,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._cork_size = 0
         if self._closed:
             return
-        self.transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
+        if len(cork) == 1:
+            self.transport.write(cork[0])
+        else:
+            self.transport.writelines(cork)  # one writev, no joined copy
 
     def _close_received(self, payload: bytes) -> None:
         try:

@@ -35,6 +35,7 @@ __all__ = [
     "binary_frame",
     "close_frame",
     "encode_frame",
+    "frame_header",
     "parse_close",
     "ping_frame",
     "pong_frame",
@@ -186,6 +187,16 @@ def text_frame(data: str) -> bytes:
     if n < 0x10000:
         return _PACK_16(0x81, 126, n) + payload
     return _PACK_64(0x81, 127, n) + payload
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    """The header of an unmasked final frame, for writing a big payload without copying it."""
+    b0 = 0x80 | opcode
+    if length < 126:
+        return bytes((b0, length))
+    if length < 0x10000:
+        return _PACK_16(b0, 126, length)
+    return _PACK_64(b0, 127, length)
 
 
 def binary_frame(data: bytes) -> bytes:
