@@ -85,12 +85,26 @@ class Responder(Protocol):
 
 
 def parse_query(query_string: str) -> dict[str, str]:
+    """Query parameters (the last value of a repeated name wins), at most 100 of them.
+
+    Plain ``name=value`` pairs, what Engine.IO clients send, skip the decoding machinery.
+    """
     if not query_string:
         return {}
-    try:
-        return dict(parse_qsl(query_string, keep_blank_values=True, max_num_fields=100))
-    except ValueError:
+    if "%" in query_string or "+" in query_string:
+        try:
+            return dict(parse_qsl(query_string, keep_blank_values=True, max_num_fields=100))
+        except ValueError:
+            return {}
+    out: dict[str, str] = {}
+    parts = query_string.split("&", 100)
+    if len(parts) > 100:
         return {}
+    for part in parts:
+        if part:
+            name, _, value = part.partition("=")
+            out[name] = value
+    return out
 
 
 def error_body(code: int, message: str | None = None) -> bytes:
