@@ -82,16 +82,17 @@ class _FutureResponder:
 class _Upgrade:
     """The engine's decision on a WebSocket request, as a future."""
 
-    __slots__ = ("connection", "decision")
+    __slots__ = ("connection", "decision", "max_buffer_size")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_buffer_size: int) -> None:
         self.decision: asyncio.Future[tuple[int, Headers, bytes]] = loop.create_future()
         self.connection: ASGIWebSocket | None = None
+        self.max_buffer_size = max_buffer_size
 
     def accept(self, headers: Headers) -> ASGIWebSocket:
         if self.decision.done():
             raise RuntimeError("this upgrade was already answered")
-        conn = self.connection = ASGIWebSocket()
+        conn = self.connection = ASGIWebSocket(self.max_buffer_size)
         self.decision.set_result((101, headers, b""))
         return conn
 
@@ -106,12 +107,23 @@ class ASGIWebSocket:
     Writes are queued and sent in order by one writer coroutine.
     """
 
-    __slots__ = ("_close", "_closed", "_queue", "_queued", "_wakeup", "receiver")
+    __slots__ = (
+        "_close",
+        "_closed",
+        "_max_buffer",
+        "_queue",
+        "_queued",
+        "_reading",
+        "_wakeup",
+        "receiver",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_buffer_size: int = 8 * 1024 * 1024) -> None:
         self.receiver: Any = None
         self._queue: deque[str | bytes] = deque()
         self._queued = 0
+        self._max_buffer = max_buffer_size
+        self._reading: asyncio.Event | None = None  # set while reading is paused
         self._close: tuple[int, str] | None = None
         self._closed = False
         self._wakeup: asyncio.Future[None] | None = None
@@ -146,7 +158,31 @@ class ASGIWebSocket:
             return
         self._queue.append(data)
         self._queued += len(data)
+        if self._queued > self._max_buffer:
+            # slow-consumer policy: the peer is not reading; drop it
+            log.info("WebSocket peer not reading (over %d bytes queued), closing", self._max_buffer)
+            self._queue.clear()
+            self._queued = 0
+            self._close = (1008, "slow consumer")
+            self._wake()
+            self.notify_closed(True)
+            return
         self._wake()
+
+    # ------------------------------------------------------------------ read flow control
+    def pause_reading(self) -> None:
+        if self._reading is None:
+            self._reading = asyncio.Event()
+
+    def resume_reading(self) -> None:
+        gate, self._reading = self._reading, None
+        if gate is not None:
+            gate.set()
+
+    async def wait_readable(self) -> None:
+        gate = self._reading
+        if gate is not None:
+            await gate.wait()
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -387,7 +423,7 @@ class ASGIApp:
             return
         engine = self.engine
         request = _make_request(scope, "GET")
-        upgrade = _Upgrade(asyncio.get_running_loop())
+        upgrade = _Upgrade(asyncio.get_running_loop(), engine.max_buffer_size)
         engine.handle_websocket(request, upgrade)
         status, headers, body = await upgrade.decision
         conn = upgrade.connection
@@ -408,6 +444,8 @@ class ASGIApp:
     async def _receive_loop(conn: ASGIWebSocket, receive: Receive, limit: int) -> bool:
         """Deliver messages to the receiver until the disconnect; True if abnormal."""
         while True:
+            if conn._reading is not None:
+                await conn.wait_readable()
             message = await receive()
             kind = message.get("type")
             if kind == "websocket.disconnect":

@@ -66,7 +66,7 @@ class EngineServer:
         allow_request: AllowRequest | None = None,
         per_message_deflate: bool | dict[str, Any] = False,
         http_compression: bool | int = True,
-        max_buffer_size: int = 16 * 1024 * 1024,
+        max_buffer_size: int = 8 * 1024 * 1024,
     ) -> None:
         for t in transports:
             if t not in ("polling", "websocket"):

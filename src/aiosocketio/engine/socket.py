@@ -50,6 +50,8 @@ class WebSocketConnection(Protocol):
     def send_outgoing(self, out: Outgoing) -> None: ...
     def buffered_amount(self) -> int: ...
     def close(self, code: int | None = 1000, reason: str = "") -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
 
 
 class Handler(Protocol):
@@ -67,9 +69,11 @@ class EngineSocket:
         "_buffer_size",
         "_closing",
         "_flush_handle",
+        "_held",
         "_poll",
         "_poll_encoding",
         "_probed",
+        "_read_paused",
         "_timer",
         "_upgrade",
         "handler",
@@ -90,6 +94,8 @@ class EngineSocket:
         self._buffer: list[str | bytes] = []
         self._buffer_size = 0
         self._poll: Responder | None = None
+        self._held: tuple[Responder, list[tuple[str, str]]] | None = None
+        self._read_paused = False
         self._poll_encoding = ""
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -239,6 +245,10 @@ class EngineSocket:
     def handle_post(self, request: Request, responder: Responder) -> None:
         """A long-polling POST carrying a payload."""
         server = self.server
+        if self._held is not None:  # a second POST while the first is unanswered
+            server.respond_error(request, responder, BAD_REQUEST, 400)
+            self._terminate("transport error", "overlap from client")
+            return
         if request.headers.get("content-type", "").startswith("application/octet-stream"):
             server.respond_error(request, responder, BAD_REQUEST, 400)
             self._terminate("transport error", "invalid content")
@@ -251,11 +261,36 @@ class EngineSocket:
             return
         headers = [("Content-Type", "text/html"), ("Content-Length", "2")]
         server.add_headers(headers, request, initial=False)
-        responder.respond(200, headers, b"ok")
         for kind, data in packets:
             if self.session.state is State.CLOSED:
                 break
             self._receive(kind, data)
+        if self._read_paused and not self.closed:
+            # flow control: the answer (and so the client's next POST) waits for resume
+            self._held = (responder, headers)
+        else:
+            responder.respond(200, headers, b"ok")
+
+    # ------------------------------------------------------------------ read flow control
+    def pause_reading(self) -> None:
+        """Stop taking messages from the peer until :meth:`resume_reading`."""
+        if self._read_paused:
+            return
+        self._read_paused = True
+        ws = self.ws
+        if ws is not None:
+            ws.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._read_paused:
+            return
+        self._read_paused = False
+        ws = self.ws
+        if ws is not None:
+            ws.resume_reading()
+        held, self._held = self._held, None
+        if held is not None:
+            held[0].respond(200, held[1], b"ok")
 
     # ------------------------------------------------------------------ receiving
     def on_message(self, data: str | bytes) -> None:
@@ -323,6 +358,8 @@ class EngineSocket:
             self._upgrade = self._probed = None
             self.ws = conn
             conn.receiver = self
+            if self._read_paused:
+                conn.pause_reading()
             if self._poll is not None:
                 responder, self._poll = self._poll, None
                 self._respond_poll(responder, str(NOOP))
@@ -416,6 +453,9 @@ class EngineSocket:
             self._respond_poll(poll, encode_payload([*self._buffer, "1"]))
         self._buffer = []
         self._buffer_size = 0
+        held, self._held = self._held, None
+        if held is not None:
+            held[0].respond(200, held[1], b"ok")
         for conn in (self.ws, self._upgrade):
             if conn is not None:
                 conn.receiver = None

@@ -23,7 +23,7 @@ log = logging.getLogger("aiosocketio.server")
 class Client:
     """The Socket.IO side of one Engine.IO session (Node: ``Client``)."""
 
-    __slots__ = ("_timer", "conn", "connecting", "decoder", "nsps", "server")
+    __slots__ = ("_paused", "_pending", "_timer", "conn", "connecting", "decoder", "nsps", "server")
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
@@ -31,6 +31,8 @@ class Client:
         self.decoder = server.parser.decoder()
         self.nsps: dict[str, Socket] = {}
         self.connecting: set[str] = set()
+        self._pending = 0
+        self._paused = False
         conn.handler = self
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             server.connect_timeout, self._connect_timeout
@@ -60,6 +62,24 @@ class Client:
             self._connect(packet.nsp, packet.data if packet.data is not None else {})
         else:
             self.close_with_error()
+
+    # ------------------------------------------------------------------ flow control
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Count a running handler task; stop reading from a client that has too many."""
+        self._pending += 1
+        if self._pending >= self.server.max_pending_handlers and not self._paused:
+            log.debug(
+                "connection %s: %d handlers running, pausing reads", self.conn.sid, self._pending
+            )
+            self._paused = True
+            self.conn.pause_reading()
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Task[Any]) -> None:
+        self._pending -= 1
+        if self._paused and self._pending <= self.server.max_pending_handlers // 2:
+            self._paused = False
+            self.conn.resume_reading()
 
     def on_close(self, reason: str, description: str | None) -> None:
         if self._timer is not None:

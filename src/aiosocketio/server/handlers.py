@@ -72,36 +72,32 @@ def run_handler(
     args: list[Any],
     ack: Callable[..., None] | None,
     what: str,
-) -> None:
+) -> asyncio.Task[Any] | None:
     """Call a handler with args. When ack is given, the handler's result (or its own call of
-    ``ack``) acknowledges the event."""
+    ``ack``) acknowledges the event. Returns the task running it, if it needed one."""
     func = listener.func
     if listener.wants_ack:
         if ack is None:
             ack = _no_ack
         if listener.is_async:
-            spawn(func(*args, ack=ack), what)
-            return
+            return spawn(func(*args, ack=ack), what)
         try:
             func(*args, ack=ack)
         except Exception:
             log.exception("error in %s", what)
-        return
+        return None
     if listener.is_async:
-        spawn(_await_then_ack(func(*args), ack), what)
-        return
+        return spawn(_await_then_ack(func(*args), ack), what)
     try:
         result = func(*args)
     except Exception:
         log.exception("error in %s", what)
-        return
+        return None
+    if inspect.isawaitable(result):
+        return spawn(_await_then_ack(result, ack), what)
     if ack is not None:
-        if inspect.isawaitable(result):
-            spawn(_await_then_ack(result, ack), what)
-        else:
-            ack(*ack_args(result))
-    elif inspect.isawaitable(result):
-        spawn(_await_then_ack(result, None), what)
+        ack(*ack_args(result))
+    return None
 
 
 def _no_ack(*args: Any) -> None:

@@ -69,7 +69,8 @@ class Server:
         allow_request: AllowRequest | None = None,
         per_message_deflate: bool | dict[str, Any] = False,
         http_compression: bool | int = True,
-        max_buffer_size: int = 16 * 1024 * 1024,
+        max_buffer_size: int = 8 * 1024 * 1024,
+        max_pending_handlers: int = 256,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -92,6 +93,7 @@ class Server:
         self.adapter_factory = adapter
         self.parser = parser
         self.connect_timeout = connect_timeout
+        self.max_pending_handlers = max_pending_handlers
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
         self.recovery: RecoveryOptions | None = connection_state_recovery or None

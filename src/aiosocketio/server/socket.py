@@ -406,13 +406,17 @@ class Socket:
             for listener in list(listeners):
                 if listener.once:
                     listeners.remove(listener)
-                run_handler(listener, args, ack, f"handler of {event!r}")
+                task = run_handler(listener, args, ack, f"handler of {event!r}")
+                if task is not None:
+                    self.client.track(task)
                 ack = None
         shared = self.nsp._event_handlers.get(event)
         if shared:
             args.insert(0, self)
             for listener in shared:
-                run_handler(listener, args, ack, f"handler of {event!r}")
+                task = run_handler(listener, args, ack, f"handler of {event!r}")
+                if task is not None:
+                    self.client.track(task)
                 ack = None
 
     def _through_middlewares(self, data: list[Any], ack: Callable[..., None] | None) -> None:

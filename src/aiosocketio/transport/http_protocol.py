@@ -516,6 +516,7 @@ class HttpProtocol(asyncio.Protocol):
             compress_threshold=threshold,
             close_timeout=server.ws_close_timeout,
             on_lost=server.forget,
+            max_buffer_size=engine.max_buffer_size,
         )
         ex.done = True
         if self._closed or self._current is not ex:

@@ -55,6 +55,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_cork_size",
         "_corking",
         "_deflate",
+        "_max_buffer",
         "_notified",
         "_on_lost",
         "_parser",
@@ -74,8 +75,10 @@ class WebSocketProtocol(asyncio.Protocol):
         compress_threshold: int = 1024,
         close_timeout: float = 1.0,
         on_lost: Callable[[WebSocketProtocol], None] | None = None,
+        max_buffer_size: int = 8 * 1024 * 1024,
     ) -> None:
         self.transport = transport
+        self._max_buffer = max_buffer_size
         self.receiver: Any = None
         self.writing_paused = False
         self._parser: FrameParser | None = FrameParser(
@@ -171,11 +174,7 @@ class WebSocketProtocol(asyncio.Protocol):
             frame = encode_frame(TEXT, deflate.compress(data.encode()), rsv1=True)
         else:
             frame = text_frame(data)
-        if self._corking:
-            self._cork.append(frame)
-            self._cork_size += len(frame)
-        else:
-            self.transport.write(frame)
+        self._push(frame)
 
     def send_bytes(self, data: bytes) -> None:
         if not self._writable:
@@ -191,11 +190,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         else:
             frame = binary_frame(data)
-        if self._corking:
-            self._cork.append(frame)
-            self._cork_size += len(frame)
-        else:
-            self.transport.write(frame)
+        self._push(frame)
 
     def send_outgoing(self, out: Outgoing) -> None:
         if not self._writable:
@@ -274,6 +269,33 @@ class WebSocketProtocol(asyncio.Protocol):
             self._cork_size += len(frame)
         else:
             self.transport.write(frame)
+        if self.writing_paused:
+            self._check_overflow()
+
+    def _check_overflow(self) -> None:
+        """Slow-consumer policy: a peer that lets more than max_buffer_size bytes pile up
+        is dropped (the engine closes the session with "transport error")."""
+        if self._closed or self.buffered_amount() <= self._max_buffer:
+            return
+        log.info(
+            "WebSocket peer not reading (over %d bytes buffered), dropping it", self._max_buffer
+        )
+        self._cork = []
+        self._cork_size = 0
+        self._writable = False
+        self._closed = True
+        self._parser = None
+        self.transport.abort()
+        self._notify(True)
+
+    # ------------------------------------------------------------------ read flow control
+    def pause_reading(self) -> None:
+        if not self._closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._closed:
+            self.transport.resume_reading()
 
     def _flush(self) -> None:
         cork = self._cork
