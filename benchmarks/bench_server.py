@@ -68,11 +68,17 @@ def run_asgi(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--asgi", action="store_true", help="serve as an ASGI app on uvicorn")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop of the standalone server (to measure the choice)",
+    )
     args = parser.parse_args()
     port = int(os.environ.get("PORT", "3000"))
     import aiosocketio
 
-    front = "asgi/uvicorn" if args.asgi else "standalone"
+    front = "asgi/uvicorn" if args.asgi else f"standalone ({args.loop})"
     print(f"aiosocketio {aiosocketio.__version__} {front} on 127.0.0.1:{port}", flush=True)
     if args.asgi:
         run_asgi(port)
@@ -80,6 +86,8 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:
+        args.loop = "asyncio"
+    if args.loop == "asyncio":
         asyncio.run(run_standalone(port))
     else:
         uvloop.run(run_standalone(port))

@@ -19,15 +19,14 @@ JSONDecodeError = ValueError
 
 _orjson_dumps = orjson.dumps
 _orjson_loads = orjson.loads
-_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text, as JavaScript's JSON.stringify writes it."""
     try:
-        return _orjson_dumps(value, option=_OPTIONS).decode()
+        return _orjson_dumps(value).decode()
     except TypeError:
-        # big integers, lone surrogates, or subclasses orjson does not serialise
+        # big integers, non-string keys, lone surrogates, or types orjson does not serialise
         text = json.dumps(
             _finite(value), separators=(",", ":"), ensure_ascii=False, default=_default
         )

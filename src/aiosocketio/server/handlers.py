@@ -19,6 +19,9 @@ log = logging.getLogger("aiosocketio.server")
 
 _background: set[asyncio.Task[Any]] = set()
 
+# results that cannot be awaitable, checked before the slower inspect.isawaitable
+_PLAIN_RESULTS = frozenset((type(None), tuple, list, dict, str, int, float, bool, bytes))
+
 
 class Listener:
     """A registered handler, inspected once."""
@@ -93,7 +96,7 @@ def run_handler(
     except Exception:
         log.exception("error in %s", what)
         return None
-    if inspect.isawaitable(result):
+    if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
         return spawn(_await_then_ack(result, ack), what)
     if ack is not None:
         ack(*ack_args(result))

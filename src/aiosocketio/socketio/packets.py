@@ -75,19 +75,37 @@ class Packet:
 # ---------------------------------------------------------------------------------- encoding
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_MAX_NODES = 1_000_000  # a guard against cyclic structures, which JSON cannot hold anyway
+
+
 def has_binary(value: Any) -> bool:
     """True when value holds bytes, bytearray or memoryview anywhere inside."""
-    kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if type(value) in _SCALARS:
         return False
-    if isinstance(value, _BINARY_TYPES):
-        return True
-    if kind is list or kind is tuple:
-        return any(has_binary(v) for v in value)
-    if isinstance(value, dict):
-        return any(has_binary(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(has_binary(v) for v in value)
+    scalars = _SCALARS
+    stack = [value]
+    pop = stack.pop
+    extend = stack.extend
+    seen = 0
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind in scalars:
+            continue
+        seen += 1
+        if seen > _MAX_NODES:
+            raise ValueError("data too large or cyclic")
+        if kind is dict:
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif isinstance(item, _BINARY_TYPES):
+            return True
+        elif isinstance(item, dict):
+            extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            extend(item)
     return False
 
 
@@ -103,6 +121,8 @@ def _deconstruct(value: Any, buffers: list[bytes]) -> Any:
 
 
 def _header(kind: int, nsp: str, id: int | None, attachments: int = 0) -> str:
+    if not attachments and (nsp == "/" or not nsp):  # the common case, in one step
+        return str(kind) if id is None else f"{kind}{id}"
     head = str(kind)
     if attachments:
         head += f"{attachments}-"
@@ -126,7 +146,7 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
 
     EVENT and ACK packets whose data holds binary become BINARY_EVENT / BINARY_ACK.
     """
-    if (kind in (EVENT, ACK)) and has_binary(data):
+    if kind in (EVENT, ACK) and has_binary(data):
         buffers: list[bytes] = []
         data = _deconstruct(data, buffers)
         kind = BINARY_EVENT if kind == EVENT else BINARY_ACK
