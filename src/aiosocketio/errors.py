@@ -7,6 +7,8 @@
     +-- AckTimeout               an acknowledgement did not arrive in time (also a TimeoutError)
     +-- NotConnected             an operation needs a connected socket
     +-- BroadcastAckError        some recipients of a broadcast with an ack did not answer
+    +-- ClusterError             a cluster-wide operation failed (broker down, adapter closed)
+        +-- ClusterTimeout       other servers did not all answer in time (also a TimeoutError)
 
 `ProtocolError.remote` tells whether the peer (True) or this side (False) is at fault, and
 `close_code` carries the WebSocket close code (or HTTP status) that fits the error.
@@ -20,6 +22,8 @@ __all__ = [
     "AckTimeout",
     "AioSocketIOError",
     "BroadcastAckError",
+    "ClusterError",
+    "ClusterTimeout",
     "ConnectionRefused",
     "NotConnected",
     "PayloadTooLarge",
@@ -83,3 +87,19 @@ class BroadcastAckError(AioSocketIOError):
     def __init__(self, message: str, responses: list[Any]) -> None:
         super().__init__(message)
         self.responses = responses
+
+
+class ClusterError(AioSocketIOError):
+    """A cluster-wide operation failed: the broker is unreachable or the adapter is closed."""
+
+
+class ClusterTimeout(ClusterError, TimeoutError):
+    """Other servers of the cluster did not all answer a request in time.
+
+    ``responses`` holds the answers that did arrive (``expected`` were awaited).
+    """
+
+    def __init__(self, message: str, responses: list[Any] | None = None, expected: int = 0):
+        super().__init__(message)
+        self.responses = responses if responses is not None else []
+        self.expected = expected

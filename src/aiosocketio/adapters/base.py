@@ -10,13 +10,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ClusterError, ClusterTimeout
 from ..socketio.packets import Packet
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace
     from ..server.socket import Socket
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "PersistedSession"]
+__all__ = [
+    "Adapter",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "ClusterError",
+    "ClusterTimeout",
+    "PersistedSession",
+]
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,0 +1,1255 @@
+"""The Redis adapters, wire-compatible with @socket.io/redis-adapter 8.3.
+
+* :class:`RedisAdapter`: the classic mode (PUBLISH / PSUBSCRIBE, requests and responses on
+  their own channels), the default of ``createAdapter()`` in Node.
+* :class:`ShardedRedisAdapter`: the sharded mode of Redis 7 (SPUBLISH / SSUBSCRIBE) with the
+  ClusterAdapter messages, as ``createShardedAdapter()`` in Node.
+
+Use them through a factory, which gives each server one connection that subscribes and one
+client that publishes, shared by all its namespaces::
+
+    io = Server(adapter=RedisAdapter.factory("redis://127.0.0.1:6379"))
+    io = Server(adapter=RedisAdapter.factory(redis_client, key="chat", sharded=True))
+
+When Redis goes away the server keeps serving its own clients: broadcasts still reach the local
+sockets, what is to be published waits in a bounded queue, and the subscriber reconnects with a
+backoff and subscribes again. Cluster-wide requests (``fetch_sockets``, ``server_side_emit``
+with acknowledgements) fail with :class:`~aiosocketio.adapters.base.ClusterError` while Redis is
+unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..socketio.packets import Packet
+from . import msgpack_codec
+from .base import Adapter, BroadcastOptions, ClusterError
+from .cluster import (
+    AckRequest,
+    ClusterAdapter,
+    MessageType,
+    PendingRequest,
+    RemoteSocket,
+    Requests,
+    decode_options,
+    decode_packet,
+    dumps,
+    dumps_sockets_response,
+    encode_options,
+    encode_packet,
+    future_done,
+    loads,
+    new_request_id,
+    single_ack,
+    socket_to_dict,
+)
+from .memory import MemoryAdapter
+
+if TYPE_CHECKING:
+    from ..server.namespace import Namespace
+    from ..server.server import Server
+
+__all__ = [
+    "RedisAdapter",
+    "RedisAdapterFactory",
+    "RedisLink",
+    "RequestType",
+    "ShardedRedisAdapter",
+]
+
+log = logging.getLogger("aiosocketio.adapters.redis")
+
+RedisSource = str | Redis | Callable[[], Redis]
+"""A Redis URL, a ``redis.asyncio.Redis`` client, or a function that makes one."""
+
+SubscriptionMode = Literal["static", "dynamic", "dynamic-private"]
+Handler = Callable[[bytes, bytes], None]
+Kind = Literal["channel", "pattern", "shard"]
+
+# errors after which the connection is gone and is to be made again
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+class RequestType:
+    """Request types of the classic mode (@socket.io/redis-adapter 8.3)."""
+
+    SOCKETS = 0
+    ALL_ROOMS = 1
+    REMOTE_JOIN = 2
+    REMOTE_LEAVE = 3
+    REMOTE_DISCONNECT = 4
+    REMOTE_FETCH = 5
+    SERVER_SIDE_EMIT = 6
+    BROADCAST = 7
+    BROADCAST_CLIENT_COUNT = 8
+    BROADCAST_ACK = 9
+
+
+# ---------------------------------------------------------------------------------- the link
+class RedisLink:
+    """One server's connections to Redis, shared by the adapters of its namespaces.
+
+    * a subscriber connection (its own pool, made from the publishing client's settings, with
+      redis-py's retries off): one task reads it and hands each message to the handler of its
+      channel or pattern; when it fails, the task reconnects with an exponential backoff and
+      subscribes to everything again; a PING after ``health_check_interval`` seconds of silence
+      finds connections that died without a word;
+    * the publishing client: one task publishes, in order, what the adapters queue (pipelined
+      when several messages wait); while Redis is unreachable messages wait in a queue of at most
+      ``max_queue`` (the oldest are dropped beyond, and counted in ``dropped``).
+    """
+
+    def __init__(
+        self,
+        source: RedisSource,
+        *,
+        health_check_interval: float = 15.0,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self.id = secrets.token_hex(4)
+        self._source = source
+        self.health_check_interval = health_check_interval
+        self.max_queue = max_queue
+        self.reconnect_delay = reconnect_delay
+        self.connect_timeout = connect_timeout
+        self.client: Redis | None = None
+        self._owns_client = False
+        self._sub_pool: ConnectionPool | None = None
+        self._pubsub: PubSub | None = None
+        self._tables: dict[Kind, dict[bytes, Handler]] = {"channel": {}, "pattern": {}, "shard": {}}
+        self._confirmations: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
+        self._queue: deque[tuple[bool, str, bytes | str]] = deque()
+        self._queue_ready: asyncio.Event | None = None
+        self._first_attempt: asyncio.Event | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._users = 0
+        self._starting: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.closed = False
+        self._live = False  # the subscriber connection is up (subscriptions go out at once)
+        self._down_since: float | None = None
+        self.connected = False
+        """Whether the subscriber connection is up and subscribed to every channel."""
+        self.reconnects = 0
+        """How many times the subscriber connection was made again after a failure."""
+        self.dropped = 0
+        """How many queued messages were dropped because the queue was full."""
+
+    @property
+    def subscriber_name(self) -> str:
+        """The CLIENT SETNAME of the subscriber connection (to find it in CLIENT LIST)."""
+        return f"aiosocketio-sub-{self.id}"
+
+    # ---------------------------------------------------------------- lifecycle
+    async def acquire(self) -> None:
+        """Take a reference; the first one starts the tasks and waits (at most
+        ``connect_timeout``) for the first connection attempt."""
+        if self.closed:
+            raise ClusterError("this Redis link is closed")
+        self._users += 1
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        self.client, self._owns_client = _make_client(self._source)
+        try:
+            self._sub_pool = _subscriber_pool(self.client, self.subscriber_name)
+        except Exception:
+            if self._owns_client:
+                await self.client.aclose()
+            raise
+        self._queue_ready = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        if self._queue:
+            self._queue_ready.set()
+        self._reader = asyncio.ensure_future(self._read_loop())
+        self._reader.set_name(f"redis subscriber {self.id}")
+        self._writer = asyncio.ensure_future(self._write_loop())
+        self._writer.set_name(f"redis publisher {self.id}")
+        try:
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
+        except TimeoutError:
+            log.warning("Redis did not answer within %g s; retrying", self.connect_timeout)
+
+    async def release(self) -> None:
+        """Drop a reference; the last one closes the link."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self, flush_timeout: float = 1.0) -> None:
+        """Publish what is queued (for at most ``flush_timeout``), then close everything."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting])
+        writer = self._writer
+        if writer is not None and not writer.done():
+            # the publisher sends what waits, then stops (it stops at once if Redis is down)
+            self._stopping = True
+            if self._queue_ready is not None:
+                self._queue_ready.set()
+            await asyncio.wait([writer], timeout=flush_timeout)
+        tasks = [t for t in (self._reader, self._writer) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        # a read in progress fails at once when its connection closes; the loops also stop by
+        # themselves once closed (a cancellation may be lost in a library's timeout handling)
+        await self._drop_pubsub()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                log.warning("a Redis task did not stop: %s", task.get_name())
+        for finished in (self._reader, self._writer):
+            if finished is not None and finished.done() and not finished.cancelled():
+                exc = finished.exception()
+                if exc is not None:
+                    log.error("error in %s", finished.get_name(), exc_info=exc)
+        self._reader = self._writer = None
+        await self._drop_pubsub()
+        if self._sub_pool is not None:
+            await self._sub_pool.disconnect()
+        if self.client is not None and self._owns_client:
+            close = getattr(self.client, "aclose", None) or self.client.close
+            await close()
+        for futures in self._confirmations.values():
+            for future in futures:
+                future.cancel()
+        self._confirmations.clear()
+        self.connected = False
+
+    # ---------------------------------------------------------------- subscriptions
+    async def subscribe(
+        self, kind: Kind, names: Iterable[str], handler: Handler, *, wait: float | None = 2.0
+    ) -> None:
+        """Route the messages of these channels (or patterns) to ``handler(channel, data)``;
+        with ``wait``, until Redis confirmed the subscriptions (or that many seconds)."""
+        keys = [name.encode() for name in names]
+        table = self._tables[kind]
+        for key in keys:
+            table[key] = handler
+        pubsub = self._pubsub
+        if pubsub is None or not self._live:
+            return  # the reader subscribes to everything when it connects
+        futures = [self._confirmation(kind, key) for key in keys] if wait else []
+        try:
+            await _subscribe(pubsub, kind, keys)
+        except _CONNECTION_ERRORS as exc:
+            log.debug("subscribe failed (%s); the reader subscribes again on reconnection", exc)
+            return
+        if futures:
+            _, pending = await asyncio.wait(futures, timeout=wait)
+            for future in pending:
+                future.cancel()
+            if pending:
+                log.warning("Redis did not confirm a subscription within %g s", wait)
+
+    def subscribe_soon(self, kind: Kind, name: str, handler: Handler) -> None:
+        """Subscribe without waiting (from synchronous code)."""
+        from ..server.handlers import spawn
+
+        self._tables[kind][name.encode()] = handler
+        if self._pubsub is not None and self._live:
+            spawn(self.subscribe(kind, [name], handler, wait=None), "redis subscribe")
+
+    async def unsubscribe(self, kind: Kind, names: Iterable[str]) -> None:
+        keys = [name.encode() for name in names]
+        table = self._tables[kind]
+        for key in keys:
+            table.pop(key, None)
+        pubsub = self._pubsub
+        if pubsub is None or not self._live or not keys:
+            return
+        try:
+            if kind == "channel":
+                await pubsub.unsubscribe(*keys)
+            elif kind == "pattern":
+                await pubsub.punsubscribe(*keys)
+            else:
+                await pubsub.execute_command("SUNSUBSCRIBE", *keys)
+        except _CONNECTION_ERRORS as exc:
+            log.debug("unsubscribe failed: %s", exc)
+
+    def unsubscribe_soon(self, kind: Kind, name: str) -> None:
+        from ..server.handlers import spawn
+
+        if self._tables[kind].pop(name.encode(), None) is not None and self._live:
+            spawn(self.unsubscribe(kind, [name]), "redis unsubscribe")
+
+    def _confirmation(self, kind: Kind, key: bytes) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirmations.setdefault((_SUBSCRIBE_REPLY[kind], key), []).append(future)
+        return future
+
+    # ---------------------------------------------------------------- publishing
+    def publish(self, channel: str, data: bytes | str, *, sharded: bool = False) -> None:
+        """Queue a message; the publisher task sends the queue in order."""
+        queue = self._queue
+        queue.append((sharded, channel, data))
+        if len(queue) > self.max_queue:
+            queue.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning(
+                    "Redis publish queue full (%d messages): dropped the oldest "
+                    "(%d dropped so far)",
+                    self.max_queue,
+                    self.dropped,
+                )
+        if self._queue_ready is not None:
+            self._queue_ready.set()
+
+    async def command(self, *args: Any) -> Any:
+        """Run one command with the publishing client; ClusterError when Redis is unreachable."""
+        if self.client is None or self.closed:
+            raise ClusterError("not connected to Redis")
+        try:
+            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        except (RedisError, OSError) as exc:
+            raise ClusterError(f"Redis command {args[0]} failed: {exc}") from exc
+
+    async def numsub(self, channel: str, *, sharded: bool = False) -> int:
+        """How many connections subscribe to a channel (PUBSUB NUMSUB / SHARDNUMSUB)."""
+        reply = await self.command("PUBSUB", "SHARDNUMSUB" if sharded else "NUMSUB", channel)
+        return _numsub_count(reply)
+
+    async def _write_loop(self) -> None:
+        assert self._queue_ready is not None
+        queue = self._queue
+        ready = self._queue_ready
+        delay = self.reconnect_delay[0]
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not queue:
+                if self._stopping:
+                    return
+                ready.clear()
+                await ready.wait()
+                continue
+            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+            try:
+                await self._send(batch)
+            except asyncio.CancelledError:
+                queue.extendleft(reversed(batch))
+                raise
+            except _CONNECTION_ERRORS as exc:
+                queue.extendleft(reversed(batch))
+                if self._stopping:
+                    log.warning("closing: %d messages not published (%s)", len(queue), exc)
+                    return
+                while len(queue) > self.max_queue:
+                    queue.popleft()
+                    self.dropped += 1
+                if failing_since is None:
+                    failing_since = loop.time()
+                    log.warning(
+                        "cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue)
+                    )
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, self.reconnect_delay[1])
+            except RedisError as exc:
+                log.error("Redis refused %d published messages: %s", len(batch), exc)
+            else:
+                if failing_since is not None:
+                    log.info("publishing to Redis again after %.1f s", loop.time() - failing_since)
+                    failing_since = None
+                delay = self.reconnect_delay[0]
+
+    async def _send(self, batch: list[tuple[bool, str, bytes | str]]) -> None:
+        client = self.client
+        assert client is not None
+        if len(batch) == 1:
+            sharded, channel, data = batch[0]
+            command = "SPUBLISH" if sharded else "PUBLISH"
+            await client.execute_command(command, channel, data)  # type: ignore[no-untyped-call]
+            return
+        async with client.pipeline(transaction=False) as pipe:
+            for sharded, channel, data in batch:
+                pipe.execute_command("SPUBLISH" if sharded else "PUBLISH", channel, data)
+            await pipe.execute()
+
+    # ---------------------------------------------------------------- reading
+    async def _read_loop(self) -> None:
+        assert self._first_attempt is not None
+        delay = self.reconnect_delay[0]
+        while not self.closed:
+            try:
+                pubsub = await self._connect()
+                delay = self.reconnect_delay[0]
+                await self._read(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
+                if self.closed:
+                    return
+                self._first_attempt.set()
+                if self._down_since is None:
+                    self._down_since = asyncio.get_running_loop().time()
+                    log.warning(
+                        "Redis subscriber connection lost (%s: %s); local delivery goes on, "
+                        "reconnecting",
+                        type(exc).__name__,
+                        exc,
+                    )
+                else:
+                    log.debug("Redis still unreachable: %s", exc)
+            finally:
+                self._live = self.connected = False
+                await self._drop_pubsub()
+            if self.closed:
+                return
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, self.reconnect_delay[1])
+
+    async def _connect(self) -> PubSub:
+        assert self._sub_pool is not None and self._first_attempt is not None
+        pubsub = PubSub(self._sub_pool, ignore_subscribe_messages=False)
+        self._pubsub = pubsub
+        await asyncio.wait_for(
+            pubsub.connect(),  # type: ignore[no-untyped-call]
+            self.connect_timeout,
+        )
+        # from here on, new subscriptions are sent at once; these are the ones made before
+        self._live = True
+        for kind, table in self._tables.items():
+            if table:
+                await _subscribe(pubsub, kind, list(table))
+        if self._down_since is not None:
+            self.reconnects += 1
+            log.info(
+                "Redis subscriber connection back after %.1f s; subscriptions renewed",
+                asyncio.get_running_loop().time() - self._down_since,
+            )
+            self._down_since = None
+        self.connected = True
+        self._first_attempt.set()
+        return pubsub
+
+    async def _read(self, pubsub: PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.health_check_interval
+        ping_sent: float | None = None
+        tables = self._tables
+        while not self.closed:
+            message = await pubsub.get_message(timeout=interval)
+            if message is None:
+                now = loop.time()
+                if ping_sent is None:
+                    ping_sent = now
+                    await pubsub.ping()
+                elif now - ping_sent >= interval:
+                    raise RedisConnectionError(f"no answer to PING within {interval:g} s")
+                continue
+            ping_sent = None
+            kind = message["type"]
+            if kind == "message":
+                handler = tables["channel"].get(message["channel"])
+            elif kind == "pmessage":
+                handler = tables["pattern"].get(message["pattern"])
+            elif kind == "smessage":
+                handler = tables["shard"].get(message["channel"])
+            else:
+                self._confirm(kind, message["channel"])
+                continue
+            if handler is None:
+                continue
+            try:
+                handler(message["channel"], message["data"])
+            except Exception:
+                log.exception("error while handling a message of channel %r", message["channel"])
+
+    def _confirm(self, kind: Any, channel: Any) -> None:
+        if not isinstance(channel, bytes):
+            return
+        futures = self._confirmations.pop((str(kind), channel), None)
+        for future in futures or ():
+            if not future.done():
+                future.set_result(None)
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is None:
+            return
+        try:
+            close = getattr(pubsub, "aclose", None) or pubsub.reset
+            await close()
+        except Exception as exc:  # closing a broken connection may fail in many ways
+            log.debug("error while closing the subscriber connection: %s", exc)
+
+
+_SUBSCRIBE_REPLY: dict[Kind, str] = {
+    "channel": "subscribe",
+    "pattern": "psubscribe",
+    "shard": "ssubscribe",
+}
+
+
+async def _subscribe(pubsub: PubSub, kind: Kind, keys: list[bytes]) -> None:
+    if kind == "channel":
+        await pubsub.subscribe(*keys)
+    elif kind == "pattern":
+        await pubsub.psubscribe(*keys)
+    elif hasattr(pubsub, "ssubscribe"):
+        await pubsub.ssubscribe(*keys)
+    else:  # redis-py without sharded Pub/Sub helpers
+        await pubsub.execute_command("SSUBSCRIBE", *keys)
+
+
+def _make_client(source: RedisSource) -> tuple[Redis, bool]:
+    if isinstance(source, str):
+        return Redis.from_url(source), True
+    if isinstance(source, Redis):
+        return source, False
+    client = source()
+    if not isinstance(client, Redis):
+        raise TypeError(
+            f"the Redis factory returned {type(client).__name__}, not a redis.asyncio.Redis"
+        )
+    return client, True
+
+
+def _subscriber_pool(client: Redis, name: str) -> ConnectionPool:
+    """A pool for the subscriber connection: the client's settings, raw bytes, no retries
+    (the link reconnects itself), no health checks (the link pings)."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs.update(
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+        decode_responses=False,
+        client_name=name,
+    )
+    kwargs.pop("retry_on_error", None)
+    kwargs.pop("retry_on_timeout", None)
+    return ConnectionPool(connection_class=pool.connection_class, max_connections=2, **kwargs)
+
+
+def _numsub_count(reply: Any) -> int:
+    # [channel, count] flat, or [(channel, count)] when redis-py parsed it
+    if isinstance(reply, (list, tuple)) and reply:
+        first = reply[0]
+        if isinstance(first, (list, tuple)) and len(first) == 2:
+            return int(first[1])
+        if len(reply) >= 2:
+            return int(reply[1])
+    return 0
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + random.random())
+
+
+# ---------------------------------------------------------------------------------- factory
+class RedisAdapterFactory:
+    """The ``adapter`` option of a Server: makes the Redis adapter of each namespace, one
+    :class:`RedisLink` per server (several servers may share one factory)."""
+
+    def __init__(
+        self,
+        redis: RedisSource = "redis://127.0.0.1:6379",
+        *,
+        key: str = "socket.io",
+        request_timeout: float = 5.0,
+        sharded: bool = False,
+        subscription_mode: SubscriptionMode = "dynamic",
+        publish_on_specific_response_channel: bool = False,
+        health_check_interval: float = 15.0,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+    ) -> None:
+        if subscription_mode not in ("static", "dynamic", "dynamic-private"):
+            raise ValueError(f"unknown subscription mode {subscription_mode!r}")
+        self.redis = redis
+        self.key = key
+        self.request_timeout = request_timeout
+        self.sharded = sharded
+        self.subscription_mode: SubscriptionMode = subscription_mode
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        self._link_options: dict[str, Any] = {
+            "health_check_interval": health_check_interval,
+            "max_queue": max_queue,
+            "reconnect_delay": reconnect_delay,
+        }
+        self._links: weakref.WeakKeyDictionary[Server, RedisLink] = weakref.WeakKeyDictionary()
+
+    def link(self, server: Server) -> RedisLink:
+        """The link of a server (made when first needed)."""
+        link = self._links.get(server)
+        if link is None or link.closed:
+            link = self._links[server] = RedisLink(self.redis, **self._link_options)
+        return link
+
+    def __call__(self, nsp: Namespace) -> Adapter:
+        link = self.link(nsp.server)
+        if self.sharded:
+            return ShardedRedisAdapter(
+                nsp,
+                link,
+                key=self.key,
+                request_timeout=self.request_timeout,
+                subscription_mode=self.subscription_mode,
+            )
+        return RedisAdapter(
+            nsp,
+            link,
+            key=self.key,
+            request_timeout=self.request_timeout,
+            publish_on_specific_response_channel=self.publish_on_specific_response_channel,
+        )
+
+
+class _LinkUser:
+    """Init/close of an adapter that uses a link: idempotent, and init happens once."""
+
+    link: RedisLink
+    _init_task: asyncio.Task[None] | None
+    _closing: bool
+
+    async def _subscribe_all(self) -> None:
+        raise NotImplementedError
+
+    async def _unsubscribe_all(self) -> None:
+        raise NotImplementedError
+
+    async def _init_once(self) -> None:
+        if self._closing:
+            return
+        if self._init_task is None:
+            self._init_task = asyncio.ensure_future(self._do_init())
+        await asyncio.shield(self._init_task)
+
+    async def _do_init(self) -> None:
+        await self.link.acquire()
+        await self._subscribe_all()
+
+    async def _close_once(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        task = self._init_task
+        if task is None:
+            return
+        try:
+            await task
+        except Exception:
+            return
+        await self._unsubscribe_all()
+        await self.link.release()
+
+
+# ---------------------------------------------------------------------------------- classic mode
+class RedisAdapter(_LinkUser, MemoryAdapter):
+    """@socket.io/redis-adapter 8.3, classic mode.
+
+    Broadcasts go to ``<key>#<nsp>#`` (``<key>#<nsp>#<room>#`` for exactly one room) as
+    MessagePack ``[uid, packet, {rooms, except, flags}]``; requests to
+    ``<key>-request#<nsp>#`` and responses to ``<key>-response#<nsp>#`` (JSON, or MessagePack
+    when they hold binary data). The server count is the number of subscribers of the request
+    channel.
+    """
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        link: RedisLink,
+        *,
+        key: str = "socket.io",
+        request_timeout: float = 5.0,
+        publish_on_specific_response_channel: bool = False,
+    ) -> None:
+        MemoryAdapter.__init__(self, nsp)
+        self.link = link
+        self.uid = secrets.token_hex(6)
+        self.key = key
+        self.request_timeout = request_timeout
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        name = nsp.name
+        self.channel = f"{key}#{name}#"
+        self.request_channel = f"{key}-request#{name}#"
+        self.response_channel = f"{key}-response#{name}#"
+        self.specific_response_channel = f"{self.response_channel}{self.uid}#"
+        self._channel_bytes = self.channel.encode()
+        self._requests = Requests()
+        self._ack_requests: dict[str, AckRequest] = {}
+        self._init_task = None
+        self._closing = False
+
+    @classmethod
+    def factory(
+        cls,
+        redis: RedisSource = "redis://127.0.0.1:6379",
+        *,
+        key: str = "socket.io",
+        request_timeout: float = 5.0,
+        sharded: bool = False,
+        **options: Any,
+    ) -> RedisAdapterFactory:
+        """The ``adapter`` option of a Server. ``redis``: a URL, a ``redis.asyncio.Redis``
+        client (not closed by the adapter) or a function returning one (closed with the
+        server). Other options: ``subscription_mode`` (sharded), ``health_check_interval``,
+        ``max_queue``, ``reconnect_delay``, ``publish_on_specific_response_channel``."""
+        return RedisAdapterFactory(
+            redis, key=key, request_timeout=request_timeout, sharded=sharded, **options
+        )
+
+    def __repr__(self) -> str:
+        return f"<RedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
+
+    # ---------------------------------------------------------------- lifecycle
+    async def init(self) -> None:
+        await self._init_once()
+
+    async def close(self) -> None:
+        self._requests.fail_all(ClusterError(f"the adapter of {self.nsp.name} is closed"))
+        self._ack_requests.clear()
+        await self._close_once()
+
+    async def _subscribe_all(self) -> None:
+        link = self.link
+        await link.subscribe("pattern", [self.channel + "*"], self._on_broadcast_message)
+        await link.subscribe(
+            "channel",
+            [self.request_channel, self.response_channel, self.specific_response_channel],
+            self._on_channel_message,
+        )
+
+    async def _unsubscribe_all(self) -> None:
+        await self.link.unsubscribe("pattern", [self.channel + "*"])
+        await self.link.unsubscribe(
+            "channel",
+            [self.request_channel, self.response_channel, self.specific_response_channel],
+        )
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise ClusterError(f"the adapter of {self.nsp.name} is closed")
+
+    # ---------------------------------------------------------------- receiving
+    def _on_broadcast_message(self, channel: bytes, data: bytes) -> None:
+        if not channel.startswith(self._channel_bytes):
+            return
+        room = channel[len(self._channel_bytes) : -1].decode(errors="replace")
+        if room and room not in self.rooms:
+            return
+        try:
+            message = msgpack_codec.decode(data)
+        except ValueError:
+            log.debug("ignoring a malformed broadcast on %r", channel)
+            return
+        if not isinstance(message, list) or len(message) < 2:
+            return
+        uid, raw_packet = message[0], message[1]
+        if uid == self.uid or not isinstance(raw_packet, Mapping):
+            return
+        if raw_packet.get("nsp", "/") != self.nsp.name:
+            return
+        packet = decode_packet(raw_packet, self.nsp.name)
+        if packet is None:
+            return
+        opts = decode_options(message[2] if len(message) > 2 else None)
+        MemoryAdapter.broadcast(self, packet, opts)
+
+    def _on_channel_message(self, channel: bytes, data: bytes) -> None:
+        text = channel.decode(errors="replace")
+        if text.startswith(self.response_channel):
+            self._on_response(data)
+        elif text == self.request_channel:
+            self._on_request(data)
+
+    def _on_request(self, data: bytes) -> None:
+        try:
+            request = loads(data)
+        except ValueError:
+            log.debug("ignoring a malformed request on %s", self.request_channel)
+            return
+        if not isinstance(request, Mapping):
+            return
+        kind = request.get("type")
+        request_id = request.get("requestId")
+        own = request.get("uid") == self.uid
+        if kind == RequestType.SOCKETS:
+            if own or request_id in self._requests:
+                return
+            rooms = frozenset(_str_list(request.get("rooms")))
+            sockets = self.local_sockets(BroadcastOptions(rooms=rooms))
+            self._respond(request, {"requestId": request_id, "sockets": [s.id for s in sockets]})
+        elif kind == RequestType.ALL_ROOMS:
+            if own or request_id in self._requests:
+                return
+            self._respond(request, {"requestId": request_id, "rooms": list(self.rooms)})
+        elif kind in (
+            RequestType.REMOTE_JOIN,
+            RequestType.REMOTE_LEAVE,
+            RequestType.REMOTE_DISCONNECT,
+        ):
+            self._on_remote_operation(request, kind, own)
+        elif kind == RequestType.REMOTE_FETCH:
+            if own or request_id in self._requests:
+                return
+            sockets = self.local_sockets(decode_options(request.get("opts")))
+            response = {"requestId": request_id, "sockets": [socket_to_dict(s) for s in sockets]}
+            self._publish_response(request, dumps_sockets_response(response))
+        elif kind == RequestType.SERVER_SIDE_EMIT:
+            self._on_server_side_emit(request, own)
+        elif kind == RequestType.BROADCAST:
+            self._on_broadcast_request(request, own)
+
+    def _on_remote_operation(self, request: Mapping[str, Any], kind: int, own: bool) -> None:
+        opts_raw = request.get("opts")
+        if opts_raw is not None:
+            if own:
+                return  # done here already, when it was asked for
+            opts = decode_options(opts_raw)
+            if kind == RequestType.REMOTE_JOIN:
+                Adapter.add_sockets(self, opts, _str_list(request.get("rooms")))
+            elif kind == RequestType.REMOTE_LEAVE:
+                Adapter.del_sockets(self, opts, _str_list(request.get("rooms")))
+            else:
+                Adapter.disconnect_sockets(self, opts, bool(request.get("close")))
+            return
+        # the older form: one socket by id, answered
+        socket = self.nsp.sockets.get(str(request.get("sid")))
+        if socket is None:
+            return
+        if kind == RequestType.REMOTE_JOIN:
+            socket.join(str(request.get("room")))
+        elif kind == RequestType.REMOTE_LEAVE:
+            socket.leave(str(request.get("room")))
+        else:
+            socket.disconnect(bool(request.get("close")))
+        self._respond(request, {"requestId": request.get("requestId")})
+
+    def _on_server_side_emit(self, request: Mapping[str, Any], own: bool) -> None:
+        if own:
+            return
+        args = request.get("data")
+        if not isinstance(args, list):
+            return
+        request_id = request.get("requestId")
+        if request_id is None:
+            self.nsp._on_server_side_emit(args, None)
+            return
+
+        def publish(value: Any) -> None:
+            response: dict[str, Any] = {
+                "type": RequestType.SERVER_SIDE_EMIT,
+                "requestId": request_id,
+            }
+            if value is not None:
+                response["data"] = value
+            self._publish(self.response_channel, _dumps_or_log(response))
+
+        self.nsp._on_server_side_emit(args, single_ack(publish))
+
+    def _on_broadcast_request(self, request: Mapping[str, Any], own: bool) -> None:
+        request_id = request.get("requestId")
+        if own or request_id in self._ack_requests:
+            return
+        packet = decode_packet(request.get("packet"), self.nsp.name)
+        if packet is None:
+            return
+        opts = decode_options(request.get("opts"))
+
+        def client_count(count: int) -> None:
+            self._respond(
+                request,
+                {
+                    "type": RequestType.BROADCAST_CLIENT_COUNT,
+                    "requestId": request_id,
+                    "clientCount": count,
+                },
+            )
+
+        def ack(value: Any) -> None:
+            response = {"type": RequestType.BROADCAST_ACK, "requestId": request_id, "packet": value}
+            try:
+                encoded = msgpack_codec.encode(response)
+            except TypeError:
+                log.exception("cannot send an acknowledgement to another server")
+                return
+            self._publish_response(request, encoded)
+
+        MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+
+    def _respond(self, request: Mapping[str, Any], response: dict[str, Any]) -> None:
+        self._publish_response(request, _dumps_or_log(response))
+
+    def _publish_response(self, request: Mapping[str, Any], data: bytes | str | None) -> None:
+        if data is None:
+            return
+        channel = self.response_channel
+        if self.publish_on_specific_response_channel:
+            channel = f"{channel}{request.get('uid')}#"
+        self._publish(channel, data)
+
+    def _publish(self, channel: str, data: bytes | str | None) -> None:
+        if data is not None:
+            self.link.publish(channel, data)
+
+    def _on_response(self, data: bytes) -> None:
+        try:
+            response = loads(data)
+        except ValueError:
+            log.debug("ignoring a malformed response on %s", self.response_channel)
+            return
+        if not isinstance(response, Mapping):
+            return
+        request_id = response.get("requestId")
+        if not isinstance(request_id, str):
+            return
+        ack_request = self._ack_requests.get(request_id)
+        if ack_request is not None:
+            kind = response.get("type")
+            if kind == RequestType.BROADCAST_CLIENT_COUNT:
+                count = response.get("clientCount")
+                if isinstance(count, (int, float)) and not isinstance(count, bool):
+                    ack_request.client_count(int(count))
+            elif kind == RequestType.BROADCAST_ACK:
+                ack_request.ack(response.get("packet"))
+            return
+        request = self._requests.get(request_id)
+        if request is None:
+            return
+        if request.kind == RequestType.REMOTE_FETCH:
+            sockets = response.get("sockets")
+            if isinstance(sockets, list):
+                request.responses.extend(
+                    RemoteSocket(self, s) for s in sockets if isinstance(s, Mapping)
+                )
+        elif request.kind == RequestType.ALL_ROOMS:
+            rooms = response.get("rooms")
+            if isinstance(rooms, list):
+                request.responses.extend(_str_list(rooms))
+        elif request.kind == RequestType.SERVER_SIDE_EMIT:
+            request.responses.append(response.get("data"))
+        self._requests.answered(request_id)
+
+    # ---------------------------------------------------------------- broadcasting
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        if not opts.flags.local:
+            channel = self.channel
+            if len(opts.rooms) == 1:
+                channel += next(iter(opts.rooms)) + "#"
+            try:
+                message = msgpack_codec.encode([self.uid, encode_packet(packet), _options(opts)])
+            except TypeError:
+                log.exception("cannot publish a broadcast of %s", self.nsp.name)
+            else:
+                self.link.publish(channel, message)
+        MemoryAdapter.broadcast(self, packet, opts)
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: Callable[[int], None],
+        ack: Callable[[Any], None],
+    ) -> None:
+        if not opts.flags.local:
+            request_id = new_request_id()
+            request = {
+                "uid": self.uid,
+                "requestId": request_id,
+                "type": RequestType.BROADCAST,
+                "packet": encode_packet(packet),
+                "opts": _options(opts),
+            }
+            try:
+                message = msgpack_codec.encode(request)
+            except TypeError:
+                log.exception("cannot publish a broadcast of %s", self.nsp.name)
+            else:
+                self._ack_requests[request_id] = AckRequest(client_count, ack)
+                self.link.publish(self.request_channel, message)
+                timeout = opts.flags.timeout if opts.flags.timeout is not None else 0.0
+                asyncio.get_running_loop().call_later(
+                    timeout, self._ack_requests.pop, request_id, None
+                )
+        MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+
+    async def server_count(self) -> int:
+        return await self.link.numsub(self.request_channel)
+
+    # ---------------------------------------------------------------- cluster-wide operations
+    def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        if not opts.flags.local:
+            self._request(
+                {
+                    "uid": self.uid,
+                    "type": RequestType.REMOTE_JOIN,
+                    "opts": encode_options(opts, flags=False),
+                    "rooms": list(rooms),
+                }
+            )
+        Adapter.add_sockets(self, opts, rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        if not opts.flags.local:
+            self._request(
+                {
+                    "uid": self.uid,
+                    "type": RequestType.REMOTE_LEAVE,
+                    "opts": encode_options(opts, flags=False),
+                    "rooms": list(rooms),
+                }
+            )
+        Adapter.del_sockets(self, opts, rooms)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        if not opts.flags.local:
+            self._request(
+                {
+                    "uid": self.uid,
+                    "type": RequestType.REMOTE_DISCONNECT,
+                    "opts": encode_options(opts, flags=False),
+                    "close": close,
+                }
+            )
+        Adapter.disconnect_sockets(self, opts, close)
+
+    def _request(self, request: dict[str, Any]) -> None:
+        self._publish(self.request_channel, _dumps_or_log(request))
+
+    async def _ask(
+        self,
+        kind: int,
+        request: dict[str, Any],
+        expected: int,
+        responses: list[Any],
+        timeout: float,
+        what: str,
+    ) -> list[Any]:
+        self._check_open()
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        request_id = new_request_id()
+        request.update(uid=self.uid, requestId=request_id, type=kind)
+        self._requests.add(
+            request_id,
+            PendingRequest(kind, expected, responses, future_done(future)),
+            timeout,
+            what,
+        )
+        self._request(request)
+        return await future
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        local: list[Any] = self.local_sockets(opts)
+        if opts.flags.local:
+            return local
+        servers = await self.server_count()
+        if servers <= 1:
+            return local
+        return await self._ask(
+            RequestType.REMOTE_FETCH,
+            {"opts": encode_options(opts, flags=False)},
+            servers - 1,
+            local,
+            opts.flags.timeout or self.request_timeout,
+            "fetch_sockets",
+        )
+
+    async def all_rooms(self) -> set[str]:
+        """The rooms of every server of the cluster."""
+        local = set(self.rooms)
+        servers = await self.server_count()
+        if servers <= 1:
+            return local
+        rooms = await self._ask(
+            RequestType.ALL_ROOMS, {}, servers - 1, list(local), self.request_timeout, "all_rooms"
+        )
+        return set(rooms)
+
+    def server_side_emit(
+        self, args: list[Any], ack: Callable[[BaseException | None, list[Any]], None] | None
+    ) -> None:
+        if ack is None:
+            self._request({"uid": self.uid, "type": RequestType.SERVER_SIDE_EMIT, "data": args})
+            return
+        from ..server.handlers import spawn
+
+        spawn(self._server_side_emit_with_ack(args, ack), "server_side_emit")
+
+    async def _server_side_emit_with_ack(
+        self, args: list[Any], ack: Callable[[BaseException | None, list[Any]], None]
+    ) -> None:
+        try:
+            expected = await self.server_count() - 1
+            if expected <= 0:
+                responses: list[Any] = []
+            else:
+                responses = await self._ask(
+                    RequestType.SERVER_SIDE_EMIT,
+                    {"data": args},
+                    expected,
+                    [],
+                    self.request_timeout,
+                    "server_side_emit",
+                )
+        except ClusterError as exc:
+            ack(exc, getattr(exc, "responses", []))
+            return
+        ack(None, responses)
+
+
+def _options(opts: BroadcastOptions) -> dict[str, Any]:
+    return encode_options(opts)
+
+
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [v if isinstance(v, str) else str(v) for v in value if v is not None]
+
+
+def _dumps_or_log(message: Mapping[str, Any]) -> bytes | str | None:
+    try:
+        return dumps(message)
+    except TypeError:
+        log.exception("cannot encode a message for the other servers")
+        return None
+
+
+# ---------------------------------------------------------------------------------- sharded mode
+class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
+    """@socket.io/redis-adapter 8.3, sharded mode (Redis 7 SPUBLISH / SSUBSCRIBE).
+
+    Messages are the ClusterAdapter's ``{uid, nsp, type, data}`` (JSON, or MessagePack when they
+    hold binary) on ``<key>#<nsp>#``; responses go to ``<key>#<nsp>#<uid>#``. In the
+    ``dynamic`` subscription mode (the default), a broadcast to exactly one public room goes to
+    ``<key>#<nsp>#<room>#``, to which only the servers that have the room subscribe
+    (``dynamic-private`` does it for the private rooms too, ``static`` never). The server
+    count is PUBSUB SHARDNUMSUB of the main channel.
+    """
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        link: RedisLink,
+        *,
+        key: str = "socket.io",
+        request_timeout: float = 5.0,
+        subscription_mode: SubscriptionMode = "dynamic",
+    ) -> None:
+        ClusterAdapter.__init__(self, nsp, request_timeout=request_timeout)
+        self.link = link
+        self.key = key
+        self.subscription_mode = subscription_mode
+        self.channel = f"{key}#{nsp.name}#"
+        self.response_channel = f"{self.channel}{self.uid}#"
+        self._response_bytes = self.response_channel.encode()
+        self._init_task = None
+        self._closing = False
+
+    @classmethod
+    def factory(
+        cls, redis: RedisSource = "redis://127.0.0.1:6379", **options: Any
+    ) -> RedisAdapterFactory:
+        """As :meth:`RedisAdapter.factory` with ``sharded=True``."""
+        return RedisAdapterFactory(redis, sharded=True, **options)
+
+    def __repr__(self) -> str:
+        return f"<ShardedRedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
+
+    async def init(self) -> None:
+        await self._init_once()
+
+    async def close(self) -> None:
+        self._closed = True
+        await ClusterAdapter.close(self)
+        await self._close_once()
+
+    async def _subscribe_all(self) -> None:
+        names = [self.channel, self.response_channel]
+        names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))
+        await self.link.subscribe("shard", names, self._on_raw)
+
+    async def _unsubscribe_all(self) -> None:
+        names = [self.channel, self.response_channel]
+        names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))
+        await self.link.unsubscribe("shard", names)
+
+    # ---------------------------------------------------------------- dynamic channels
+    def _dynamic_channel(self, room: str) -> str:
+        return f"{self.channel}{room}#"
+
+    def _separate_channel(self, room: str) -> bool:
+        mode = self.subscription_mode
+        return mode == "dynamic-private" or (mode == "dynamic" and room not in self.sids)
+
+    def on_create_room(self, room: str) -> None:
+        if self._init_task is not None and not self._closing and self._separate_channel(room):
+            self.link.subscribe_soon("shard", self._dynamic_channel(room), self._on_raw)
+
+    def on_delete_room(self, room: str) -> None:
+        if self._init_task is not None and not self._closing and self._separate_channel(room):
+            self.link.unsubscribe_soon("shard", self._dynamic_channel(room))
+
+    # ---------------------------------------------------------------- transport
+    def _on_raw(self, channel: bytes, data: bytes) -> None:
+        try:
+            message = loads(data)
+        except ValueError:
+            log.debug("ignoring a malformed message on %r", channel)
+            return
+        if channel == self._response_bytes:
+            self.on_response(message)
+        else:
+            self.on_message(message)
+
+    def do_publish(self, message: dict[str, Any]) -> None:
+        data = _dumps_or_log(message)
+        if data is not None:
+            self.link.publish(self._channel_of(message), data, sharded=True)
+
+    def _channel_of(self, message: Mapping[str, Any]) -> str:
+        mode = self.subscription_mode
+        if message.get("type") != MessageType.BROADCAST or mode == "static":
+            return self.channel
+        data = message.get("data") or {}
+        rooms = data.get("opts", {}).get("rooms", [])
+        if "requestId" in data or len(rooms) != 1:
+            return self.channel
+        room = rooms[0]
+        if mode == "dynamic" and _looks_like_a_socket_id(room):
+            return self.channel
+        return self._dynamic_channel(room)
+
+    def do_publish_response(self, requester_uid: str, response: dict[str, Any]) -> None:
+        data = _dumps_or_log(response)
+        if data is not None:
+            self.link.publish(f"{self.channel}{requester_uid}#", data, sharded=True)
+
+    async def server_count(self) -> int:
+        return await self.link.numsub(self.channel, sharded=True)
+
+
+def _looks_like_a_socket_id(room: Any) -> bool:
+    return isinstance(room, str) and len(room) == 20

@@ -1,0 +1,943 @@
+"""The Redis adapters and the Redis emitter against a real Redis: clusters of two or three
+Python servers in this process, each with its own standalone front door and raw clients.
+
+Most scenarios run in both modes of @socket.io/redis-adapter 8.3: ``classic`` (PUBLISH /
+PSUBSCRIBE) and ``sharded`` (SPUBLISH / SSUBSCRIBE with the ClusterAdapter messages). The wire
+tests read what the adapters publish with a plain Redis connection and check it field by field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("redis")
+pytest.importorskip("msgpack")
+
+import redis as sync_redis
+from redis.asyncio import Redis
+
+from aiosocketio import AckTimeout, Server, Socket
+from aiosocketio.adapters import msgpack_codec
+from aiosocketio.adapters.base import ClusterError, ClusterTimeout
+from aiosocketio.adapters.cluster import (
+    ClusterAdapterWithHeartbeat,
+    RemoteSocket,
+    decode_options,
+    encode_options,
+)
+from aiosocketio.adapters.redis import (
+    RedisAdapter,
+    RedisLink,
+    ShardedRedisAdapter,
+)
+from aiosocketio.emitter import RedisEmitter
+from sioclient import SioClient, SioServer, until
+
+from .conftest import StartCluster, wait_for_servers
+
+MODES = ["classic", "sharded"]
+
+
+@pytest.fixture(params=MODES)
+def sharded(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param == "sharded")
+
+
+async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
+    """The next event of each client: ``(name, args)``."""
+    out = []
+    for client in clients:
+        _nsp, name, args = await client.next_event(timeout)
+        out.append((name, args))
+    return out
+
+
+async def nothing(clients: list[SioClient], wait: float = 0.15) -> bool:
+    """True when none of the clients receives an event within ``wait`` seconds."""
+    await asyncio.sleep(wait)
+    return all(await asyncio.gather(*(c.no_event(0.001) for c in clients)))
+
+
+async def connect(node: SioServer, count: int, nsp: str = "/", **auth: Any) -> list[SioClient]:
+    clients = []
+    for _ in range(count):
+        client, _sid = await node.connected(nsp, auth or None)
+        clients.append(client)
+    return clients
+
+
+def server_socket(node: SioServer, client: SioClient, nsp: str = "/") -> Socket:
+    return node.io.of(nsp).sockets[client.sids[nsp]]
+
+
+# ---------------------------------------------------------------------------------- codec
+def test_msgpack_round_trip_and_notepack_forms() -> None:
+    value = [
+        1,
+        -5,
+        2**40,
+        1.5,
+        "héllo",
+        b"\x00\xff",
+        None,
+        True,
+        {"k": [1, {"n": None}]},
+        datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC),
+    ]
+    assert msgpack_codec.decode(msgpack_codec.encode(value)) == value
+    # bytearray and memoryview travel as bin
+    assert msgpack_codec.decode(msgpack_codec.encode([bytearray(b"a"), memoryview(b"b")])) == [
+        b"a",
+        b"b",
+    ]
+    # notepack's legacy forms: undefined (fixext 1, type 0), ArrayBuffer (ext 8, type 0),
+    # any other extension as [type, data]; a JS Date (timestamp 32)
+    assert msgpack_codec.decode(bytes([0x91, 0xD4, 0x00, 0x00])) == [None]
+    assert msgpack_codec.decode(bytes([0xC7, 0x03, 0x00, 1, 2, 3])) == b"\x01\x02\x03"
+    assert msgpack_codec.decode(bytes([0xD5, 0x07, 9, 8])) == [7, b"\x09\x08"]
+    assert msgpack_codec.decode(bytes([0xD6, 0xFF, 0, 0, 0, 10])) == datetime.datetime(
+        1970, 1, 1, 0, 0, 10, tzinfo=datetime.UTC
+    )
+    # a naive datetime is UTC
+    naive = datetime.datetime(2020, 1, 1)
+    assert msgpack_codec.decode(msgpack_codec.encode(naive)) == naive.replace(tzinfo=datetime.UTC)
+    with pytest.raises(ValueError):
+        msgpack_codec.decode(b"\x92\x01")
+    with pytest.raises(TypeError):
+        msgpack_codec.encode(object())
+    with pytest.raises(TypeError):
+        msgpack_codec.encode(2**70)
+
+
+def test_options_wire_form() -> None:
+    from aiosocketio.adapters.base import BroadcastFlags, BroadcastOptions
+
+    opts = BroadcastOptions(
+        frozenset({"a"}), frozenset({"b"}), BroadcastFlags(volatile=True, timeout=1.5)
+    )
+    assert encode_options(opts) == {
+        "rooms": ["a"],
+        "except": ["b"],
+        "flags": {"volatile": True, "timeout": 1500},
+    }
+    back = decode_options(encode_options(opts))
+    assert back.rooms == opts.rooms and back.except_ == opts.except_
+    assert back.flags.volatile and back.flags.timeout == 1.5 and not back.flags.local
+    # JavaScript number rooms are their text form; garbage is no option at all
+    assert decode_options({"rooms": [1, 2.0, "x"], "except": None}).rooms == {"1", "2", "x"}
+    assert decode_options("nonsense").rooms == frozenset()
+
+
+# ---------------------------------------------------------------------------------- broadcasts
+async def test_broadcast_reaches_every_server_once(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    clients = [await connect(node, 2) for node in nodes]
+    everyone = [c for group in clients for c in group]
+    for sender in nodes:
+        sender.io.emit("hello", {"from": nodes.index(sender)}, [1, 2])
+        assert await events(everyone) == [("hello", [{"from": nodes.index(sender)}, [1, 2]])] * 6
+        assert await nothing(everyone)
+
+
+async def test_rooms_and_except_across_servers(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    a = await connect(nodes[0], 2)
+    b = await connect(nodes[1], 2)
+    c = await connect(nodes[2], 1)
+    everyone = a + b + c
+    server_socket(nodes[0], a[0]).join(["red", "blue"])
+    server_socket(nodes[1], b[0]).join("red")
+    server_socket(nodes[1], b[1]).join("blue")
+    server_socket(nodes[2], c[0]).join(["green", "red"])
+    await asyncio.sleep(0.05)  # sharded, dynamic mode: the servers subscribe to their rooms
+
+    nodes[2].io.to("red").emit("one-room")
+    red = [a[0], b[0], c[0]]
+    assert await events(red) == [("one-room", [])] * 3
+    assert await nothing(everyone)
+
+    # several rooms: each socket once, even when it is in both
+    nodes[0].io.to("red").to("blue").emit("two-rooms", 2)
+    assert await events([a[0], b[0], b[1], c[0]]) == [("two-rooms", [2])] * 4
+    assert await nothing(everyone)
+
+    nodes[1].io.to("red").except_("blue").emit("red-not-blue")
+    assert await events([b[0], c[0]]) == [("red-not-blue", [])] * 2
+    assert await nothing(everyone)
+
+    nodes[0].io.except_("red").emit("not-red")
+    assert await events([a[1], b[1]]) == [("not-red", [])] * 2
+    assert await nothing(everyone)
+
+    # a room only one server has; a socket's own room from another server
+    nodes[0].io.to("green").emit("green")
+    assert await events([c[0]]) == [("green", [])]
+    nodes[0].io.to(b[1].sids["/"]).emit("private")
+    assert await events([b[1]]) == [("private", [])]
+    assert await nothing(everyone)
+
+    # socket.broadcast: everyone but the sender, on every server
+    server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
+    assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
+    server_socket(nodes[1], b[0]).to("red").emit("red-from-b0")
+    assert await events([a[0], c[0]]) == [("red-from-b0", [])] * 2
+    assert await nothing(everyone)
+
+
+async def test_local_flag_stays_on_this_server(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(2, sharded=sharded)
+    a = await connect(nodes[0], 1)
+    b = await connect(nodes[1], 1)
+    nodes[0].io.local.emit("local-only")
+    assert await events(a) == [("local-only", [])]
+    assert await nothing(b)
+    server_socket(nodes[0], a[0]).join("r")
+    server_socket(nodes[1], b[0]).join("r")
+    nodes[1].io.local.to("r").emit("local-room")
+    assert await events(b) == [("local-room", [])]
+    assert await nothing(a)
+
+
+async def test_namespaces_are_separate(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(2, sharded=sharded)
+    for node in nodes:
+        await node.io.of("/chat").adapter.init()
+    main = await connect(nodes[1], 1)
+    chat = await connect(nodes[1], 1, nsp="/chat")
+    nodes[0].io.of("/chat").emit("in-chat", "x")
+    assert await events(chat) == [("in-chat", ["x"])]
+    assert await nothing(main)
+    nodes[0].io.emit("in-main")
+    assert await events(main) == [("in-main", [])]
+    assert await nothing(chat)
+
+
+async def test_binary_and_volatile_across_servers(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(2, sharded=sharded)
+    b = await connect(nodes[1], 1)
+    nodes[0].io.emit("bin", b"\x00\x01\xff", {"nested": [b"ab"]})
+    assert await events(b) == [("bin", [b"\x00\x01\xff", {"nested": [b"ab"]}])]
+    nodes[0].io.volatile.emit("volatile", 1)
+    assert await events(b) == [("volatile", [1])]
+
+
+async def test_order_is_kept(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(2, sharded=sharded)
+    b = await connect(nodes[1], 1)
+    server_socket(nodes[1], b[0]).join("r")
+    await asyncio.sleep(0.05)
+    for i in range(200):
+        (nodes[0].io.to("r") if i % 2 else nodes[0].io).emit("n", i)
+    received = []
+    for _ in range(200):
+        _nsp, _name, args = await b[0].next_event()
+        received.append(args[0])
+    assert received == list(range(200))
+
+
+# ---------------------------------------------------------------------------------- acks
+async def test_broadcast_with_acks_across_servers(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    clients = [await connect(node, 2) for node in nodes]
+    everyone = [c for group in clients for c in group]
+
+    task = asyncio.ensure_future(nodes[0].io.timeout(2.0).emit_with_ack("question", 42))
+    for i, client in enumerate(everyone):
+        packet = await client.next_event_packet()
+        assert packet.data == ["question", 42] and packet.id is not None
+        client.ack(packet.id, f"answer-{i}")
+    responses = await asyncio.wait_for(task, 2.0)
+    assert sorted(responses) == sorted(f"answer-{i}" for i in range(6))
+
+    # a room across servers, and one client that never answers: the error has the others
+    for node, group in zip(nodes, clients, strict=True):
+        server_socket(node, group[0]).join("asked")
+    await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(nodes[1].io.to("asked").timeout(0.5).emit_with_ack("q"))
+    for i, group in enumerate(clients):
+        packet = await group[0].next_event_packet()
+        if i != 2:
+            group[0].ack(packet.id, i)
+    from aiosocketio import BroadcastAckError
+
+    with pytest.raises(BroadcastAckError) as info:
+        await asyncio.wait_for(task, 2.0)
+    assert sorted(info.value.responses) == [0, 1]
+
+
+async def test_server_count(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    assert [await n.io.of("/").adapter.server_count() for n in nodes] == [3, 3, 3]
+    await nodes[2].close()
+    await wait_for_servers(nodes[:2], 2)
+
+
+# ---------------------------------------------------------------------------------- sockets
+async def test_fetch_sockets_across_servers(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    a = await connect(nodes[0], 1, name="a")
+    b = await connect(nodes[1], 2, name="b")
+    c = await connect(nodes[2], 1, name="c")
+    server_socket(nodes[1], b[0]).data = {"score": 7}
+    server_socket(nodes[1], b[0]).join("team")
+    server_socket(nodes[2], c[0]).join("team")
+
+    found = await nodes[0].io.fetch_sockets()
+    assert {s.id for s in found} == {x.sids["/"] for x in a + b + c}
+    local = [s for s in found if isinstance(s, Socket)]
+    remote = [s for s in found if isinstance(s, RemoteSocket)]
+    assert [s.id for s in local] == [a[0].sids["/"]]
+    assert len(remote) == 3
+    b0 = next(s for s in remote if s.id == b[0].sids["/"])
+    assert b0.data == {"score": 7}
+    assert b0.rooms == {b0.id, "team"}
+    assert b0.handshake.auth == {"name": "b"}
+    assert b0.handshake.url.startswith("/socket.io/")
+    assert b0.handshake.address == "127.0.0.1"
+    assert isinstance(b0.handshake.issued, int) and b0.handshake.time
+
+    team = await nodes[0].io.in_("team").fetch_sockets()
+    assert {s.id for s in team} == {b[0].sids["/"], c[0].sids["/"]}
+    not_team = await nodes[2].io.except_("team").fetch_sockets()
+    assert {s.id for s in not_team} == {a[0].sids["/"], b[1].sids["/"]}
+    assert [s.id for s in await nodes[0].io.local.fetch_sockets()] == [a[0].sids["/"]]
+
+    # a remote socket acts through the cluster
+    b0.emit("direct", 1)
+    assert await events([b[0]]) == [("direct", [1])]
+    assert await nothing(a + b + c)
+    b0.join("vip")
+    await until(lambda: "vip" in server_socket(nodes[1], b[0]).rooms)
+    b0.leave("team")
+    await until(lambda: "team" not in server_socket(nodes[1], b[0]).rooms)
+    task = asyncio.ensure_future(b0.emit_with_ack("ask", timeout=1.0))
+    packet = await b[0].next_event_packet()
+    b[0].ack(packet.id, "yes")
+    assert await task == "yes"
+    with pytest.raises(AckTimeout):
+        await b0.emit_with_ack("ask", timeout=0.2)
+    b0.disconnect()
+    await until(lambda: b[0].sids["/"] not in nodes[1].io.of("/").sockets)
+
+
+async def test_sockets_join_leave_disconnect(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded)
+    a = await connect(nodes[0], 1)
+    b = await connect(nodes[1], 2)
+    c = await connect(nodes[2], 1)
+    server_socket(nodes[1], b[1]).join("keep-out")
+
+    nodes[0].io.except_("keep-out").sockets_join(["room1", "room2"])
+    joined = [server_socket(nodes[0], a[0]), server_socket(nodes[1], b[0])]
+    joined.append(server_socket(nodes[2], c[0]))
+    # here at once; elsewhere when the message arrived
+    assert {"room1", "room2"} <= joined[0].rooms
+    await until(lambda: all({"room1", "room2"} <= s.rooms for s in joined))
+    assert "room1" not in server_socket(nodes[1], b[1]).rooms
+
+    nodes[2].io.in_("room1").sockets_leave("room2")
+    await until(lambda: all("room2" not in s.rooms for s in joined))
+    assert all("room1" in s.rooms for s in joined)
+
+    nodes[1].io.in_("room1").except_(a[0].sids["/"]).disconnect_sockets()
+    await until(lambda: not nodes[2].io.of("/").sockets)
+    await until(lambda: len(nodes[1].io.of("/").sockets) == 1)
+    assert len(nodes[0].io.of("/").sockets) == 1
+    # close=True ends the whole connection of the clients
+    nodes[0].io.disconnect_sockets(close=True)
+    assert await b[1].wait_closed(2.0)
+    assert await a[0].wait_closed(2.0)
+
+
+async def test_server_side_emit(cluster: StartCluster, sharded: bool) -> None:
+    nodes = await cluster(3, sharded=sharded, request_timeout=0.5)
+    got: list[tuple[int, tuple[Any, ...]]] = []
+    for i, node in enumerate(nodes):
+
+        def on_hello(*args: Any, i: int = i) -> str:
+            got.append((i, args))
+            return f"hello from {i}"
+
+        node.io.on("hello", on_hello)
+
+    nodes[0].io.server_side_emit("hello", 1, {"two": 2}, b"\x03")
+    await until(lambda: len(got) == 2)
+    assert sorted(got) == [(1, (1, {"two": 2}, b"\x03")), (2, (1, {"two": 2}, b"\x03"))]
+
+    got.clear()
+    responses = await nodes[1].io.server_side_emit_with_ack("hello", "x")
+    assert sorted(responses) == ["hello from 0", "hello from 2"]
+    assert sorted(i for i, _ in got) == [0, 2]
+
+    # a handler with ack=, answering later, and one with no answer at all (the requester's
+    # error keeps what came)
+    async def slow(value: Any, ack: Any) -> None:
+        await asyncio.sleep(0.05)
+        ack(value * 2)
+
+    nodes[0].io.on("double", slow)
+    nodes[1].io.on("double", slow)
+    assert await nodes[2].io.server_side_emit_with_ack("double", 21) == [42, 42]
+    with pytest.raises(ClusterTimeout) as info:
+        await nodes[0].io.server_side_emit_with_ack("double", 1)
+    assert info.value.responses == [2] and info.value.expected == 2
+    assert "1 of 2 servers answered" in str(info.value)
+
+
+async def test_request_timeout_of_a_silent_server(
+    cluster: StartCluster, redis_url: str, redis_key: str, sharded: bool
+) -> None:
+    """A server that counts (it subscribes) but never answers: a clear timeout error."""
+    nodes = await cluster(2, sharded=sharded, request_timeout=0.3)
+    silent = Redis.from_url(redis_url)
+    pubsub = silent.pubsub()
+    try:
+        if sharded:
+            await pubsub.ssubscribe(f"{redis_key}#/#")
+        else:
+            await pubsub.subscribe(f"{redis_key}-request#/#")
+        await wait_for_servers(nodes, 3)
+        with pytest.raises(ClusterTimeout, match="fetch_sockets"):
+            await nodes[0].io.fetch_sockets()
+        with pytest.raises(ClusterTimeout, match="server_side_emit"):
+            nodes[1].io.on("x", lambda: "ok")
+            await nodes[0].io.server_side_emit_with_ack("x")
+    finally:
+        await pubsub.aclose()
+        await silent.aclose()
+
+
+async def test_responses_on_the_specific_channel(cluster: StartCluster) -> None:
+    """publishOnSpecificResponseChannel: answers go to ``<key>-response#<nsp>#<uid>#``."""
+    nodes = await cluster(3, adapter_options={"publish_on_specific_response_channel": True})
+    for i, node in enumerate(nodes):
+        node.io.on("who", lambda i=i: i)
+    await connect(nodes[1], 1)
+    await connect(nodes[2], 2)
+    assert len(await nodes[0].io.fetch_sockets()) == 3
+    assert sorted(await nodes[0].io.server_side_emit_with_ack("who")) == [1, 2]
+    assert len(await nodes[0].io.of("/").adapter.all_rooms()) == 3  # type: ignore[attr-defined]
+
+
+async def test_adapter_closed_fails_pending_requests(cluster: StartCluster) -> None:
+    nodes = await cluster(2, request_timeout=2.0)
+    nodes[1].io.on("never", lambda *args, ack: None)  # takes ack, never calls it
+    task = asyncio.ensure_future(nodes[0].io.server_side_emit_with_ack("never"))
+    await asyncio.sleep(0.1)
+    await nodes[0].io.of("/").adapter.close()
+    with pytest.raises(ClusterError, match="closed"):
+        await asyncio.wait_for(task, 1.0)
+
+
+# ---------------------------------------------------------------------------------- wire format
+@contextlib.asynccontextmanager
+async def listen(
+    redis_url: str, *channels: str, pattern: bool = False, shard: bool = False
+) -> AsyncIterator[Any]:
+    client = Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    if pattern:
+        await pubsub.psubscribe(*channels)
+    elif shard:
+        await pubsub.ssubscribe(*channels)
+    else:
+        await pubsub.subscribe(*channels)
+
+    async def next_message(timeout: float = 1.0) -> tuple[str, bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            message = await pubsub.get_message(timeout=0.05)
+            if message is not None:
+                return message["channel"].decode(), message["data"]
+        raise TimeoutError("no message")
+
+    try:
+        yield next_message
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def test_classic_wire_format(cluster: StartCluster, redis_url: str, redis_key: str) -> None:
+    nodes = await cluster(1)
+    adapter = nodes[0].io.of("/").adapter
+    assert isinstance(adapter, RedisAdapter)
+    uid = adapter.uid
+    async with listen(redis_url, f"{redis_key}#/#*", pattern=True) as next_message:
+        nodes[0].io.to("r1").emit("ev", 1, b"\x02")
+        channel, data = await next_message()
+        assert channel == f"{redis_key}#/#r1#"
+        assert msgpack_codec.decode(data) == [
+            uid,
+            {"type": 2, "data": ["ev", 1, b"\x02"], "nsp": "/"},
+            {"rooms": ["r1"], "except": [], "flags": {}},
+        ]
+        nodes[0].io.to("a").to("b").except_("c").volatile.emit("ev2")
+        channel, data = await next_message()
+        assert channel == f"{redis_key}#/#"
+        message = msgpack_codec.decode(data)
+        assert sorted(message[2]["rooms"]) == ["a", "b"]
+        assert message[2]["except"] == ["c"] and message[2]["flags"] == {"volatile": True}
+
+    async with listen(redis_url, f"{redis_key}-request#/#") as next_message:
+        nodes[0].io.in_("r").sockets_join("j")
+        assert json.loads((await next_message())[1]) == {
+            "uid": uid,
+            "type": 2,
+            "opts": {"rooms": ["r"], "except": []},
+            "rooms": ["j"],
+        }
+        nodes[0].io.disconnect_sockets(True)
+        assert json.loads((await next_message())[1]) == {
+            "uid": uid,
+            "type": 4,
+            "opts": {"rooms": [], "except": []},
+            "close": True,
+        }
+        nodes[0].io.server_side_emit("sse", [1])
+        assert json.loads((await next_message())[1]) == {
+            "uid": uid,
+            "type": 6,
+            "data": ["sse", [1]],
+        }
+        # with binary: MessagePack, which the Node adapter reads too
+        nodes[0].io.server_side_emit("sse", b"\x01")
+        assert msgpack_codec.decode((await next_message())[1]) == {
+            "uid": uid,
+            "type": 6,
+            "data": ["sse", b"\x01"],
+        }
+        with pytest.raises(BaseException):  # noqa: B017 - the ack broadcast times out
+            await nodes[0].io.timeout(0.05).emit_with_ack("q", 1)
+        request = msgpack_codec.decode((await next_message())[1])
+        assert request == {
+            "uid": uid,
+            "requestId": request["requestId"],
+            "type": 7,
+            "packet": {"type": 2, "data": ["q", 1], "nsp": "/"},
+            "opts": {"rooms": [], "except": [], "flags": {"timeout": 50}},
+        }
+
+
+async def test_classic_answers_every_request_type(
+    cluster: StartCluster, redis_url: str, redis_key: str
+) -> None:
+    """Requests as a Node server sends them, answered as a Node server answers them."""
+    nodes = await cluster(1)
+    a = await connect(nodes[0], 2, token="t")
+    server_socket(nodes[0], a[0]).join("room")
+    server_socket(nodes[0], a[0]).data = {"d": 1}
+    nodes[0].io.on("sse", lambda x: x + 1)
+    request_channel = f"{redis_key}-request#/#"
+    publisher = Redis.from_url(redis_url)
+
+    async def ask(request: Any, binary: bool = False) -> None:
+        data = msgpack_codec.encode(request) if binary else json.dumps(request)
+        await publisher.publish(request_channel, data)
+
+    try:
+        async with listen(redis_url, f"{redis_key}-response#/#") as next_message:
+            await ask({"uid": "node1", "requestId": "r0", "type": 0, "rooms": ["room"]})
+            assert json.loads((await next_message())[1]) == {
+                "requestId": "r0",
+                "sockets": [a[0].sids["/"]],
+            }
+            await ask({"uid": "node1", "requestId": "r1", "type": 1})
+            rooms = json.loads((await next_message())[1])
+            assert rooms["requestId"] == "r1"
+            assert sorted(rooms["rooms"]) == sorted(["room", a[0].sids["/"], a[1].sids["/"]])
+
+            await ask({"uid": "node1", "requestId": "r5", "type": 5, "opts": {"rooms": ["room"]}})
+            fetched = json.loads((await next_message())[1])
+            assert fetched["requestId"] == "r5"
+            [entry] = fetched["sockets"]
+            assert entry["id"] == a[0].sids["/"] and entry["data"] == {"d": 1}
+            assert sorted(entry["rooms"]) == sorted(["room", a[0].sids["/"]])
+            assert entry["handshake"]["auth"] == {"token": "t"}
+            assert set(entry["handshake"]) >= {
+                "headers",
+                "time",
+                "address",
+                "xdomain",
+                "secure",
+                "issued",
+                "url",
+                "query",
+                "auth",
+            }
+
+            await ask({"uid": "node1", "requestId": "r6", "type": 6, "data": ["sse", 41]})
+            assert json.loads((await next_message())[1]) == {
+                "type": 6,
+                "requestId": "r6",
+                "data": 42,
+            }
+
+            # the older single-socket forms are answered with the request id
+            await ask(
+                {"uid": "n", "requestId": "j1", "type": 2, "sid": a[1].sids["/"], "room": "x"}
+            )
+            assert json.loads((await next_message())[1]) == {"requestId": "j1"}
+            assert "x" in server_socket(nodes[0], a[1]).rooms
+            await ask(
+                {"uid": "n", "requestId": "l1", "type": 3, "sid": a[1].sids["/"], "room": "x"}
+            )
+            assert json.loads((await next_message())[1]) == {"requestId": "l1"}
+            assert "x" not in server_socket(nodes[0], a[1]).rooms
+
+            # broadcast with ack: the client count (JSON), then each ack (MessagePack)
+            await ask(
+                {
+                    "uid": "node1",
+                    "requestId": "b7",
+                    "type": 7,
+                    "packet": {"type": 2, "data": ["q", b"\x01"], "nsp": "/"},
+                    "opts": {"rooms": ["room"], "except": [], "flags": {"timeout": 1000}},
+                },
+                binary=True,
+            )
+            assert json.loads((await next_message())[1]) == {
+                "type": 8,
+                "requestId": "b7",
+                "clientCount": 1,
+            }
+            packet = await a[0].next_event_packet()
+            assert packet.data == ["q", b"\x01"]
+            a[0].ack(packet.id, "ok", 2)
+            assert msgpack_codec.decode((await next_message())[1]) == {
+                "type": 9,
+                "requestId": "b7",
+                "packet": ["ok", 2],
+            }
+
+            await ask(
+                {
+                    "uid": "n",
+                    "requestId": "d4",
+                    "type": 4,
+                    "sid": a[1].sids["/"],
+                    "close": False,
+                }
+            )
+            assert json.loads((await next_message())[1]) == {"requestId": "d4"}
+            await until(lambda: len(nodes[0].io.of("/").sockets) == 1)
+            # garbage is ignored
+            await publisher.publish(request_channel, b"\xc1 nonsense")
+            await publisher.publish(request_channel, b"{not json")
+            await publisher.publish(f"{redis_key}#/#", b"\xc1")
+            await ask({"uid": "node1", "requestId": "r1b", "type": 1})
+            assert json.loads((await next_message())[1])["requestId"] == "r1b"
+    finally:
+        await publisher.aclose()
+
+
+async def test_sharded_wire_format(cluster: StartCluster, redis_url: str, redis_key: str) -> None:
+    nodes = await cluster(1, sharded=True)
+    adapter = nodes[0].io.of("/").adapter
+    assert isinstance(adapter, ShardedRedisAdapter)
+    uid = adapter.uid
+    main = f"{redis_key}#/#"
+    async with listen(redis_url, main, f"{main}public#", shard=True) as next_message:
+        nodes[0].io.to("public").emit("ev", 1)  # one public room: its own channel
+        channel, data = await next_message()
+        assert channel == f"{main}public#"
+        assert json.loads(data) == {
+            "type": 3,
+            "data": {
+                "packet": {"type": 2, "data": ["ev", 1], "nsp": "/"},
+                "opts": {"rooms": ["public"], "except": [], "flags": {}},
+            },
+            "uid": uid,
+            "nsp": "/",
+        }
+        sid_like = "x" * 20  # looks like a socket id: the main channel
+        nodes[0].io.to(sid_like).emit("ev", b"\x01")
+        channel, data = await next_message()
+        assert channel == main
+        assert msgpack_codec.decode(data)["data"]["packet"]["data"] == ["ev", b"\x01"]
+        nodes[0].io.in_("r").sockets_leave("s")
+        channel, data = await next_message()
+        assert json.loads(data) == {
+            "type": 5,
+            "data": {"opts": {"rooms": ["r"], "except": [], "flags": {}}, "rooms": ["s"]},
+            "uid": uid,
+            "nsp": "/",
+        }
+
+
+# ---------------------------------------------------------------------------------- emitter
+@pytest.mark.parametrize("client_kind", ["async", "sync"])
+async def test_python_emitter_drives_the_servers(
+    cluster: StartCluster, redis_url: str, redis_key: str, client_kind: str
+) -> None:
+    nodes = await cluster(2)
+    for node in nodes:
+        await node.io.of("/admin").adapter.init()
+    a = await connect(nodes[0], 2)
+    b = await connect(nodes[1], 1)
+    admin = await connect(nodes[1], 1, nsp="/admin")
+    everyone = a + b + admin
+    server_socket(nodes[0], a[0]).join("r")
+    server_socket(nodes[1], b[0]).join(["r", "s"])
+    got: list[Any] = []
+    nodes[1].io.on("from-emitter", lambda *args: got.append(args))
+
+    client: Any = (
+        Redis.from_url(redis_url) if client_kind == "async" else sync_redis.from_url(redis_url)
+    )
+
+    async def run(result: Any) -> None:
+        if client_kind == "async":
+            await result
+
+    emitter = RedisEmitter(client, key=redis_key)
+    try:
+        await run(emitter.emit("all", 1, b"\x01"))
+        assert await events(a + b) == [("all", [1, b"\x01"])] * 3
+        await run(emitter.to("r").except_("s").emit("r-not-s"))
+        assert await events([a[0]]) == [("r-not-s", [])]
+        await run(emitter.to("r").to("s").volatile.compress(False).emit("two"))
+        assert await events([a[0], b[0]]) == [("two", [])] * 2
+        await run(emitter.of("admin").emit("admins", {"k": "v"}))
+        assert await events(admin) == [("admins", [{"k": "v"}])]
+        assert await nothing(everyone)
+
+        await run(emitter.in_("s").sockets_join("joined"))
+        await until(lambda: "joined" in server_socket(nodes[1], b[0]).rooms)
+        await run(emitter.sockets_leave("r"))
+        await until(lambda: "r" not in server_socket(nodes[0], a[0]).rooms)
+        await run(emitter.server_side_emit("from-emitter", 5))
+        await until(lambda: got == [(5,)])
+        with pytest.raises(ValueError, match="acknowledgements"):
+            emitter.server_side_emit("x", lambda: None)
+        with pytest.raises(ValueError, match="reserved"):
+            emitter.emit("connect")
+        await run(emitter.except_("joined").disconnect_sockets())
+        await until(lambda: not nodes[0].io.of("/").sockets)
+        assert len(nodes[1].io.of("/").sockets) == 1
+    finally:
+        if client_kind == "async":
+            await client.aclose()
+        else:
+            client.close()
+
+
+# ---------------------------------------------------------------------------------- heartbeat
+class HeartbeatShardedAdapter(ClusterAdapterWithHeartbeat, ShardedRedisAdapter):
+    """The heartbeat variant of the ClusterAdapter (Redis Streams, PostgreSQL) over the sharded
+    Redis transport: the server count comes from the heartbeats, not from Redis."""
+
+    def __init__(self, nsp: Any, link: RedisLink, key: str) -> None:
+        ShardedRedisAdapter.__init__(self, nsp, link, key=key, request_timeout=0.5)
+        self.init_heartbeat(interval=0.1, timeout=0.3)
+
+
+async def test_cluster_adapter_with_heartbeat(redis_url: str, redis_key: str) -> None:
+    from aiosocketio.adapters.redis import RedisAdapterFactory
+
+    class Factory(RedisAdapterFactory):
+        def __call__(self, nsp: Any) -> Any:
+            return HeartbeatShardedAdapter(nsp, self.link(nsp.server), key=self.key)
+
+    factory = Factory(redis_url, key=redis_key, sharded=True)
+    nodes = [SioServer(adapter=factory) for _ in range(3)]
+    try:
+        for node in nodes:
+            await node.__aenter__()
+        adapters = [n.io.of("/").adapter for n in nodes]
+        await until(lambda: all(len(a.nodes) == 2 for a in adapters), 2.0)
+        assert [await a.server_count() for a in adapters] == [3, 3, 3]
+        for i, node in enumerate(nodes):
+            node.io.on("who", lambda i=i: i)
+        assert sorted(await nodes[0].io.server_side_emit_with_ack("who")) == [1, 2]
+        b = await connect(nodes[1], 1)
+        assert {s.id for s in await nodes[0].io.fetch_sockets()} == {b[0].sids["/"]}
+        # heartbeats keep idle servers known
+        await asyncio.sleep(0.5)
+        assert all(len(a.nodes) == 2 for a in adapters)
+        # a server that closes says so
+        await nodes[2].close()
+        await until(lambda: all(len(a.nodes) == 1 for a in adapters[:2]), 1.0)
+        assert sorted(await nodes[1].io.server_side_emit_with_ack("who")) == [0]
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+# ---------------------------------------------------------------------------------- outages
+def subscriber_ids(redis_url: str, name: str) -> list[str]:
+    client = sync_redis.from_url(redis_url)
+    try:
+        return [str(c["id"]) for c in client.client_list() if c.get("name") == name]
+    finally:
+        client.close()
+
+
+def kill_clients(redis_url: str, ids: list[str]) -> None:
+    client = sync_redis.from_url(redis_url)
+    try:
+        for client_id in ids:
+            client.execute_command("CLIENT", "KILL", "ID", client_id)
+    finally:
+        client.close()
+
+
+async def test_subscriber_killed_recovers(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    nodes = await cluster(2, sharded=sharded)
+    a = await connect(nodes[0], 1)
+    b = await connect(nodes[1], 1)
+    server_socket(nodes[1], b[0]).join("room")
+    await asyncio.sleep(0.05)
+    adapter = nodes[1].io.of("/").adapter
+    link: RedisLink = adapter.link  # type: ignore[attr-defined]
+    [client_id] = subscriber_ids(redis_url, link.subscriber_name)
+    kill_clients(redis_url, [client_id])
+    # local delivery never stops (and publishing has its own connection)
+    nodes[1].io.emit("still-works")
+    assert await events(a + b) == [("still-works", [])] * 2
+    await until(lambda: link.reconnects == 1 and link.connected, 3.0)
+    assert subscriber_ids(redis_url, link.subscriber_name) != [client_id]
+    await wait_for_servers(nodes, 2)
+    nodes[0].io.to("room").emit("after")  # the dynamic room channel too (sharded)
+    assert await events(b) == [("after", [])]
+    nodes[1].io.emit("back")
+    assert await events(a + b) == [("back", [])] * 2
+    assert len(await nodes[0].io.fetch_sockets()) == 2
+
+
+class Proxy:
+    """A TCP forwarder to Redis that can be taken down (connections cut, new ones refused)
+    and brought back on the same port: a broker outage without touching the shared Redis."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.pipes: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.pipes.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        for task in (
+            asyncio.ensure_future(pipe(reader, up_writer)),
+            asyncio.ensure_future(pipe(up_reader, writer)),
+        ):
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def down(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+        for writer in list(self.pipes):
+            writer.transport.abort()
+        self.pipes.clear()
+        self.server = None
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.down()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def test_broker_outage_and_recovery(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    """Redis unreachable for a while: local delivery goes on, cluster requests fail clearly,
+    broadcasts wait in the queue; then everything resumes without restarting the server."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = Proxy(port)
+    await proxy.start()
+    proxied = f"redis://127.0.0.1:{proxy.port}"
+    try:
+        healthy = await cluster(1, sharded=sharded)
+        [flaky] = await cluster(
+            1,
+            sharded=sharded,
+            redis=proxied,
+            adapter_options={"reconnect_delay": (0.02, 0.1), "health_check_interval": 0.5},
+            expect=2,
+        )
+        nodes = [*healthy, flaky]
+        await wait_for_servers(nodes, 2)
+        a = await connect(healthy[0], 1)
+        f = await connect(flaky, 1)
+        link: RedisLink = flaky.io.of("/").adapter.link  # type: ignore[attr-defined]
+
+        await proxy.down()
+        await until(lambda: not link.connected, 2.0)
+        flaky.io.emit("during", 1)  # local at once; published after the outage
+        assert await events(f) == [("during", [1])]
+        with pytest.raises(ClusterError):
+            await flaky.io.fetch_sockets()
+        await asyncio.sleep(0.2)  # a few failed reconnections
+
+        await proxy.start()
+        await until(lambda: link.connected, 3.0)
+        assert link.reconnects == 1
+        assert await events(a) == [("during", [1])]  # the queued broadcast went out
+        await wait_for_servers(nodes, 2)
+        healthy[0].io.emit("after")
+        assert await events(a + f) == [("after", [])] * 2
+        assert len(await flaky.io.fetch_sockets()) == 2
+    finally:
+        await proxy.close()
+
+
+async def test_publish_queue_is_bounded(redis_key: str) -> None:
+    """Nothing reachable at all: the server starts, serves its own clients, keeps at most
+    ``max_queue`` messages and says how many it dropped."""
+    factory = RedisAdapter.factory(
+        "redis://127.0.0.1:9", key=redis_key, max_queue=5, reconnect_delay=(0.02, 0.05)
+    )
+    node = SioServer(adapter=factory)
+    async with node:
+        link = factory.link(node.io)
+        a = await connect(node, 1)
+        for i in range(8):
+            node.io.emit("n", i)
+        assert [(await events(a))[0][1][0] for _ in range(8)] == list(range(8))
+        assert link.dropped >= 3 and len(link._queue) <= 5
+        assert not link.connected
+        with pytest.raises(ClusterError):
+            await node.io.of("/").adapter.server_count()
+
+
+async def test_factory_options_and_errors() -> None:
+    with pytest.raises(ValueError, match="subscription mode"):
+        RedisAdapter.factory("redis://x", subscription_mode="sometimes")  # type: ignore[arg-type]
+    io = Server(adapter=RedisAdapter.factory(lambda: "not a client"))  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError, match=r"not a redis\.asyncio\.Redis"):
+        await io.of("/").adapter.init()
