@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
-import bench_server  # noqa: E402
+import bench_server
 
 
 async def run(port: int, seconds: float) -> None:

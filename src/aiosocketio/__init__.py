@@ -1,6 +1,8 @@
 """aiosocketio: Socket.IO v5 / Engine.IO v4 for asyncio, wire-compatible with socket.io 4.8."""
 
 from .adapters import Adapter, BroadcastOptions, MemoryAdapter
+from .client import Manager, SyncClient, TransportError, connect
+from .client import Socket as ClientSocket
 from .engine.http import CorsPolicy
 from .errors import (
     AckTimeout,
@@ -27,11 +29,13 @@ __all__ = [
     "BroadcastAckError",
     "BroadcastOperator",
     "BroadcastOptions",
+    "ClientSocket",
     "ClusterError",
     "ClusterTimeout",
     "ConnectionRefused",
     "CorsPolicy",
     "Handshake",
+    "Manager",
     "MemoryAdapter",
     "Namespace",
     "NotConnected",
@@ -40,5 +44,8 @@ __all__ = [
     "RecoveryOptions",
     "Server",
     "Socket",
+    "SyncClient",
+    "TransportError",
     "__version__",
+    "connect",
 ]
