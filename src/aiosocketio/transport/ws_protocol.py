@@ -193,9 +193,23 @@ class WebSocketProtocol(asyncio.Protocol):
         self._push(frame)
 
     def send_outgoing(self, out: Outgoing) -> None:
+        """A broadcast: every recipient writes the same frame bytes (built once)."""
+        frame = out.frame
+        if frame is None or self._deflate is not None or not self._writable:
+            self._send_outgoing_slow(out)
+            return
+        if self._corking:
+            self._cork.append(frame)
+            self._cork_size += len(frame)
+        else:
+            self.transport.write(frame)
+        if self.writing_paused:
+            self._check_overflow()
+
+    def _send_outgoing_slow(self, out: Outgoing) -> None:
         if not self._writable:
             return
-        if self._deflate is not None:
+        if self._deflate is not None:  # compressed per connection: nothing to share
             for packet in out.packets:
                 if type(packet) is str:
                     self.send_text(packet)
@@ -214,7 +228,7 @@ class WebSocketProtocol(asyncio.Protocol):
                     for p in packets
                 )
             out.frame = frame
-        self._write(frame)
+        self._push(frame)
 
     def buffered_amount(self) -> int:
         if self._closed:
