@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ __all__ = [
     "BAD_HANDSHAKE_METHOD",
     "BAD_REQUEST",
     "FORBIDDEN",
+    "TOO_MANY_CONNECTIONS",
     "UNKNOWN_SID",
     "UNKNOWN_TRANSPORT",
     "UNSUPPORTED_PROTOCOL_VERSION",
@@ -32,6 +34,8 @@ BAD_HANDSHAKE_METHOD = 2
 BAD_REQUEST = 3
 FORBIDDEN = 4
 UNSUPPORTED_PROTOCOL_VERSION = 5
+# not in Node: a handshake beyond the server's max_connections (HTTP 503)
+TOO_MANY_CONNECTIONS = 6
 
 ERROR_MESSAGES = {
     UNKNOWN_TRANSPORT: "Transport unknown",
@@ -40,6 +44,7 @@ ERROR_MESSAGES = {
     BAD_REQUEST: "Bad request",
     FORBIDDEN: "Forbidden",
     UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+    TOO_MANY_CONNECTIONS: "Too many connections",
 }
 
 Headers = list[tuple[str, str]]
@@ -115,12 +120,54 @@ def compress_body(body: bytes, accept_encoding: str, threshold: int) -> tuple[by
     """Compress a polling response when the client accepts it and it is big enough."""
     if len(body) < threshold or not accept_encoding:
         return body, None
-    encodings = {part.split(";")[0].strip().lower() for part in accept_encoding.split(",")}
-    if "gzip" in encodings:
+    encoding = choose_encoding(accept_encoding)
+    if encoding == "gzip":
         return gzip.compress(body, compresslevel=6, mtime=0), "gzip"
-    if "deflate" in encodings:
+    if encoding == "deflate":
         return zlib.compress(body, 6), "deflate"
     return body, None
+
+
+_Q_VALUE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)")
+
+
+def choose_encoding(
+    accept_encoding: str, offered: Sequence[str] = ("gzip", "deflate")
+) -> str | None:
+    """The encoding Node's ``accepts(req).encodings(offered)`` picks (negotiator 0.6).
+
+    The highest q-value wins (``q=0`` refuses), then an exact name over ``*``, then the
+    client's order, then the order of ``offered``.
+    """
+    specs: list[tuple[str, float, int]] = []  # (lower-case name, q, position)
+    for position, part in enumerate(accept_encoding.split(",")):
+        name, _, params = part.strip().partition(";")
+        name = name.strip()
+        if not name or " " in name or "\t" in name:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                match = _Q_VALUE.match(value)  # parseFloat(): a leading number, else NaN
+                q = float(match.group()) if match else 0.0
+                break
+        specs.append((name.lower(), q, position))
+    best: tuple[float, int, int, int] | None = None
+    chosen = None
+    for index, encoding in enumerate(offered):
+        # the most specific spec for this encoding: exact name over "*", then q, then later
+        found: tuple[int, float, int] | None = None
+        for name, q, position in specs:
+            exact = 1 if name == encoding else 0 if name == "*" else -1
+            if exact >= 0 and (found is None or (exact, q, position) > found):
+                found = (exact, q, position)
+        if found is None or not found[1] > 0:
+            continue
+        rank = (-found[1], -found[0], found[2], index)
+        if best is None or rank < best:
+            best, chosen = rank, encoding
+    return chosen
 
 
 OriginCheck = Callable[[str], bool]
@@ -152,7 +199,7 @@ class CorsPolicy:
         else:
             self.origins = frozenset(origins)
         self.credentials = credentials
-        self.methods = ", ".join(methods)
+        self.methods = ",".join(methods)  # as Node's cors package: no spaces
         self.allow_headers = ", ".join(allow_headers) if allow_headers else None
         self.max_age = max_age
 
@@ -179,7 +226,11 @@ class CorsPolicy:
         return self.allows(origin)
 
     def headers(self, origin: str | None) -> Headers:
-        """Headers for an actual (non-preflight) response."""
+        """Headers for an actual (non-preflight) response.
+
+        An origin that is not allowed gets no CORS header, only ``Vary: Origin`` when the
+        answer depends on the origin (as Node's cors package).
+        """
         if self.origins is None:
             return []
         if self.origins == "*" and not self.credentials:
@@ -187,21 +238,27 @@ class CorsPolicy:
         elif origin is not None and self.allows(origin):
             out = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         else:
-            return []
+            return [("Vary", "Origin")]
         if self.credentials:
             out.append(("Access-Control-Allow-Credentials", "true"))
         return out
 
     def preflight_headers(self, origin: str | None, request_headers: str | None) -> Headers:
         out = self.headers(origin)
-        if not out:
+        if not out or out[0][0] != "Access-Control-Allow-Origin":
             return out
         out.append(("Access-Control-Allow-Methods", self.methods))
-        allow = self.allow_headers or request_headers
-        if allow:
-            out.append(("Access-Control-Allow-Headers", allow))
-            if not self.allow_headers:
+        if self.allow_headers:
+            out.append(("Access-Control-Allow-Headers", self.allow_headers))
+        else:
+            # the requested headers are reflected: one Vary header, as Node's cors package
+            at = next((i for i, (name, _) in enumerate(out) if name == "Vary"), None)
+            if at is None:
                 out.append(("Vary", "Access-Control-Request-Headers"))
+            else:
+                out[at] = ("Vary", out[at][1] + ", Access-Control-Request-Headers")
+            if request_headers:
+                out.append(("Access-Control-Allow-Headers", request_headers))
         if self.max_age is not None:
             out.append(("Access-Control-Max-Age", str(self.max_age)))
         return out

@@ -15,6 +15,7 @@ from .http import (
     BAD_REQUEST,
     ERROR_MESSAGES,
     FORBIDDEN,
+    TOO_MANY_CONNECTIONS,
     UNKNOWN_SID,
     UNKNOWN_TRANSPORT,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -67,6 +68,7 @@ class EngineServer:
         per_message_deflate: bool | dict[str, Any] = False,
         http_compression: bool | int = True,
         max_buffer_size: int = 8 * 1024 * 1024,
+        max_connections: int | None = None,
     ) -> None:
         for t in transports:
             if t not in ("polling", "websocket"):
@@ -91,6 +93,9 @@ class EngineServer:
             None if http_compression is False else int(http_compression)
         )
         self.max_buffer_size = max_buffer_size
+        if max_connections is not None and max_connections < 0:
+            raise ValueError("max_connections must not be negative (None: no limit)")
+        self.max_connections = max_connections
         self.sessions: dict[str, EngineSocket] = {}
         self.initial_headers_hooks: list[HeadersHook] = []
         self.headers_hooks: list[HeadersHook] = []
@@ -140,7 +145,7 @@ class EngineServer:
         if query.get("transport") != "polling":
             self.respond_error(request, responder, BAD_REQUEST)
             return
-        self._check_then(
+        self._handshake(
             request,
             lambda: self._open_polling(request, responder),
             lambda code, msg: self.respond_error(request, responder, code, None, msg),
@@ -163,6 +168,7 @@ class EngineServer:
         headers = [("Content-Type", "text/plain; charset=UTF-8")]
         body = esock.session.open_packet().encode()
         headers.append(("Content-Length", str(len(body))))
+        headers.append(("Cache-Control", "no-store"))  # on every polling answer, as Node
         self.add_headers(headers, request, initial=True, sid=esock.sid)
         responder.respond(200, headers, body)
         self._connected(esock)
@@ -206,19 +212,57 @@ class EngineServer:
         status: int | None = None,
         message: str | None = None,
     ) -> None:
-        message = message or ERROR_MESSAGES[code]
-        self._connection_error(request, code, message)
-        body = error_body(code, message)
+        self._connection_error(request, code, message, upgrade=False)
+        body = error_body(code, message or ERROR_MESSAGES[code])
         headers = json_headers(body)
         headers.extend(self.cors.headers(request.headers.get("origin")))
-        responder.respond(status or (403 if code == FORBIDDEN else 400), headers, body)
+        responder.respond(status or _STATUS.get(code, 400), headers, body)
 
-    def _connection_error(self, request: Request, code: int, message: str) -> None:
+    def _connection_error(
+        self, request: Request, code: int, message: str | None, *, upgrade: bool
+    ) -> None:
+        """Call the hooks as Node emits ``connection_error``: the standard message of the
+        code, the details (a refusal's own message too) in the context."""
+        if not self.connection_error_hooks:
+            return
+        context = self._error_context(request, code, message, upgrade)
         for hook in self.connection_error_hooks:
             try:
-                hook(request, code, message, {})
+                hook(request, code, ERROR_MESSAGES[code], context)
             except Exception:
                 log.exception("error in connection_error hook")
+
+    def _error_context(
+        self, request: Request, code: int, message: str | None, upgrade: bool
+    ) -> dict[str, Any]:
+        query = request.query
+        transport = query.get("transport")
+        if code == UNKNOWN_TRANSPORT:
+            return {"transport": transport}
+        if code == UNKNOWN_SID:
+            return {"sid": query.get("sid")}
+        if code == BAD_HANDSHAKE_METHOD:
+            return {"method": request.method}
+        if code == FORBIDDEN:
+            return {"message": message}
+        if code == UNSUPPORTED_PROTOCOL_VERSION:
+            return {"protocol": 3}  # Node: any EIO but "4" is revision 3
+        if code == TOO_MANY_CONNECTIONS:
+            return {"max_connections": self.max_connections}
+        origin = request.headers.get("origin")
+        if origin is not None and not _valid_header_value(origin):
+            return {"name": "INVALID_ORIGIN", "origin": origin}
+        sid = query.get("sid")
+        if sid is None:
+            return {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        esock = self.sessions.get(sid)
+        if not upgrade and esock is not None and esock.transport != transport:
+            return {
+                "name": "TRANSPORT_MISMATCH",
+                "transport": transport,
+                "previousTransport": esock.transport,
+            }
+        return {}
 
     def add_headers(
         self, headers: Headers, request: Request, *, initial: bool, sid: str | None = None
@@ -234,11 +278,35 @@ class EngineServer:
             hook(headers, request)
 
     # ------------------------------------------------------------------ allow_request
+    def _full(self) -> bool:
+        limit = self.max_connections
+        return limit is not None and len(self.sessions) >= limit
+
+    def _handshake(
+        self,
+        request: Request,
+        proceed: Callable[[], None],
+        refuse: Callable[[int, str | None], None],
+    ) -> None:
+        """A new session: refused with 503 beyond ``max_connections`` (checked before and
+        after ``allow_request``, which may wait), else as ``allow_request`` decides."""
+        if self._full():
+            refuse(TOO_MANY_CONNECTIONS, None)
+            return
+
+        def open_session() -> None:
+            if self._full():
+                refuse(TOO_MANY_CONNECTIONS, None)
+            else:
+                proceed()
+
+        self._check_then(request, open_session, refuse)
+
     def _check_then(
         self,
         request: Request,
         proceed: Callable[[], None],
-        refuse: Callable[[int, str], None],
+        refuse: Callable[[int, str | None], None],
     ) -> None:
         check = self.allow_request
         if check is None:
@@ -246,8 +314,10 @@ class EngineServer:
             return
         try:
             result = check(request)
-        except Exception as exc:
-            refuse(FORBIDDEN, str(exc) or ERROR_MESSAGES[FORBIDDEN])
+        except Exception:
+            # refused, without showing the exception's text to the client
+            log.exception("error in allow_request")
+            refuse(FORBIDDEN, None)
             return
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
@@ -259,25 +329,26 @@ class EngineServer:
         self,
         task: asyncio.Future[Any],
         proceed: Callable[[], None],
-        refuse: Callable[[int, str], None],
+        refuse: Callable[[int, str | None], None],
     ) -> None:
         if task.cancelled():
-            refuse(FORBIDDEN, ERROR_MESSAGES[FORBIDDEN])
+            refuse(FORBIDDEN, None)
         elif task.exception() is not None:
-            refuse(FORBIDDEN, str(task.exception()) or ERROR_MESSAGES[FORBIDDEN])
+            log.error("error in allow_request", exc_info=task.exception())
+            refuse(FORBIDDEN, None)
         else:
             self._decide(task.result(), proceed, refuse)
 
     @staticmethod
     def _decide(
-        result: Any, proceed: Callable[[], None], refuse: Callable[[int, str], None]
+        result: Any, proceed: Callable[[], None], refuse: Callable[[int, str | None], None]
     ) -> None:
         if result is True or result is None:
             proceed()
         elif isinstance(result, str):
             refuse(FORBIDDEN, result)
         else:
-            refuse(FORBIDDEN, ERROR_MESSAGES[FORBIDDEN])
+            refuse(FORBIDDEN, None)
 
     # ------------------------------------------------------------------ WebSocket
     def handle_websocket(self, request: Request, upgrade: WebSocketUpgrade) -> None:
@@ -294,7 +365,7 @@ class EngineServer:
             return
         sid = request.query.get("sid")
         if sid is None:
-            self._check_then(
+            self._handshake(
                 request,
                 lambda: self._open_websocket(request, upgrade),
                 lambda code, msg: self._reject(request, upgrade, code, msg),
@@ -321,10 +392,9 @@ class EngineServer:
     def _reject(
         self, request: Request, upgrade: WebSocketUpgrade, code: int, message: str | None = None
     ) -> None:
-        message = message or ERROR_MESSAGES[code]
-        self._connection_error(request, code, message)
-        body = error_body(code, message)
-        upgrade.reject(403 if code == FORBIDDEN else 400, json_headers(body), body)
+        self._connection_error(request, code, message, upgrade=True)
+        body = error_body(code, message or ERROR_MESSAGES[code])
+        upgrade.reject(_STATUS.get(code, 400), json_headers(body), body)
 
     def _open_websocket(self, request: Request, upgrade: WebSocketUpgrade) -> None:
         esock = self._create(request, "websocket")
@@ -346,6 +416,9 @@ class EngineServer:
             esock.close("forced server close")
 
 
+_STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}
+
+
 def _valid_header_value(value: str) -> bool:
     return all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in value)
 
@@ -359,18 +432,24 @@ def _cookie_options(cookie: bool | dict[str, Any]) -> dict[str, Any] | None:
     return options
 
 
+_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+
+
 def _format_cookie(options: dict[str, Any], sid: str) -> str:
+    """As Node's ``cookie.serialize()``: attributes in its order, SameSite capitalised."""
     parts = [f"{options['name']}={sid}"]
-    if options.get("path"):
-        parts.append(f"Path={options['path']}")
-    if options.get("domain"):
-        parts.append(f"Domain={options['domain']}")
     if options.get("max_age") is not None:
         parts.append(f"Max-Age={int(options['max_age'])}")
+    if options.get("domain"):
+        parts.append(f"Domain={options['domain']}")
+    if options.get("path"):
+        parts.append(f"Path={options['path']}")
     if options.get("httponly"):
         parts.append("HttpOnly")
     if options.get("secure"):
         parts.append("Secure")
-    if options.get("samesite"):
-        parts.append(f"SameSite={options['samesite']}")
+    same_site = options.get("samesite")
+    if same_site:
+        value = "Strict" if same_site is True else str(same_site)
+        parts.append(f"SameSite={_SAME_SITE.get(value.lower(), value)}")
     return "; ".join(parts)

@@ -71,7 +71,7 @@ class EngineSocket:
         "_flush_handle",
         "_held",
         "_poll",
-        "_poll_encoding",
+        "_poll_request",
         "_probed",
         "_read_paused",
         "_timer",
@@ -96,7 +96,7 @@ class EngineSocket:
         self._poll: Responder | None = None
         self._held: tuple[Responder, list[tuple[str, str]]] | None = None
         self._read_paused = False
-        self._poll_encoding = ""
+        self._poll_request = request
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
@@ -194,7 +194,7 @@ class EngineSocket:
             self._terminate("transport error", "overlap from client")
             return
         self._poll = responder
-        self._poll_encoding = request.headers.get("accept-encoding", "")
+        self._poll_request = request  # its answer's headers depend on it, as in Node
         if self._buffer or self._closing:
             self._flush_poll()
         elif self._upgrade is not None and self._probed is self._upgrade:
@@ -233,13 +233,16 @@ class EngineSocket:
     def _respond_poll(self, responder: Responder, payload: str) -> None:
         body = payload.encode()
         server = self.server
+        request = self._poll_request
         headers = [("Content-Type", POLL_HEADERS_TEXT)]
         if server.http_compression is not None:
-            body, encoding = compress_body(body, self._poll_encoding, server.http_compression)
+            accept = request.headers.get("accept-encoding", "")
+            body, encoding = compress_body(body, accept, server.http_compression)
             if encoding:
                 headers.append(("Content-Encoding", encoding))
         headers.append(("Content-Length", str(len(body))))
-        server.add_headers(headers, self.request, initial=False)
+        headers.append(("Cache-Control", "no-store"))
+        server.add_headers(headers, request, initial=False)
         responder.respond(200, headers, body)
 
     def handle_post(self, request: Request, responder: Responder) -> None:
@@ -260,6 +263,7 @@ class EngineSocket:
             self._terminate("parse error", "invalid payload")
             return
         headers = [("Content-Type", "text/html"), ("Content-Length", "2")]
+        headers.append(("Cache-Control", "no-store"))
         server.add_headers(headers, request, initial=False)
         for kind, data in packets:
             if self.session.state is State.CLOSED:
