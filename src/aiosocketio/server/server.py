@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
+import mimetypes
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..adapters.base import Adapter
 from ..adapters.memory import MemoryAdapter
-from ..engine.http import CorsPolicy, OriginCheck, Request
+from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
 from ..socketio.parser import JSON_PARSER, Parser
@@ -22,8 +26,8 @@ from .client import Client
 from .namespace import Namespace, NamespaceCheck, ParentNamespace
 
 if TYPE_CHECKING:
-    from ..asgi import ASGIApp
-    from ..transport.standalone import StandaloneServer
+    from ..asgi import ASGIApp, StaticFile
+    from ..transport.standalone import Fallback, StandaloneServer
 
 __all__ = ["RecoveryOptions", "Server"]
 
@@ -46,6 +50,10 @@ class Server:
     :meth:`asgi_app` in any ASGI server.
 
     Engine options keep the Node defaults; times are in seconds.
+
+    ``static_files`` maps URL paths to files served as they are on GET and HEAD, by both
+    front doors: a file name, or ``{"filename": ..., "content_type": ...}`` (for example
+    ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file).
     """
 
     def __init__(
@@ -71,6 +79,10 @@ class Server:
         http_compression: bool | int = True,
         max_buffer_size: int = 8 * 1024 * 1024,
         max_pending_handlers: int = 256,
+        max_pending_acks: int | None = 1000,
+        max_namespaces: int | None = 10_000,
+        max_connections: int | None = None,
+        static_files: Mapping[str, StaticFile] | None = None,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -89,11 +101,22 @@ class Server:
             per_message_deflate=per_message_deflate,
             http_compression=http_compression,
             max_buffer_size=max_buffer_size,
+            max_connections=max_connections,
         )
+        for name, value in (
+            ("max_pending_acks", max_pending_acks),
+            ("max_namespaces", max_namespaces),
+        ):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or None: no limit)")
+        self.max_pending_acks = max_pending_acks
+        self.max_namespaces = max_namespaces
+        self._namespaces_full_logged_at = -math.inf
         self.adapter_factory = adapter
         self.parser = parser
         self.connect_timeout = connect_timeout
         self.max_pending_handlers = max_pending_handlers
+        self.static_files: dict[str, StaticFile] = dict(static_files or {})
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
         self.recovery: RecoveryOptions | None = connection_state_recovery or None
@@ -139,6 +162,8 @@ class Server:
 
     def _match_parent(self, name: str, auth: dict[str, Any]) -> Any:
         """True/False when decided now, else an awaitable giving the namespace or None."""
+        if self._parents and self._namespaces_full():
+            return False
         pending: list[tuple[ParentNamespace, Awaitable[bool]]] = []
         for parent in self._parents:
             try:
@@ -161,10 +186,25 @@ class Server:
         for parent, result in pending:
             try:
                 if await result:
-                    return self._nsps.get(name) or self._create_child(parent, name)
+                    nsp = self._nsps.get(name)
+                    if nsp is None and self._namespaces_full():
+                        return None
+                    return nsp or self._create_child(parent, name)
             except Exception:
                 log.exception("error in dynamic namespace check")
         return None
+
+    def _namespaces_full(self) -> bool:
+        """Whether ``max_namespaces`` children of dynamic namespaces exist (a client that
+        asks for one more gets "Invalid namespace"; a warning is logged once a minute)."""
+        limit = self.max_namespaces
+        if limit is None or sum(len(p.children) for p in self._parents) < limit:
+            return False
+        now = time.monotonic()
+        if now - self._namespaces_full_logged_at >= 60.0:
+            self._namespaces_full_logged_at = now
+            log.warning("max_namespaces (%d) reached: refusing new dynamic namespaces", limit)
+        return True
 
     def _create_child(self, parent: ParentNamespace, name: str) -> Namespace:
         nsp = self._nsps.get(name)
@@ -277,19 +317,50 @@ class Server:
         """An ASGI application serving this server; other paths go to ``other_app``."""
         from ..asgi import ASGIApp
 
-        return ASGIApp(self, other_app)
+        return ASGIApp(self, other_app, static_files=self.static_files)
 
     async def start(
         self, host: str = "127.0.0.1", port: int = 3000, **options: Any
     ) -> StandaloneServer:
-        """Start the standalone server and return it (``.port`` has the bound port)."""
+        """Start the standalone server and return it (``.port`` has the bound port).
+
+        ``server_options`` (a dict) goes to :class:`StandaloneServer`; its ``fallback``
+        answers the paths that are neither the engine's nor in :attr:`static_files`."""
         from ..transport.standalone import StandaloneServer
 
         await self._init_adapters()
-        standalone = StandaloneServer([self.engine], **options.pop("server_options", {}))
+        server_options = dict(options.pop("server_options", {}))
+        if self.static_files:
+            server_options["fallback"] = self._static_fallback(server_options.get("fallback"))
+        standalone = StandaloneServer([self.engine], **server_options)
         await standalone.start(host, port, **options)
         self._standalone = standalone
         return standalone
+
+    def _static_fallback(self, other: Fallback | None) -> Fallback:
+        """The standalone server's fallback: :attr:`static_files`, then ``other`` (or 404)."""
+
+        async def fallback(request: Request) -> tuple[int, Headers, bytes]:
+            entry = self.static_files.get(request.path)
+            if entry is None or request.method not in ("GET", "HEAD"):
+                if other is not None:
+                    result = other(request)
+                    return await result if inspect.isawaitable(result) else result
+                return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
+            if isinstance(entry, Mapping):
+                filename, content_type = str(entry["filename"]), entry.get("content_type")
+            else:
+                filename, content_type = str(entry), None
+            if content_type is None:
+                content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            try:
+                body = await asyncio.to_thread(Path(filename).read_bytes)
+            except OSError:
+                return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            return 200, headers, b"" if request.method == "HEAD" else body
+
+        return fallback
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
         """Run the standalone server until cancelled."""

@@ -89,6 +89,7 @@ class Socket:
 
     __slots__ = (
         "_acks",
+        "_acks_dropped",
         "_any",
         "_any_out",
         "_auth",
@@ -96,7 +97,6 @@ class Socket:
         "_handlers",
         "_issued",
         "_middlewares",
-        "_next_ack",
         "_queue",
         "client",
         "conn",
@@ -123,9 +123,9 @@ class Socket:
         self._any: list[Listener] | None = None
         self._any_out: list[Listener] | None = None
         self._acks: dict[int, _PendingAck] | None = None
+        self._acks_dropped = 0
         self._middlewares: list[Listener] | None = None
         self._queue: list[tuple[list[Any], Any]] | None = None
-        self._next_ack = 0
         self._data: Any = None
         self.connected = False
         self.recovered = False
@@ -289,8 +289,9 @@ class Socket:
         data = [event, *args]
         id = None
         if callback is not None:
-            id = self._next_ack
-            self._next_ack = id + 1
+            # one counter per namespace, as in Node: broadcasts with an ack take their ids
+            # from it too, so that a socket never has two pending acks with the same id
+            id = self.nsp.next_ack_id()
             mode = _VALUE if future else (_ERR_FIRST if timeout is not None else _PLAIN)
             self._register_ack(id, callback, timeout, mode=mode)
         elif not volatile and self.nsp.server.recovery is not None:
@@ -334,12 +335,34 @@ class Socket:
     ) -> None:
         if single:
             mode = _BROADCAST
+        acks = self._acks
+        if acks is None:
+            acks = self._acks = {}
+        limit = self.nsp.server.max_pending_acks
+        if limit is not None and len(acks) >= limit:
+            self._drop_oldest_ack(limit)
         timer = None
         if timeout is not None:
             timer = asyncio.get_running_loop().call_later(timeout, self._ack_timeout, id)
-        if self._acks is None:
-            self._acks = {}
-        self._acks[id] = _PendingAck(callback, mode, timer)
+        acks[id] = _PendingAck(callback, mode, timer)
+
+    def _drop_oldest_ack(self, limit: int) -> None:
+        """Bounded pending acks (``max_pending_acks``): the oldest one is given up, as if it
+        had timed out, to make room for the new one."""
+        acks = self._acks
+        if not acks:
+            return
+        pending = acks.pop(next(iter(acks)))  # dicts keep the order of registration
+        if pending.timer is not None:
+            pending.timer.cancel()
+        if not self._acks_dropped:  # once per socket: a flood must not flood the log
+            log.warning(
+                "socket %s: more than %d acknowledgements pending, dropping the oldest",
+                self.id,
+                limit,
+            )
+        self._acks_dropped += 1
+        _fail(pending, AckTimeout(f"acknowledgement dropped: over {limit} pending"))
 
     def _ack_timeout(self, id: int) -> None:
         pending = self._acks.pop(id, None) if self._acks else None
