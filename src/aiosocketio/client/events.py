@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..server.handlers import Listener, ack_args
 
@@ -115,10 +115,18 @@ class Emitter:
     def _task_set(self) -> TaskSet:
         raise NotImplementedError
 
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> Any:
         """Add a listener (usable as a decorator: ``@sock.on("news")``)."""
         return self._add(event, handler, False)
 
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> Any:
         """Add a listener called at most once."""
         return self._add(event, handler, True)

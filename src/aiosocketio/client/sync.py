@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from .events import log
 
@@ -205,10 +205,18 @@ class SyncClient:
         return self._socket
 
     # ------------------------------------------------------------------ listeners
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> Any:
         """Add a listener (usable as a decorator); it runs on the client's thread."""
         return self._add(event, handler, False)
 
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> Any:
         return self._add(event, handler, True)
 

@@ -7,7 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter, BroadcastOptions, PersistedSession
 from ..errors import ConnectionRefused
@@ -53,6 +53,10 @@ class Namespace:
         return self._ack_ids - 1
 
     # ------------------------------------------------------------------ registration
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> Any:
         """``"connection"`` (or ``"connect"``) handlers get each new socket; any other event
         name registers a listener for events sent by other servers with server_side_emit."""
@@ -67,6 +71,10 @@ class Namespace:
 
         return register if handler is None else register(handler)
 
+    @overload
+    def on_event(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on_event(self, event: str, handler: F) -> F: ...
     def on_event(self, event: str, handler: F | None = None) -> Any:
         """Handle an event from any socket of the namespace: ``handler(socket, *args)``.
 

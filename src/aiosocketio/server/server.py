@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
 from ..adapters.memory import MemoryAdapter
@@ -231,10 +231,22 @@ class Server:
         return dict(self._nsps)
 
     # ------------------------------------------------------------------ main namespace shortcuts
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> Any:
+        if handler is None:
+            return self.sockets.on(event)
         return self.sockets.on(event, handler)
 
+    @overload
+    def on_event(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on_event(self, event: str, handler: F) -> F: ...
     def on_event(self, event: str, handler: F | None = None) -> Any:
+        if handler is None:
+            return self.sockets.on_event(event)
         return self.sockets.on_event(event, handler)
 
     def use(self, middleware: F) -> F:

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import BroadcastOptions, PersistedSession
 from ..errors import AckTimeout, NotConnected
@@ -171,10 +171,18 @@ class Socket:
         return not self.connected
 
     # ------------------------------------------------------------------ listeners
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> Any:
         """Register a handler for an event from the client (usable as a decorator)."""
         return self._add(event, handler, once=False)
 
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> Any:
         return self._add(event, handler, once=True)
 
