@@ -1,108 +1,340 @@
-"""Command line: ``python -m aiosocketio serve ...`` (also the ``aiosocketio`` script)."""
+"""Command line: ``python -m aiosocketio`` (also the ``aiosocketio`` script).
+
+    aiosocketio serve [--app MODULE:ATTRIBUTE] [--host H] [--port P] ...
+    aiosocketio connect URL [--emit EVENT [--data JSON] [--ack]] [--listen N] [--wait S] ...
+
+See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli_connect`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
+import inspect
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from .cli_connect import (
+    EXIT_CONNECT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    TRANSPORT_NAMES,
+    ConsoleHandler,
+    add_connect_parser,
+    console,
+    positive_float,
+    run_connect,
+    transports_arg,
+)
 from .server.server import Server
 
-__all__ = ["main"]
+__all__ = ["EXIT_CONNECT", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
 log = logging.getLogger("aiosocketio.cli")
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_ERROR = 1
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+SERVE_EPILOG = """\
+The listening address is printed on stdout ("listening on http://HOST:PORT/PATH/"); with
+--port 0 the system picks a free port. The number of connections is shown on stderr: a
+status line on a terminal, a log line on each change otherwise (--quiet: neither).
+SIGINT or SIGTERM stops the server (exit code 0).
+
+With --app, the server is the module attribute (default attribute: io), or what it returns
+when it is a function (plain or async); the engine options below are then the app's own.
+
+exit codes:
+  0  stopped by SIGINT or SIGTERM
+  1  runtime error (cannot listen on the address, the app failed to load)
+  2  usage error (bad option, --app does not name a Server)"""
+
+
+ENGINE_OPTIONS = (
+    "path",
+    "cors",
+    "cors_credentials",
+    "transports",
+    "ping_interval",
+    "ping_timeout",
+)
+
+
+MAIN_EPILOG = """\
+"aiosocketio COMMAND --help" tells more (docs/cli.md too).
+
+exit codes:
+  0  success
+  1  runtime error (connect: refused by the server, or disconnected)
+  2  usage error
+  3  connect: could not connect, or timed out"""
+
+
+class _AppError(Exception):
+    """--app does not name a Server."""
+
+
+# ---------------------------------------------------------------------- parser
+def _common(parser: argparse.ArgumentParser) -> None:
+    default = "info" if parser.prog.endswith(" serve") else "warning"
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        type=str.lower,
+        default=default,
+        metavar="LEVEL",
+        help=f"level of the library's log messages: {', '.join(LEVELS)} (default: {default})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="only errors and the command's output")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aiosocketio", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run a Socket.IO server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=3000, help="port to listen on (0: any)")
+    parser = argparse.ArgumentParser(
+        prog="aiosocketio",
+        description="Socket.IO v5 server and client for asyncio.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="run a Socket.IO server",
+        description="Run a Socket.IO server (the standalone HTTP/WebSocket server).",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument(
         "--app",
         metavar="MODULE:ATTRIBUTE",
-        help="a module attribute holding a Server (or a function returning one); "
-        "default: an empty server",
+        help="the Server to run (or a function returning it); default: an empty server",
     )
-    serve.add_argument("--path", default="/socket.io", help="Engine.IO path")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
-        "--cors", action="append", metavar="ORIGIN", help="allowed origin ('*' for any)"
+        "--port", type=_port, default=3000, help="port, 0 for any free one (default: %(default)s)"
     )
-    serve.add_argument(
+    engine = serve.add_argument_group("engine options (without --app)")
+    engine.add_argument("--path", default=None, help="Engine.IO path (default: /socket.io)")
+    engine.add_argument(
+        "--cors",
+        action="append",
+        metavar="ORIGIN",
+        help="allowed origin, repeatable ('*': any origin; default: no CORS headers)",
+    )
+    engine.add_argument(
+        "--cors-credentials",
+        action="store_true",
+        default=None,
+        help="allow credentials in cross-origin requests",
+    )
+    engine.add_argument(
         "--transports",
-        default="polling,websocket",
-        help="comma-separated transports (polling, websocket)",
+        type=transports_arg,
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated transports (default: {','.join(TRANSPORT_NAMES)})",
     )
-    serve.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
-    serve.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
-    serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    engine.add_argument(
+        "--ping-interval",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between pings (default: 25)",
+    )
+    engine.add_argument(
+        "--ping-timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds to wait for a pong (default: 20)",
+    )
+    _common(serve)
+    add_connect_parser(sub, _common)
     return parser
 
 
-def _load_app(spec: str) -> Server:
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------- logging
+class _Formatter(logging.Formatter):
+    """The CLI's own messages as they are; the library's with time, level and logger."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == log.name:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + self.formatException(record.exc_info)
+            return message
+        return super().format(record)
+
+
+def _setup_logging(level_name: str, quiet: bool) -> None:
+    level = getattr(logging, level_name.upper())
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, ConsoleHandler):
+            root.removeHandler(handler)
+    handler = ConsoleHandler(console)
+    handler.setFormatter(_Formatter())
+    root.addHandler(handler)
+    root.setLevel(max(level, logging.ERROR) if quiet else level)
+    log.setLevel(logging.ERROR if quiet else min(level, logging.INFO))
+
+
+# ---------------------------------------------------------------------- serve
+async def _load_app(spec: str) -> Server:
     module_name, _, attribute = spec.partition(":")
-    module = importlib.import_module(module_name)
-    value: Any = getattr(module, attribute or "io")
+    if not module_name:
+        raise _AppError(f"--app {spec!r}: expected MODULE:ATTRIBUTE")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as uvicorn does: apps in the current directory
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise _AppError(f"--app {spec!r}: no module named {exc.name!r}") from None
+        raise
+    value: Any = module
+    for name in (attribute or "io").split("."):
+        try:
+            value = getattr(value, name)
+        except AttributeError:
+            raise _AppError(f"--app {spec!r}: {name!r} not found") from None
     if callable(value) and not isinstance(value, Server):
         value = value()
+        if inspect.isawaitable(value):
+            value = await value
     if not isinstance(value, Server):
-        raise TypeError(f"{spec} is not an aiosocketio.Server")
+        raise _AppError(f"--app {spec!r} is a {type(value).__name__}, not an aiosocketio.Server")
     return value
+
+
+def _build_server(args: argparse.Namespace) -> Server:
+    cors: Any = args.cors
+    if cors is not None and "*" in cors:
+        cors = "*"
+    options: dict[str, Any] = {"cors": cors}
+    for name in ENGINE_OPTIONS:
+        value = getattr(args, name)
+        if value is not None and name != "cors":
+            options[name] = value
+    return Server(**options)
+
+
+def _url(host: str, port: int, path: str) -> str:
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{path.rstrip('/')}/"
+
+
+async def _report_connections(io: Server, tty: bool) -> None:
+    """Keep the connection count on the status line (terminal) or log its changes."""
+    last = None if tty else (0, 0)
+    while True:
+        state = (io.engine.clients_count, sum(len(n.sockets) for n in io.namespaces.values()))
+        if state != last:
+            text = f"connections: {state[0]}, sockets: {state[1]}"
+            if tty:
+                console.set_sticky(sys.stderr, functools.partial(str, text))
+            else:
+                log.info("%s", text)
+            last = state
+        await asyncio.sleep(0.25 if tty else 0.5)
 
 
 async def _serve(args: argparse.Namespace) -> int:
     if args.app:
-        sys.path.insert(0, ".")
-        io = _load_app(args.app)
+        given = [option for option in ENGINE_OPTIONS if getattr(args, option) is not None]
+        if given:
+            names = ", ".join("--" + name.replace("_", "-") for name in given)
+            log.warning("ignored with --app (the app's server has its own): %s", names)
+        try:
+            io = await _load_app(args.app)
+        except _AppError as exc:
+            log.error("%s", exc)
+            return EXIT_USAGE
+        except Exception:
+            log.exception("could not load %s", args.app)
+            return EXIT_ERROR
     else:
-        cors: Any = args.cors
-        if cors == ["*"]:
-            cors = "*"
-        io = Server(
-            path=args.path,
-            cors=cors,
-            transports=[t.strip() for t in args.transports.split(",") if t.strip()],
-            ping_interval=args.ping_interval,
-            ping_timeout=args.ping_timeout,
-        )
-    standalone = await io.start(args.host, args.port)
-    print(
-        f"aiosocketio listening on http://{args.host}:{standalone.port}{io.engine.path}/",
-        file=sys.stderr,
-        flush=True,
-    )
+        io = _build_server(args)
+    try:
+        standalone = await io.start(args.host, args.port)
+    except OSError as exc:
+        log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
+        return EXIT_ERROR
+    console.line(f"listening on {_url(args.host, standalone.port, io.engine.path)}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await io.close()
+            handled.append(sig)
+    reporter = None
+    if not args.quiet:
+        reporter = asyncio.ensure_future(_report_connections(io, sys.stderr.isatty()))
+    try:
+        await stop.wait()
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        console.set_sticky(None, None)
+        log.info("stopping")
+        try:
+            await asyncio.wait_for(io.close(), 10.0)
+        except TimeoutError:
+            log.warning("the server did not close within 10s")
+        for sig in handled:
+            loop.remove_signal_handler(sig)
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+# ---------------------------------------------------------------------- main
+def _run(coro: Coroutine[Any, Any, int]) -> int:
     try:
         import uvloop
-
-        return int(uvloop.run(_serve(args)))
     except ImportError:
-        return asyncio.run(_serve(args))
+        return asyncio.run(coro)
+    return int(uvloop.run(coro))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 3 connect)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    _setup_logging(args.log_level, args.quiet)
+    runner = _serve(args) if args.command == "serve" else run_connect(args)
+    try:
+        return _run(runner)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return EXIT_OK if args.command == "serve" else EXIT_ERROR
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no error again at exit)
+        return EXIT_ERROR
