@@ -27,6 +27,7 @@ __all__ = [
     "encode",
     "encode_text",
     "has_binary",
+    "valid_payload",
 ]
 
 CONNECT = 0
@@ -160,6 +161,11 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
 
 def _is_object(value: Any) -> bool:
     return isinstance(value, dict)
+
+
+def valid_payload(kind: int, data: Any) -> bool:
+    """Whether data is a valid payload for a packet of this type (shared by every parser)."""
+    return _valid_payload(kind, data)
 
 
 def _valid_payload(kind: int, data: Any) -> bool:
