@@ -1,0 +1,689 @@
+"""The PostgreSQL adapter, wire-compatible with @socket.io/postgres-adapter 0.5 (psycopg 3).
+
+Every server LISTENs on ``<prefix>#<nsp>`` for each namespace and sends the ClusterAdapter
+messages ``{uid, nsp, type, data}`` (requests and responses alike) as JSON with
+``pg_notify('<prefix>#<nsp>', ...)``. A message that holds binary data, or whose JSON is longer
+than ``payload_threshold`` bytes (8000, the limit of a notification), is stored as MessagePack
+in the attachments table and the notification carries ``{uid, type, attachmentId}`` instead::
+
+    CREATE TABLE socket_io_attachments (
+        id          bigserial PRIMARY KEY,
+        created_at  timestamptz DEFAULT NOW(),
+        payload     bytea
+    );
+
+(created when missing, unless ``create_table=False``); rows older than ``cleanup_interval``
+are deleted every ``cleanup_interval``. The servers count each other with heartbeats.
+
+Use it through a factory, which gives each server one connection that listens, one that
+sends, and one for the other queries, shared by all its namespaces::
+
+    io = Server(adapter=PostgresAdapter.factory("postgresql://postgres@127.0.0.1/test"))
+
+When PostgreSQL goes away (restart, ``pg_terminate_backend``) the server keeps serving its own
+clients: broadcasts reach the local sockets, notifications wait in a bounded queue, and the
+listening connection comes back with a backoff and LISTENs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from .. import _json
+from ..socketio.packets import has_binary
+from . import msgpack_codec
+from .base import ClusterError
+from .cluster import ClusterAdapterWithHeartbeat, MessageType
+
+if TYPE_CHECKING:
+    from ..server.namespace import Namespace
+    from ..server.server import Server
+
+__all__ = ["PostgresAdapter", "PostgresAdapterFactory", "PostgresLink", "encode_notification"]
+
+log = logging.getLogger("aiosocketio.adapters.postgres")
+
+PostgresSource = str | Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+"""A connection string, or an async function that opens a connection (autocommit is set)."""
+
+_ERRORS: tuple[type[BaseException], ...] = (psycopg.Error, OSError, TimeoutError)
+
+
+# ---------------------------------------------------------------------------------- wire forms
+class Notification:
+    """What one message becomes: a notification, or an attachment and its notification."""
+
+    __slots__ = ("attachment", "channel", "header", "payload")
+
+    def __init__(
+        self,
+        channel: str,
+        payload: str,
+        attachment: bytes | None = None,
+        header: dict[str, Any] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.payload = payload
+        self.attachment = attachment
+        self.header = header
+
+
+def encode_notification(
+    message: Mapping[str, Any], channel_prefix: str, payload_threshold: int = 8000
+) -> Notification:
+    """A message as the Node adapter sends it. Raises TypeError when it cannot be encoded."""
+    channel = f"{channel_prefix}#{message.get('nsp')}"
+    if not has_binary(message):
+        payload = _json.dumps(message)
+        if len(payload.encode()) <= payload_threshold:
+            return Notification(channel, payload)
+    attachment = msgpack_codec.encode(message)
+    header = {"uid": message.get("uid"), "type": message.get("type")}
+    return Notification(channel, "", attachment, header)
+
+
+# ---------------------------------------------------------------------------------- connections
+class _Connection:
+    """One connection, opened when needed and again after a failure."""
+
+    def __init__(self, link: PostgresLink, role: str) -> None:
+        self.link = link
+        self.role = role
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def get(self) -> psycopg.AsyncConnection[Any]:
+        conn = self.conn
+        if conn is None or conn.closed:
+            conn = self.conn = await self.link.connect(self.role)
+        return conn
+
+    async def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception as exc:  # closing a broken connection may fail in many ways
+                log.debug("error while closing a connection: %s", exc)
+
+
+class PostgresLink:
+    """One server's connections to PostgreSQL, shared by the adapters of its namespaces.
+
+    * the listening connection: one task waits for notifications and hands them, in order, to
+      a task that fetches the attachments and gives each message to its namespace's adapter;
+      when the connection fails it is made again with a backoff and LISTENs again;
+    * the sending connection: one task sends, in order, what the adapters queue; while
+      PostgreSQL is unreachable at most ``max_queue`` messages wait (the oldest are dropped
+      and counted in ``dropped``);
+    * a connection for the other queries (attachments, cleanup).
+    """
+
+    def __init__(
+        self,
+        source: PostgresSource,
+        *,
+        channel_prefix: str = "socket.io",
+        table_name: str = "socket_io_attachments",
+        payload_threshold: int = 8000,
+        cleanup_interval: float = 30.0,
+        create_table: bool = True,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
+        poll_interval: float = 0.25,
+        health_check_interval: float = 15.0,
+        query_timeout: float = 5.0,
+    ) -> None:
+        self.id = secrets.token_hex(4)
+        self._source = source
+        self.channel_prefix = channel_prefix
+        self.table_name = table_name
+        self._table = sql.Identifier(*table_name.split("."))
+        self.payload_threshold = payload_threshold
+        self.cleanup_interval = cleanup_interval
+        self.create_table = create_table
+        self.max_queue = max_queue
+        self.reconnect_delay = reconnect_delay
+        self.connect_timeout = connect_timeout
+        self.poll_interval = poll_interval
+        self.health_check_interval = health_check_interval
+        self.query_timeout = query_timeout
+        self.adapters: dict[str, PostgresAdapter] = {}
+        self.channels: set[str] = set()
+        self._listening: set[str] = set()
+        self._listen_waiters: list[tuple[str, asyncio.Future[None]]] = []
+        self._listener: psycopg.AsyncConnection[Any] | None = None
+        self._sender = _Connection(self, "sender")
+        self._querier = _Connection(self, "queries")
+        self._incoming: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._queue: deque[Notification] = deque()
+        self._queue_ready: asyncio.Event | None = None
+        self._first_attempt: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._users = 0
+        self._stopping = False
+        self._down_since: float | None = None
+        self.closed = False
+        self.connected = False
+        """Whether the listening connection is up with every LISTEN issued."""
+        self.writing = True
+        """False while the sending connection cannot reach PostgreSQL."""
+        self.reconnects = 0
+        """How many times the listening connection was made again after a failure."""
+        self.dropped = 0
+        """How many queued messages were dropped because the queue was full."""
+        self.listener_pid: int | None = None
+        """The backend pid of the listening connection (for pg_terminate_backend)."""
+
+    @property
+    def application_name(self) -> str:
+        """The application_name of this link's connections (``-listen``, ``-sender``,
+        ``-queries`` appended), to find them in pg_stat_activity."""
+        return f"aiosocketio-{self.id}"
+
+    async def connect(self, role: str) -> psycopg.AsyncConnection[Any]:
+        source = self._source
+        name = f"{self.application_name}-{role}"
+        if isinstance(source, str):
+            return await psycopg.AsyncConnection.connect(
+                source,
+                autocommit=True,
+                application_name=name,
+                connect_timeout=max(1, round(self.connect_timeout)),
+            )
+        conn = await source()
+        await conn.set_autocommit(True)
+        return conn
+
+    # ---------------------------------------------------------------- lifecycle
+    async def acquire(self) -> None:
+        """Take a reference; the first one starts the tasks and waits (at most
+        ``connect_timeout``) for the first connection attempt."""
+        if self.closed:
+            raise ClusterError("this PostgreSQL link is closed")
+        self._users += 1
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        self._queue_ready = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        if self._queue:
+            self._queue_ready.set()
+        if self.create_table:
+            try:
+                await self.query(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, "
+                        "created_at timestamptz DEFAULT NOW(), payload bytea)"
+                    ).format(self._table)
+                )
+            except ClusterError as exc:
+                log.warning("cannot create the table %s: %s", self.table_name, exc)
+        for coro, name in (
+            (self._listen_loop(), "listener"),
+            (self._consume_loop(), "consumer"),
+            (self._cleanup_loop(), "cleanup"),
+        ):
+            task = asyncio.ensure_future(coro)
+            task.set_name(f"postgres {name} {self.id}")
+            self._tasks.append(task)
+        self._writer = asyncio.ensure_future(self._write_loop())
+        self._writer.set_name(f"postgres sender {self.id}")
+        try:
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
+        except TimeoutError:
+            log.warning("PostgreSQL did not answer within %g s; retrying", self.connect_timeout)
+
+    async def release(self) -> None:
+        """Drop a reference; the last one closes the link."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self, flush_timeout: float = 1.0) -> None:
+        """Send what is queued (for at most ``flush_timeout``), then close everything."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting])
+        writer = self._writer
+        if writer is not None and not writer.done():
+            self._stopping = True
+            if self._queue_ready is not None:
+                self._queue_ready.set()
+            await asyncio.wait([writer], timeout=flush_timeout)
+        tasks = [t for t in (*self._tasks, self._writer) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                log.warning("a PostgreSQL task did not stop: %s", task.get_name())
+        self._tasks.clear()
+        self._writer = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await _close_quietly(listener)
+        await self._sender.drop()
+        await self._querier.drop()
+        for _, future in self._listen_waiters:
+            future.cancel()
+        self._listen_waiters.clear()
+        self.connected = False
+
+    # ---------------------------------------------------------------- listening
+    async def listen(self, channel: str, wait: float = 2.0) -> None:
+        """LISTEN on a channel (now if the listener is up, else when it connects); waits at
+        most ``wait`` seconds for it to be issued."""
+        self.channels.add(channel)
+        if channel in self._listening or self.closed:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listen_waiters.append((channel, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), wait)
+        except TimeoutError:
+            log.warning("LISTEN %s not issued within %g s (it will be)", channel, wait)
+
+    def unlisten(self, channel: str) -> None:
+        self.channels.discard(channel)
+
+    async def _listen_loop(self) -> None:
+        assert self._first_attempt is not None
+        delay = self.reconnect_delay[0]
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            conn: psycopg.AsyncConnection[Any] | None = None
+            try:
+                conn = await asyncio.wait_for(self.connect("listen"), self.connect_timeout)
+                self._listener = conn
+                self.listener_pid = conn.info.backend_pid
+                self._listening = set()
+                await self._sync_listens(conn)
+                self.connected = True
+                self._first_attempt.set()
+                delay = self.reconnect_delay[0]
+                if self._down_since is not None:
+                    self.reconnects += 1
+                    log.info(
+                        "PostgreSQL listening connection back after %.1f s; LISTEN issued "
+                        "again on %d channels",
+                        loop.time() - self._down_since,
+                        len(self._listening),
+                    )
+                    self._down_since = None
+                    for adapter in list(self.adapters.values()):
+                        adapter.on_reconnect()
+                await self._listen(conn)
+            except asyncio.CancelledError:
+                raise
+            except _ERRORS as exc:
+                if self.closed:
+                    return
+                self._first_attempt.set()
+                if self._down_since is None:
+                    self._down_since = loop.time()
+                    log.warning(
+                        "PostgreSQL listening connection lost (%s: %s); local delivery goes "
+                        "on, reconnecting",
+                        type(exc).__name__,
+                        str(exc).strip(),
+                    )
+                else:
+                    log.debug("PostgreSQL still unreachable: %s", exc)
+            finally:
+                self.connected = False
+                self._listener = None
+                if conn is not None:
+                    await _close_quietly(conn)
+            if self.closed:
+                return
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, self.reconnect_delay[1])
+
+    async def _sync_listens(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        for channel in self.channels - self._listening:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            self._listening.add(channel)
+        for channel in self._listening - self.channels:
+            await conn.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(channel)))
+            self._listening.discard(channel)
+        waiters, self._listen_waiters = self._listen_waiters, []
+        for channel, future in waiters:
+            if channel in self._listening:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                self._listen_waiters.append((channel, future))
+
+    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+        incoming = self._incoming
+        while not self.closed:
+            async for notify in conn.notifies(timeout=self.poll_interval):
+                incoming.put_nowait((notify.channel, notify.payload))
+            if self.channels != self._listening:
+                await self._sync_listens(conn)
+            now = loop.time()
+            if now - checked >= self.health_check_interval:
+                checked = now
+                await asyncio.wait_for(conn.execute("SELECT 1"), self.query_timeout)
+
+    async def _consume_loop(self) -> None:
+        incoming = self._incoming
+        while True:
+            channel, payload = await incoming.get()
+            try:
+                await self._on_notification(channel, payload)
+            except Exception:
+                log.exception("error while handling a notification of %s", channel)
+
+    async def _on_notification(self, channel: str, payload: str) -> None:
+        try:
+            message = _json.loads(payload)
+        except ValueError:
+            log.debug("ignoring a malformed notification on %s", channel)
+            return
+        if not isinstance(message, Mapping):
+            return
+        uid = message.get("uid")
+        if any(adapter.uid == uid for adapter in self.adapters.values()):
+            return  # this server's own message
+        attachment_id = message.get("attachmentId")
+        if attachment_id is not None:
+            message = await self._attachment(attachment_id)
+            if not isinstance(message, Mapping):
+                return
+        nsp = message.get("nsp")
+        if nsp is None and channel.startswith(self.channel_prefix + "#"):
+            # the messages of @socket.io/postgres-emitter 0.1 have no nsp: it is the channel's
+            nsp = channel[len(self.channel_prefix) + 1 :]
+            message = {**message, "nsp": nsp}
+        adapter = self.adapters.get(str(nsp))
+        if adapter is not None:
+            adapter.on_message(message)
+
+    async def _attachment(self, attachment_id: Any) -> Any:
+        try:
+            identifier = int(attachment_id)
+        except (TypeError, ValueError):
+            return None
+        try:
+            row = await self.query(
+                sql.SQL("SELECT payload FROM {} WHERE id = %s").format(self._table),
+                (identifier,),
+                fetch=True,
+            )
+        except ClusterError as exc:
+            log.warning("cannot read the attachment %s: %s", identifier, exc)
+            return None
+        if row is None:
+            log.warning("the attachment %s is gone (cleaned up already?)", identifier)
+            return None
+        try:
+            return msgpack_codec.decode(bytes(row[0]))
+        except ValueError:
+            log.warning("the attachment %s is not MessagePack", identifier)
+            return None
+
+    # ---------------------------------------------------------------- queries
+    async def query(self, query: Any, params: Any = None, *, fetch: bool = False) -> Any:
+        """Run one query on the query connection (one row back with ``fetch``); ClusterError
+        when PostgreSQL is unreachable."""
+        if self.closed:
+            raise ClusterError("the PostgreSQL link is closed")
+        try:
+            conn = await asyncio.wait_for(self._querier.get(), self.connect_timeout)
+            cursor = await asyncio.wait_for(conn.execute(query, params), self.query_timeout)
+            return await cursor.fetchone() if fetch else None
+        except _ERRORS as exc:
+            await self._querier.drop()
+            raise ClusterError(f"PostgreSQL query failed: {str(exc).strip()}") from exc
+
+    async def _cleanup_loop(self) -> None:
+        interval = self.cleanup_interval
+        query = sql.SQL("DELETE FROM {} WHERE created_at < now() - make_interval(secs => %s)")
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.query(query.format(self._table), (interval,))
+            except ClusterError as exc:
+                log.warning("cannot remove old attachments: %s", exc)
+
+    # ---------------------------------------------------------------- sending
+    def publish(self, message: Mapping[str, Any]) -> None:
+        """Queue a message; the sending task sends the queue in order."""
+        try:
+            notification = encode_notification(message, self.channel_prefix, self.payload_threshold)
+        except TypeError:
+            log.exception("cannot encode a message for the other servers")
+            return
+        queue = self._queue
+        queue.append(notification)
+        if len(queue) > self.max_queue:
+            queue.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning(
+                    "PostgreSQL send queue full (%d messages): dropped the oldest "
+                    "(%d dropped so far)",
+                    self.max_queue,
+                    self.dropped,
+                )
+        if self._queue_ready is not None:
+            self._queue_ready.set()
+
+    async def _write_loop(self) -> None:
+        assert self._queue_ready is not None
+        queue = self._queue
+        ready = self._queue_ready
+        delay = self.reconnect_delay[0]
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not queue:
+                if self._stopping:
+                    return
+                ready.clear()
+                await ready.wait()
+                continue
+            notification = queue[0]
+            try:
+                await asyncio.wait_for(self._send(notification), self.query_timeout)
+            except asyncio.CancelledError:
+                raise
+            except _ERRORS as exc:
+                await self._sender.drop()
+                if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
+                    # refused (not a connection problem): do not send it again
+                    log.error("PostgreSQL refused a notification: %s", str(exc).strip())
+                    queue.popleft()
+                    continue
+                self.writing = False
+                if self._stopping:
+                    log.warning("closing: %d notifications not sent (%s)", len(queue), exc)
+                    return
+                if failing_since is None:
+                    failing_since = loop.time()
+                    log.warning(
+                        "cannot send to PostgreSQL (%s: %s); %d messages wait, retrying",
+                        type(exc).__name__,
+                        str(exc).strip(),
+                        len(queue),
+                    )
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, self.reconnect_delay[1])
+            else:
+                queue.popleft()
+                if failing_since is not None:
+                    log.info(
+                        "sending to PostgreSQL again after %.1f s", loop.time() - failing_since
+                    )
+                    failing_since = None
+                self.writing = True
+                delay = self.reconnect_delay[0]
+
+    async def _send(self, notification: Notification) -> None:
+        conn = await self._sender.get()
+        payload = notification.payload
+        if notification.attachment is not None:
+            cursor = await conn.execute(
+                sql.SQL("INSERT INTO {} (payload) VALUES (%s) RETURNING id").format(self._table),
+                (notification.attachment,),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            # node-postgres reads a bigint as text: the Node adapter sends the id as a string
+            payload = _json.dumps({**(notification.header or {}), "attachmentId": str(row[0])})
+        await conn.execute("SELECT pg_notify(%s, %s)", (notification.channel, payload))
+
+
+async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
+    try:
+        await conn.close()
+    except Exception as exc:  # closing a broken connection may fail in many ways
+        log.debug("error while closing a connection: %s", exc)
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + secrets.randbelow(1000) / 1000)
+
+
+# ---------------------------------------------------------------------------------- the adapter
+class PostgresAdapter(ClusterAdapterWithHeartbeat):
+    """@socket.io/postgres-adapter 0.5 for one namespace (see the module docstring)."""
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        link: PostgresLink,
+        *,
+        request_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            nsp,
+            request_timeout=request_timeout,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+        )
+        self.link = link
+        self.channel = f"{link.channel_prefix}#{nsp.name}"
+        self._init_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @classmethod
+    def factory(
+        cls, postgres: PostgresSource = "postgresql://postgres@127.0.0.1/postgres", **options: Any
+    ) -> PostgresAdapterFactory:
+        """The ``adapter`` option of a Server (see :class:`PostgresAdapterFactory`)."""
+        return PostgresAdapterFactory(postgres, **options)
+
+    def __repr__(self) -> str:
+        return f"<PostgresAdapter nsp={self.nsp.name!r} uid={self.uid}>"
+
+    async def init(self) -> None:
+        if self._closing:
+            return
+        if self._init_task is None:
+            self._init_task = asyncio.ensure_future(self._do_init())
+        await asyncio.shield(self._init_task)
+
+    async def _do_init(self) -> None:
+        self.link.adapters[self.nsp.name] = self
+        await self.link.acquire()
+        await self.link.listen(self.channel)
+        await super().init()
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await super().close()
+        if self.link.adapters.get(self.nsp.name) is self:
+            del self.link.adapters[self.nsp.name]
+            self.link.unlisten(self.channel)
+        task = self._init_task
+        if task is None:
+            return
+        try:
+            await task
+        except Exception:
+            return
+        await self.link.release()
+
+    def on_reconnect(self) -> None:
+        """The listening connection is back: what was sent meanwhile was missed, so ask the
+        other servers to say they are there."""
+        if not self._closed:
+            self.publish({"type": MessageType.INITIAL_HEARTBEAT})
+
+    def do_publish(self, message: dict[str, Any]) -> None:
+        self.link.publish(message)
+
+    def do_publish_response(self, requester_uid: str, response: dict[str, Any]) -> None:
+        self.link.publish(response)
+
+
+# ---------------------------------------------------------------------------------- factory
+class PostgresAdapterFactory:
+    """The ``adapter`` option of a Server: makes the adapter of each namespace, one
+    :class:`PostgresLink` per server (several servers may share one factory).
+
+    ``postgres``: a connection string, or an async function returning a new
+    ``psycopg.AsyncConnection``. The options of the Node adapter, in seconds where Node takes
+    milliseconds: ``channel_prefix`` ("socket.io"), ``table_name`` ("socket_io_attachments"),
+    ``payload_threshold`` (8000), ``cleanup_interval`` (30.0), ``heartbeat_interval`` (5.0),
+    ``heartbeat_timeout`` (10.0); and ``request_timeout``, ``create_table``, ``max_queue``,
+    ``reconnect_delay``, ``connect_timeout``, ``poll_interval``, ``health_check_interval``,
+    ``query_timeout``.
+    """
+
+    def __init__(
+        self,
+        postgres: PostgresSource = "postgresql://postgres@127.0.0.1/postgres",
+        *,
+        request_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float = 10.0,
+        **link_options: Any,
+    ) -> None:
+        self.postgres = postgres
+        self.request_timeout = request_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        PostgresLink(postgres, **link_options)  # unknown options fail here, not later
+        self._link_options = link_options
+        self._links: weakref.WeakKeyDictionary[Server, PostgresLink] = weakref.WeakKeyDictionary()
+
+    def link(self, server: Server) -> PostgresLink:
+        """The link of a server (made when first needed)."""
+        link = self._links.get(server)
+        if link is None or link.closed:
+            link = self._links[server] = PostgresLink(self.postgres, **self._link_options)
+        return link
+
+    def __call__(self, nsp: Namespace) -> PostgresAdapter:
+        return PostgresAdapter(
+            nsp,
+            self.link(nsp.server),
+            request_timeout=self.request_timeout,
+            heartbeat_interval=self.heartbeat_interval,
+            heartbeat_timeout=self.heartbeat_timeout,
+        )

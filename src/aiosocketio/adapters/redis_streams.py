@@ -1,0 +1,1026 @@
+"""The Redis Streams adapter, wire-compatible with @socket.io/redis-streams-adapter 0.3.
+
+What goes where (as the Node adapter does it):
+
+* broadcasts without acknowledgements, ``sockets_join``, ``sockets_leave`` and
+  ``disconnect_sockets`` are appended to the stream (``XADD <stream> MAXLEN ~ 10000 *``) with the
+  fields ``uid``, ``nsp``, ``type`` (the ClusterAdapter message type, as text) and ``data``
+  (JSON text, or base64 MessagePack when a broadcast or a response holds binary data); every
+  server reads the stream with ``XREAD BLOCK``;
+* the requests that wait for answers (broadcasts with acknowledgements, ``server_side_emit``,
+  ``fetch_sockets``) are published whole as MessagePack on ``<prefix>#<nsp>#`` and the answers
+  on ``<prefix>#<nsp>#<requester uid>#`` (Pub/Sub, or sharded Pub/Sub);
+* the server count is the number of subscribers of ``<prefix>#<nsp>#``.
+
+Connection state recovery works across servers: the stream entry id of a broadcast is the
+offset appended to its arguments, a disconnected socket's session is kept in Redis as
+``sio:session:<pid>`` (base64 MessagePack of ``{sid, pid, rooms, data}``, expiring after
+``max_disconnection_duration``), and a server that restores it replays the missed broadcasts
+from the stream (``XRANGE`` after the offset). Node and Python servers restore each other's
+sessions.
+
+Use it through a factory, which gives each server one connection that reads the stream, one
+that subscribes, and one client that writes::
+
+    io = Server(
+        adapter=RedisStreamsAdapter.factory("redis://127.0.0.1:6379"),
+        connection_state_recovery=True,
+    )
+
+When Redis goes away the server keeps serving its own clients: broadcasts reach the local
+sockets at once (without an offset), what is to be written waits in a bounded queue, and the
+reader reconnects with a backoff and goes on from the last entry it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import re
+import secrets
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .. import _json
+from ..socketio.packets import EVENT, Packet, has_binary
+from . import msgpack_codec
+from .base import BroadcastOptions, ClusterError, PersistedSession
+from .cluster import (
+    ClusterAdapter,
+    MessageType,
+    decode_options,
+    decode_packet,
+    encode_options,
+    encode_packet,
+)
+from .redis import RedisLink, RedisSource
+
+if TYPE_CHECKING:
+    from ..server.namespace import Namespace
+    from ..server.server import Server
+
+__all__ = [
+    "RedisStreamsAdapter",
+    "RedisStreamsAdapterFactory",
+    "StreamsLink",
+    "decode_entry",
+    "encode_entry",
+    "stream_for_namespace",
+]
+
+log = logging.getLogger("aiosocketio.adapters.redis_streams")
+
+Callback = Callable[[Any], None]
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (*_CONNECTION_ERRORS, RedisError)
+
+# the message types whose data may hold binary (the others are always JSON)
+_MAY_HOLD_BINARY = frozenset(
+    (
+        MessageType.BROADCAST,
+        MessageType.FETCH_SOCKETS_RESPONSE,
+        MessageType.SERVER_SIDE_EMIT,
+        MessageType.SERVER_SIDE_EMIT_RESPONSE,
+        MessageType.BROADCAST_ACK,
+    )
+)
+
+_OFFSET = re.compile(r"[0-9]+-[0-9]+")
+
+_RESTORE_BATCH = 1000
+_RESTORE_MAX_BATCHES = 100
+
+
+# ---------------------------------------------------------------------------------- wire forms
+def is_ephemeral(message: Mapping[str, Any]) -> bool:
+    """Whether a message goes through Pub/Sub rather than the stream: the requests that wait
+    for answers, which are of no use to a server that reads them later."""
+    kind = message.get("type")
+    if kind == MessageType.BROADCAST:
+        data = message.get("data")
+        return isinstance(data, Mapping) and data.get("requestId") is not None
+    return kind in (MessageType.SERVER_SIDE_EMIT, MessageType.FETCH_SOCKETS)
+
+
+def encode_entry(message: Mapping[str, Any]) -> dict[str, str]:
+    """The fields of the stream entry of a message: ``uid``, ``nsp``, ``type`` as text, and
+    ``data`` as JSON text (base64 MessagePack when it holds binary). Raises TypeError when the
+    data cannot be encoded."""
+    kind = int(message["type"])
+    fields = {"uid": str(message["uid"]), "nsp": str(message["nsp"]), "type": str(kind)}
+    data = message.get("data")
+    if data:
+        if kind in _MAY_HOLD_BINARY and has_binary(data):
+            fields["data"] = base64.b64encode(msgpack_codec.encode(data)).decode("ascii")
+        else:
+            fields["data"] = _json.dumps(data)
+    return fields
+
+
+def decode_entry(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    """A message from the fields of a stream entry (bytes or text). Raises ValueError when
+    they are malformed."""
+    text = {_text(k): _text(v) for k, v in fields.items()}
+    try:
+        kind = int(text.get("type", ""))
+    except ValueError as exc:
+        raise ValueError(f"bad message type {text.get('type')!r}") from exc
+    message: dict[str, Any] = {"uid": text.get("uid"), "nsp": text.get("nsp"), "type": kind}
+    data = text.get("data")
+    if data:
+        if data.startswith("{"):
+            message["data"] = _json.loads(data)
+        else:
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except binascii.Error as exc:
+                raise ValueError("data is neither JSON nor base64") from exc
+            message["data"] = msgpack_codec.decode(raw)
+    return message
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _js_hash(text: str) -> int:
+    """``hashCode`` of the Node adapter: a 32-bit signed hash over the UTF-16 code units."""
+    units = text.encode("utf-16-le")
+    value = 0
+    for i in range(0, len(units), 2):
+        value = (value * 31 + int.from_bytes(units[i : i + 2], "little")) & 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def stream_for_namespace(nsp: str, stream_name: str, stream_count: int) -> str:
+    """The stream of a namespace: ``stream_name``, or ``<stream_name>-<i>`` with several
+    streams (``i`` as JavaScript computes ``hashCode(nsp) % count``, negative included)."""
+    if stream_count <= 1:
+        return stream_name
+    value = _js_hash(nsp)
+    index = abs(value) % stream_count
+    if value < 0:
+        index = -index
+    return f"{stream_name}-{index}"
+
+
+def encode_session(session: PersistedSession) -> str:
+    """A session as the Node adapter stores it: base64 MessagePack of
+    ``{sid, pid, rooms, data}``."""
+    data = session.data if session.data is not None else {}
+    value = {"sid": session.sid, "pid": session.pid, "rooms": list(session.rooms), "data": data}
+    try:
+        raw = msgpack_codec.encode(value)
+    except TypeError:
+        log.warning(
+            "socket %s: its data cannot be kept for recovery (not MessagePack serialisable); "
+            "kept as null",
+            session.sid,
+        )
+        value["data"] = None
+        raw = msgpack_codec.encode(value)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode_session(text: str | bytes) -> PersistedSession | None:
+    try:
+        value = msgpack_codec.decode(base64.b64decode(text))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(value, Mapping):
+        return None
+    sid, pid, rooms = value.get("sid"), value.get("pid"), value.get("rooms")
+    if not isinstance(sid, str) or not isinstance(pid, str):
+        return None
+    room_list = [r if isinstance(r, str) else str(r) for r in rooms or () if r is not None]
+    return PersistedSession(sid, pid, room_list, value.get("data"))
+
+
+def _should_include(rooms: set[str], opts: BroadcastOptions) -> bool:
+    included = not opts.rooms or not rooms.isdisjoint(opts.rooms)
+    return included and rooms.isdisjoint(opts.except_)
+
+
+# ---------------------------------------------------------------------------------- the link
+class _Op:
+    __slots__ = ("args", "callback")
+
+    def __init__(self, args: tuple[Any, ...], callback: Callback | None) -> None:
+        self.args = args
+        self.callback = callback
+
+
+class StreamsLink:
+    """One server's connections to Redis, shared by the adapters of its namespaces.
+
+    * a reader connection (``XREAD BLOCK`` on every stream, one task): on failure it reconnects
+      with an exponential backoff and reads on from the last entry id it saw, so no entry
+      still in the stream is lost;
+    * a :class:`~aiosocketio.adapters.redis.RedisLink` for the Pub/Sub part (subscriptions,
+      server count) and its client, with which one task writes, in order, what the adapters
+      queue (``XADD``, ``PUBLISH``, ``SET``; pipelined when several wait). While Redis is
+      unreachable the queue keeps at most ``max_queue`` commands (the oldest are dropped and
+      counted in ``dropped``) and broadcasts are delivered locally at once.
+    """
+
+    def __init__(
+        self,
+        source: RedisSource,
+        *,
+        stream_name: str = "socket.io",
+        stream_count: int = 1,
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
+        command_timeout: float = 5.0,
+        health_check_interval: float = 15.0,
+    ) -> None:
+        self.id = secrets.token_hex(4)
+        self.pubsub = RedisLink(
+            source,
+            health_check_interval=health_check_interval,
+            max_queue=max_queue,
+            reconnect_delay=reconnect_delay,
+            connect_timeout=connect_timeout,
+        )
+        self.stream_name = stream_name
+        self.stream_count = max(1, stream_count)
+        self.streams = (
+            [stream_name]
+            if self.stream_count == 1
+            else [f"{stream_name}-{i}" for i in range(self.stream_count)]
+        )
+        self.max_len = max_len
+        self.read_count = read_count
+        self.block_time = block_time
+        self.max_queue = max_queue
+        self.reconnect_delay = reconnect_delay
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.adapters: dict[str, RedisStreamsAdapter] = {}
+        self.last_ids: dict[str, str] = {}
+        """The id of the last entry read from each stream (where reading goes on)."""
+        self._queue: deque[_Op] = deque()
+        self._queue_ready: asyncio.Event | None = None
+        self._first_read: asyncio.Event | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._reader_pool: ConnectionPool | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._users = 0
+        self._stopping = False
+        self._queued = 0  # commands ever queued
+        self._done = 0  # commands ever sent (or dropped)
+        self._progress: asyncio.Event | None = None
+        self.closed = False
+        self.reading = False
+        """Whether the reader connection is up."""
+        self.writing = True
+        """False while the writer cannot reach Redis."""
+        self.reconnects = 0
+        """How many times the reader connection was made again after a failure."""
+        self.dropped = 0
+        """How many queued commands were dropped because the queue was full."""
+        self._reader_down_since: float | None = None
+
+    @property
+    def reader_name(self) -> str:
+        """The CLIENT SETNAME of the reader connection (to find it in CLIENT LIST)."""
+        return f"aiosocketio-xread-{self.id}"
+
+    @property
+    def connected(self) -> bool:
+        return self.reading and self.writing and self.pubsub.connected
+
+    # ---------------------------------------------------------------- lifecycle
+    async def acquire(self) -> None:
+        """Take a reference; the first one starts the tasks and waits (at most
+        ``connect_timeout``) for the reader's first attempt."""
+        if self.closed:
+            raise ClusterError("this Redis link is closed")
+        self._users += 1
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        await self.pubsub.acquire()
+        client = self.pubsub.client
+        assert client is not None
+        self._reader_pool = _reader_pool(client, self.reader_name)
+        self._queue_ready = asyncio.Event()
+        self._first_read = asyncio.Event()
+        self._progress = asyncio.Event()
+        if self._queue:
+            self._queue_ready.set()
+        self._reader = asyncio.ensure_future(self._read_loop())
+        self._reader.set_name(f"redis stream reader {self.id}")
+        self._writer = asyncio.ensure_future(self._write_loop())
+        self._writer.set_name(f"redis stream writer {self.id}")
+        try:
+            await asyncio.wait_for(self._first_read.wait(), self.connect_timeout)
+        except TimeoutError:
+            log.warning("Redis did not answer within %g s; retrying", self.connect_timeout)
+
+    async def release(self) -> None:
+        """Drop a reference; the last one closes the link."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self, flush_timeout: float = 1.0) -> None:
+        """Write what is queued (for at most ``flush_timeout``), then close everything."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting])
+        writer = self._writer
+        if writer is not None and not writer.done():
+            self._stopping = True
+            if self._queue_ready is not None:
+                self._queue_ready.set()
+            await asyncio.wait([writer], timeout=flush_timeout)
+        tasks = [t for t in (self._reader, self._writer) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                log.warning("a Redis task did not stop: %s", task.get_name())
+        self._reader = self._writer = None
+        if self._reader_pool is not None:
+            await self._reader_pool.disconnect()
+        for op in self._queue:
+            _call(op.callback, None)
+        self._queue.clear()
+        self.reading = False
+        if self._starting is not None:
+            await self.pubsub.release()
+
+    # ---------------------------------------------------------------- writing
+    def enqueue(self, args: tuple[Any, ...], callback: Callback | None = None) -> None:
+        """Queue a command; ``callback`` gets its reply (None when it failed). While Redis is
+        unreachable the callback is called at once with None and the command waits."""
+        if callback is not None and (not self.writing or self.closed):
+            _call(callback, None)
+            callback = None
+        if self.closed:
+            return
+        queue = self._queue
+        queue.append(_Op(args, callback))
+        self._queued += 1
+        if len(queue) > self.max_queue:
+            dropped = queue.popleft()
+            self._done += 1
+            _call(dropped.callback, None)
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning(
+                    "Redis write queue full (%d commands): dropped the oldest (%d dropped so far)",
+                    self.max_queue,
+                    self.dropped,
+                )
+        if self._queue_ready is not None:
+            self._queue_ready.set()
+
+    async def flush(self, timeout: float = 1.0) -> bool:
+        """Wait until what was queued before this call is written (at most ``timeout``)."""
+        target = self._queued
+        progress = self._progress
+        if progress is None:
+            return self._done >= target
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._done < target:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.closed or not self.writing:
+                return False
+            progress.clear()
+            try:
+                await asyncio.wait_for(progress.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    async def command(self, *args: Any) -> Any:
+        """Run one command at once; ClusterError when Redis is unreachable."""
+        client = self.pubsub.client
+        if client is None or self.closed:
+            raise ClusterError("not connected to Redis")
+        try:
+            return await asyncio.wait_for(
+                client.execute_command(*args),  # type: ignore[no-untyped-call]
+                self.command_timeout,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ClusterError(f"Redis command {args[0]} failed: {exc}") from exc
+
+    async def _write_loop(self) -> None:
+        assert self._queue_ready is not None and self._progress is not None
+        queue = self._queue
+        ready = self._queue_ready
+        delay = self.reconnect_delay[0]
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not queue:
+                if self._stopping:
+                    return
+                ready.clear()
+                await ready.wait()
+                continue
+            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+            try:
+                results = await asyncio.wait_for(self._send(batch), self.command_timeout)
+            except asyncio.CancelledError:
+                queue.extendleft(reversed(batch))
+                raise
+            except _WRITE_ERRORS as exc:
+                if isinstance(exc, RedisError) and not isinstance(exc, _CONNECTION_ERRORS):
+                    log.error("Redis refused %d commands: %s", len(batch), exc)
+                    self._finished(batch, [None] * len(batch))
+                    continue
+                self.writing = False
+                self._progress.set()  # a flush waits no more
+                for op in batch:  # broadcasts waiting for their offset go out locally now
+                    callback, op.callback = op.callback, None
+                    _call(callback, None)
+                queue.extendleft(reversed(batch))
+                if self._stopping:
+                    log.warning("closing: %d commands not written to Redis (%s)", len(queue), exc)
+                    return
+                while len(queue) > self.max_queue:
+                    queue.popleft()
+                    self._done += 1
+                    self.dropped += 1
+                if failing_since is None:
+                    failing_since = loop.time()
+                    log.warning(
+                        "cannot write to Redis (%s: %s); local delivery goes on, %d commands "
+                        "wait, retrying",
+                        type(exc).__name__,
+                        exc,
+                        len(queue),
+                    )
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, self.reconnect_delay[1])
+            else:
+                if failing_since is not None:
+                    log.info(
+                        "writing to Redis again after %.1f s (%d commands were waiting)",
+                        loop.time() - failing_since,
+                        len(batch) + len(queue),
+                    )
+                    failing_since = None
+                self.writing = True
+                delay = self.reconnect_delay[0]
+                self._finished(batch, results)
+
+    def _finished(self, batch: list[_Op], results: list[Any]) -> None:
+        for op, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("Redis refused %s: %s", op.args[0], result)
+                result = None
+            _call(op.callback, result)
+        self._done += len(batch)
+        if self._progress is not None:
+            self._progress.set()
+
+    async def _send(self, batch: list[_Op]) -> list[Any]:
+        client = self.pubsub.client
+        assert client is not None
+        if len(batch) == 1:
+            try:
+                result = await client.execute_command(*batch[0].args)  # type: ignore[no-untyped-call]
+            except RedisError as exc:
+                if isinstance(exc, _CONNECTION_ERRORS):
+                    raise
+                return [exc]
+            return [result]
+        async with client.pipeline(transaction=False) as pipe:
+            for op in batch:
+                pipe.execute_command(*op.args)
+            return list(await pipe.execute(raise_on_error=False))
+
+    # ---------------------------------------------------------------- reading
+    async def _read_loop(self) -> None:
+        assert self._first_read is not None and self._reader_pool is not None
+        delay = self.reconnect_delay[0]
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            client = Redis(connection_pool=self._reader_pool)
+            try:
+                await asyncio.wait_for(client.ping(), self.connect_timeout)
+                await self._resolve_start_ids(client)
+                self.reading = True
+                if self._reader_down_since is not None:
+                    self.reconnects += 1
+                    log.info(
+                        "Redis stream reader back after %.1f s; reading on from %s",
+                        loop.time() - self._reader_down_since,
+                        ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
+                    )
+                    self._reader_down_since = None
+                self._first_read.set()
+                delay = self.reconnect_delay[0]
+                await self._read(client)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
+                if self.closed:
+                    return
+                self._first_read.set()
+                if self._reader_down_since is None:
+                    self._reader_down_since = loop.time()
+                    log.warning(
+                        "Redis stream reader connection lost (%s: %s); local delivery goes on, "
+                        "reconnecting",
+                        type(exc).__name__,
+                        exc,
+                    )
+                else:
+                    log.debug("Redis still unreachable: %s", exc)
+            finally:
+                self.reading = False
+                await _quietly_close(client)
+                await self._reader_pool.disconnect()
+            if self.closed:
+                return
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, self.reconnect_delay[1])
+
+    async def _resolve_start_ids(self, client: Redis) -> None:
+        """Start after the last entry of each stream (as ``$`` would, but with an id that
+        stays valid across reconnections)."""
+        for stream in self.streams:
+            if stream in self.last_ids:
+                continue
+            reply = await asyncio.wait_for(
+                client.execute_command("XREVRANGE", stream, "+", "-", "COUNT", 1),  # type: ignore[no-untyped-call]
+                self.command_timeout,
+            )
+            entries = _entries(reply)
+            self.last_ids[stream] = entries[0][0] if entries else "0-0"
+
+    async def _read(self, client: Redis) -> None:
+        block_ms = max(1, round(self.block_time * 1000))
+        streams = self.streams
+        while not self.closed:
+            args = ["XREAD", "COUNT", self.read_count, "BLOCK", block_ms, "STREAMS", *streams]
+            args.extend(self.last_ids[s] for s in streams)
+            reply = await asyncio.wait_for(
+                client.execute_command(*args),  # type: ignore[no-untyped-call]
+                self.block_time + self.command_timeout,
+            )
+            for stream, entries in _streams(reply):
+                for entry_id, fields in entries:
+                    self.last_ids[stream] = entry_id
+                    self._dispatch(entry_id, fields)
+
+    def _dispatch(self, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        nsp = fields.get(b"nsp", fields.get("nsp"))
+        if nsp is None:
+            return
+        adapter = self.adapters.get(_text(nsp))
+        if adapter is None:
+            return
+        try:
+            adapter.on_entry(entry_id, fields)
+        except Exception:
+            log.exception("error while handling the stream entry %s", entry_id)
+
+
+def _streams(reply: Any) -> list[tuple[str, list[tuple[str, Mapping[Any, Any]]]]]:
+    """The XREAD reply as ``[(stream, [(id, fields), ...]), ...]`` (RESP2 or RESP3)."""
+    if not reply:
+        return []
+    items = reply.items() if isinstance(reply, Mapping) else reply
+    out = []
+    for item in items:
+        stream, entries = item[0], item[1]
+        if isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], list):
+            entries = entries[0]  # RESP3 wraps the entries once more
+        out.append((_text(stream), _entries(entries)))
+    return out
+
+
+def _entries(reply: Any) -> list[tuple[str, Mapping[Any, Any]]]:
+    out: list[tuple[str, Mapping[Any, Any]]] = []
+    for entry in reply or ():
+        if not entry or entry[0] is None:
+            continue
+        entry_id, fields = entry[0], entry[1]
+        if isinstance(fields, list):
+            fields = dict(zip(fields[::2], fields[1::2], strict=False))
+        out.append((_text(entry_id), fields or {}))
+    return out
+
+
+def _reader_pool(client: Redis, name: str) -> ConnectionPool:
+    """A pool of one connection for XREAD BLOCK: the client's settings, raw bytes, no retries
+    (the reader reconnects itself), no socket timeout (reads block on purpose)."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs.update(
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+        decode_responses=False,
+        client_name=name,
+        socket_timeout=None,
+    )
+    kwargs.pop("retry_on_error", None)
+    kwargs.pop("retry_on_timeout", None)
+    return ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+
+
+async def _quietly_close(client: Redis) -> None:
+    try:
+        await client.aclose()
+    except Exception as exc:  # closing a broken connection may fail in many ways
+        log.debug("error while closing the reader client: %s", exc)
+
+
+def _call(callback: Callback | None, value: Any) -> None:
+    if callback is None:
+        return
+    try:
+        callback(value)
+    except Exception:
+        log.exception("error in the callback of a Redis command")
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + secrets.randbelow(1000) / 1000)
+
+
+# ---------------------------------------------------------------------------------- the adapter
+class RedisStreamsAdapter(ClusterAdapter):
+    """@socket.io/redis-streams-adapter 0.3 for one namespace (see the module docstring)."""
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        link: StreamsLink,
+        *,
+        channel_prefix: str = "socket.io",
+        use_sharded_pubsub: bool = False,
+        session_key_prefix: str = "sio:session:",
+        request_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(nsp, request_timeout=request_timeout)
+        self.link = link
+        self.channel_prefix = channel_prefix
+        self.use_sharded_pubsub = use_sharded_pubsub
+        self.session_key_prefix = session_key_prefix
+        self.stream = stream_for_namespace(nsp.name, link.stream_name, link.stream_count)
+        self.public_channel = f"{channel_prefix}#{nsp.name}#"
+        self.private_channel = f"{self.public_channel}{self.uid}#"
+        self._kind: Any = "shard" if use_sharded_pubsub else "channel"
+        self._init_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @classmethod
+    def factory(
+        cls, redis: RedisSource = "redis://127.0.0.1:6379", **options: Any
+    ) -> RedisStreamsAdapterFactory:
+        """The ``adapter`` option of a Server (see :class:`RedisStreamsAdapterFactory`)."""
+        return RedisStreamsAdapterFactory(redis, **options)
+
+    def __repr__(self) -> str:
+        return f"<RedisStreamsAdapter nsp={self.nsp.name!r} uid={self.uid}>"
+
+    # ---------------------------------------------------------------- lifecycle
+    async def init(self) -> None:
+        if self._closing:
+            return
+        if self._init_task is None:
+            self._init_task = asyncio.ensure_future(self._do_init())
+        await asyncio.shield(self._init_task)
+
+    async def _do_init(self) -> None:
+        self.link.adapters[self.nsp.name] = self
+        await self.link.acquire()
+        await self.link.pubsub.subscribe(
+            self._kind, [self.public_channel, self.private_channel], self._on_pubsub
+        )
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await super().close()
+        if self.link.adapters.get(self.nsp.name) is self:
+            del self.link.adapters[self.nsp.name]
+        task = self._init_task
+        if task is None:
+            return
+        try:
+            await task
+        except Exception:
+            return
+        await self.link.pubsub.unsubscribe(self._kind, [self.public_channel, self.private_channel])
+        await self.link.release()
+
+    # ---------------------------------------------------------------- transport
+    def do_publish(self, message: dict[str, Any]) -> None:
+        self._send(message, None)
+
+    def _send(self, message: dict[str, Any], callback: Callback | None) -> None:
+        if is_ephemeral(message):
+            data = _msgpack_or_log(message)
+            if data is not None:
+                self.link.enqueue(self._publish_args(self.public_channel, data))
+            _call(callback, None)
+            return
+        try:
+            fields = encode_entry(message)
+        except TypeError:
+            log.exception("cannot write a message of %s to the stream", self.nsp.name)
+            _call(callback, None)
+            return
+        args: list[Any] = ["XADD", self.stream, "MAXLEN", "~", self.link.max_len, "*"]
+        for name, value in fields.items():
+            args += [name, value]
+        self.link.enqueue(tuple(args), None if callback is None else _as_text(callback))
+
+    def do_publish_response(self, requester_uid: str, response: dict[str, Any]) -> None:
+        data = _msgpack_or_log(response)
+        if data is not None:
+            channel = f"{self.public_channel}{requester_uid}#"
+            self.link.enqueue(self._publish_args(channel, data))
+
+    def _publish_args(self, channel: str, data: bytes) -> tuple[Any, ...]:
+        return ("SPUBLISH" if self.use_sharded_pubsub else "PUBLISH", channel, data)
+
+    def _on_pubsub(self, channel: bytes, data: bytes) -> None:
+        try:
+            message = msgpack_codec.decode(data)
+        except ValueError:
+            log.debug("ignoring a malformed message on %r", channel)
+            return
+        self.on_message(message)
+
+    def on_entry(self, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        """A stream entry of this namespace."""
+        try:
+            message = decode_entry(fields)
+        except ValueError as exc:
+            log.debug("ignoring the malformed stream entry %s: %s", entry_id, exc)
+            return
+        if message.get("uid") == self.uid or message.get("nsp") != self.nsp.name:
+            return
+        data = message.get("data")
+        if (
+            message["type"] == MessageType.BROADCAST
+            and isinstance(data, Mapping)
+            and data.get("requestId") is None
+        ):
+            packet = decode_packet(data.get("packet"), self.nsp.name)
+            if packet is None:
+                return
+            opts = decode_options(data.get("opts"))
+            if self._keeps(packet, opts):
+                packet.data.append(entry_id)
+            self.broadcast_local(packet, opts)
+            return
+        self.on_message(message)
+
+    async def server_count(self) -> int:
+        return await self.link.pubsub.numsub(self.public_channel, sharded=self.use_sharded_pubsub)
+
+    # ---------------------------------------------------------------- broadcasting
+    def _keeps(self, packet: Packet, opts: BroadcastOptions) -> bool:
+        """Whether a broadcast gets an offset (kept for connection state recovery)."""
+        return (
+            self._recovery is not None
+            and packet.type == EVENT
+            and packet.id is None
+            and not opts.flags.volatile
+        )
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        if opts.flags.local:
+            self.broadcast_local(packet, opts)
+            return
+        message = {
+            "type": MessageType.BROADCAST,
+            "data": {"packet": encode_packet(packet), "opts": encode_options(opts)},
+        }
+        message["uid"] = self.uid
+        message["nsp"] = self.nsp.name
+        if self._recovery is None:
+            self._send(message, None)
+            self.broadcast_local(packet, opts)
+            return
+        # as Node: local delivery once Redis gave the entry id (the offset), which keeps the
+        # order of the broadcasts; at once (without offset) while Redis is unreachable
+        keeps = self._keeps(packet, opts)
+
+        def written(entry_id: str | None) -> None:
+            if keeps and entry_id is not None:
+                packet.data.append(entry_id)
+            self.broadcast_local(packet, opts)
+
+        self._send(message, written)
+
+    # ---------------------------------------------------------------- connection state recovery
+    def persist_session(self, session: PersistedSession) -> None:
+        recovery = self._recovery
+        if recovery is None:
+            return
+        ttl = max(1, round(recovery.max_disconnection_duration * 1000))
+        key = self.session_key_prefix + session.pid
+        self.link.enqueue(("SET", key, encode_session(session), "PX", ttl))
+
+    async def restore_session(self, pid: str, offset: str) -> PersistedSession | None:
+        if self._recovery is None or not _OFFSET.fullmatch(offset):
+            return None
+        await self.link.flush()  # a session this server just persisted is in Redis
+        try:
+            raw, found = await asyncio.gather(
+                self.link.command("GETDEL", self.session_key_prefix + pid),
+                self.link.command("XRANGE", self.stream, offset, offset),
+            )
+        except ClusterError as exc:
+            log.warning("cannot restore session %s: %s", pid, exc)
+            return None
+        if not raw or not found:
+            return None
+        session = decode_session(raw)
+        if session is None:
+            return None
+        try:
+            session.missed_packets = await self._missed_packets(set(session.rooms), offset)
+        except ClusterError as exc:
+            log.warning("cannot restore session %s: %s", pid, exc)
+            return None
+        return session
+
+    async def _missed_packets(self, rooms: set[str], offset: str) -> list[list[Any]]:
+        missed: list[list[Any]] = []
+        start = offset
+        for _ in range(_RESTORE_MAX_BATCHES):
+            reply = await self.link.command(
+                "XRANGE", self.stream, f"({start}", "+", "COUNT", _RESTORE_BATCH
+            )
+            entries = _entries(reply)
+            for entry_id, fields in entries:
+                start = entry_id
+                packet_data = self._replayed(entry_id, fields, rooms)
+                if packet_data is not None:
+                    missed.append(packet_data)
+            if len(entries) < _RESTORE_BATCH:
+                break
+        return missed
+
+    def _replayed(
+        self, entry_id: str, fields: Mapping[Any, Any], rooms: set[str]
+    ) -> list[Any] | None:
+        if _text(fields.get(b"nsp", fields.get("nsp", ""))) != self.nsp.name:
+            return None
+        if _text(fields.get(b"type", fields.get("type", ""))) != str(int(MessageType.BROADCAST)):
+            return None
+        try:
+            message = decode_entry(fields)
+        except ValueError:
+            return None
+        data = message.get("data")
+        if not isinstance(data, Mapping) or data.get("requestId") is not None:
+            return None
+        packet = decode_packet(data.get("packet"), self.nsp.name)
+        if packet is None:
+            return None
+        opts = decode_options(data.get("opts"))
+        if opts.flags.volatile or not _should_include(rooms, opts):
+            return None
+        replayed: list[Any] = packet.data
+        replayed.append(entry_id)
+        return replayed
+
+
+def _as_text(callback: Callback) -> Callback:
+    def call(value: Any) -> None:
+        callback(None if value is None else _text(value))
+
+    return call
+
+
+def _msgpack_or_log(message: Mapping[str, Any]) -> bytes | None:
+    try:
+        return msgpack_codec.encode(message)
+    except TypeError:
+        pass
+    data = message.get("data")
+    sockets = data.get("sockets") if isinstance(data, Mapping) else None
+    if isinstance(sockets, list):  # a fetch response: send the sockets, without bad data
+        for entry in sockets:
+            try:
+                msgpack_codec.encode(entry.get("data"))
+            except TypeError:
+                log.warning(
+                    "socket %s: its data cannot be sent to other servers (not MessagePack "
+                    "serialisable); sent as null",
+                    entry.get("id"),
+                )
+                entry["data"] = None
+        try:
+            return msgpack_codec.encode(message)
+        except TypeError:
+            pass
+    log.exception("cannot encode a message for the other servers")
+    return None
+
+
+# ---------------------------------------------------------------------------------- factory
+class RedisStreamsAdapterFactory:
+    """The ``adapter`` option of a Server: makes the adapter of each namespace, one
+    :class:`StreamsLink` per server (several servers may share one factory).
+
+    ``redis``: a URL, a ``redis.asyncio.Redis`` client (not closed by the adapter) or a function
+    returning one. The options of the Node adapter, in seconds where Node takes milliseconds:
+    ``stream_name`` ("socket.io"), ``stream_count`` (1), ``channel_prefix`` ("socket.io"),
+    ``use_sharded_pubsub`` (False), ``max_len`` (10000), ``read_count`` (100), ``block_time``
+    (5.0), ``session_key_prefix`` ("sio:session:"); and ``request_timeout``, ``max_queue``,
+    ``reconnect_delay``, ``connect_timeout``, ``command_timeout``, ``health_check_interval``.
+    """
+
+    def __init__(
+        self,
+        redis: RedisSource = "redis://127.0.0.1:6379",
+        *,
+        stream_name: str = "socket.io",
+        stream_count: int = 1,
+        channel_prefix: str = "socket.io",
+        use_sharded_pubsub: bool = False,
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        session_key_prefix: str = "sio:session:",
+        request_timeout: float = 5.0,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
+        command_timeout: float = 5.0,
+        health_check_interval: float = 15.0,
+    ) -> None:
+        if stream_count < 1:
+            raise ValueError("stream_count must be at least 1")
+        self.redis = redis
+        self.channel_prefix = channel_prefix
+        self.use_sharded_pubsub = use_sharded_pubsub
+        self.session_key_prefix = session_key_prefix
+        self.request_timeout = request_timeout
+        self._link_options: dict[str, Any] = {
+            "stream_name": stream_name,
+            "stream_count": stream_count,
+            "max_len": max_len,
+            "read_count": read_count,
+            "block_time": block_time,
+            "max_queue": max_queue,
+            "reconnect_delay": reconnect_delay,
+            "connect_timeout": connect_timeout,
+            "command_timeout": command_timeout,
+            "health_check_interval": health_check_interval,
+        }
+        self._links: weakref.WeakKeyDictionary[Server, StreamsLink] = weakref.WeakKeyDictionary()
+
+    def link(self, server: Server) -> StreamsLink:
+        """The link of a server (made when first needed)."""
+        link = self._links.get(server)
+        if link is None or link.closed:
+            link = self._links[server] = StreamsLink(self.redis, **self._link_options)
+        return link
+
+    def __call__(self, nsp: Namespace) -> RedisStreamsAdapter:
+        return RedisStreamsAdapter(
+            nsp,
+            self.link(nsp.server),
+            channel_prefix=self.channel_prefix,
+            use_sharded_pubsub=self.use_sharded_pubsub,
+            session_key_prefix=self.session_key_prefix,
+            request_timeout=self.request_timeout,
+        )

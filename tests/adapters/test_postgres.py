@@ -1,0 +1,448 @@
+"""The PostgreSQL adapter against a real PostgreSQL: clusters of two or three Python servers in
+this process, each with its own standalone front door and raw clients.
+
+PostgreSQL is taken from ``AIOSOCKETIO_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). Every test has its own channel prefix and
+attachments table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+pytest.importorskip("psycopg")
+pytest.importorskip("msgpack")
+
+import psycopg
+
+from aiosocketio import Socket
+from aiosocketio.adapters import msgpack_codec
+from aiosocketio.adapters.base import ClusterError
+from aiosocketio.adapters.cluster import RemoteSocket
+from aiosocketio.adapters.postgres import (
+    PostgresAdapter,
+    PostgresAdapterFactory,
+    PostgresLink,
+    encode_notification,
+)
+from sioclient import SioClient, SioServer, until
+
+from .conftest import wait_for_servers
+
+POSTGRES_URL = os.environ.get(
+    "AIOSOCKETIO_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+StartCluster = Callable[..., Awaitable[list[SioServer]]]
+
+
+def postgres_unreachable_reason(url: str) -> str | None:
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL is not reachable at {url} ({exc}); set AIOSOCKETIO_POSTGRES_URL"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    reason = postgres_unreachable_reason(POSTGRES_URL)
+    if reason is not None:
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def names(postgres_url: str) -> Any:
+    """A channel prefix and an attachments table of the test's own (dropped at its end)."""
+    tag = uuid.uuid4().hex[:12]
+    out = {"channel_prefix": f"siotest-{tag}", "table_name": f"siotest_attachments_{tag}"}
+    yield out
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP TABLE IF EXISTS "{out["table_name"]}"')
+
+
+@pytest.fixture
+async def cluster(postgres_url: str, names: dict[str, str]) -> AsyncIterator[StartCluster]:
+    """``nodes = await cluster(count, postgres=None, adapter_options=None, expect=None,
+    **server_options)``: started servers with the PostgreSQL adapter, each seeing the others."""
+    started: list[SioServer] = []
+
+    async def start(
+        count: int = 2,
+        *,
+        postgres: Any = None,
+        adapter_options: dict[str, Any] | None = None,
+        expect: int | None = None,
+        **server_options: Any,
+    ) -> list[SioServer]:
+        options: dict[str, Any] = {**names, "request_timeout": 1.0, **(adapter_options or {})}
+        factory = PostgresAdapter.factory(postgres or postgres_url, **options)
+        nodes = []
+        for _ in range(count):
+            node = SioServer(adapter=factory, **server_options)
+            await node.__aenter__()
+            started.append(node)
+            nodes.append(node)
+        await wait_for_servers(nodes, expect if expect is not None else count)
+        return nodes
+
+    yield start
+    for node in reversed(started):
+        await node.close()
+
+
+async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
+    out = []
+    for client in clients:
+        _nsp, name, args = await client.next_event(timeout)
+        out.append((name, args))
+    return out
+
+
+async def nothing(clients: list[SioClient], wait: float = 0.15) -> bool:
+    await asyncio.sleep(wait)
+    return all(await asyncio.gather(*(c.no_event(0.001) for c in clients)))
+
+
+async def connect(node: SioServer, count: int, nsp: str = "/", **auth: Any) -> list[SioClient]:
+    clients = []
+    for _ in range(count):
+        client, _sid = await node.connected(nsp, auth or None)
+        clients.append(client)
+    return clients
+
+
+def server_socket(node: SioServer, client: SioClient, nsp: str = "/") -> Socket:
+    return node.io.of(nsp).sockets[client.sids[nsp]]
+
+
+def link_of(node: SioServer) -> PostgresLink:
+    adapter = node.io.of("/").adapter
+    assert isinstance(adapter, PostgresAdapter)
+    return adapter.link
+
+
+def attachments(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def terminate(url: str, pids: list[int | None]) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def backend_pids(url: str, application_name: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
+            (application_name + "%",),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+# ---------------------------------------------------------------------------------- wire forms
+def test_notification_codec() -> None:
+    message = {"type": 3, "data": {"packet": {"type": 2, "data": ["e"]}}, "uid": "u", "nsp": "/"}
+    small = encode_notification(message, "p")
+    assert small.channel == "p#/" and small.attachment is None
+    assert (
+        small.payload == '{"type":3,"data":{"packet":{"type":2,"data":["e"]}},"uid":"u","nsp":"/"}'
+    )
+    big = encode_notification({**message, "data": "x" * 8000}, "p")
+    assert big.attachment is not None and big.header == {"uid": "u", "type": 3}
+    assert msgpack_codec.decode(big.attachment)["data"] == "x" * 8000
+    # exactly at the threshold: still a notification
+    base = len(json.dumps({**message, "data": ""}, separators=(",", ":")))
+    edge = encode_notification({**message, "data": "y" * (8000 - base)}, "p")
+    assert edge.attachment is None
+    binary = encode_notification({**message, "data": b"\x00"}, "p")
+    assert binary.attachment is not None
+    with pytest.raises(TypeError):
+        encode_notification({**message, "data": object()}, "p")
+
+
+# ---------------------------------------------------------------------------------- broadcasts
+async def test_broadcast_reaches_every_server_once(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    clients = [await connect(node, 2) for node in nodes]
+    everyone = [c for group in clients for c in group]
+    for i, sender in enumerate(nodes):
+        sender.io.emit("hello", {"from": i}, [1, 2])
+        assert await events(everyone) == [("hello", [{"from": i}, [1, 2]])] * 6
+        assert await nothing(everyone)
+
+
+async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    a = await connect(nodes[0], 2)
+    b = await connect(nodes[1], 2)
+    c = await connect(nodes[2], 1)
+    everyone = a + b + c
+    server_socket(nodes[0], a[0]).join(["red", "blue"])
+    server_socket(nodes[1], b[0]).join("red")
+    server_socket(nodes[1], b[1]).join("blue")
+    server_socket(nodes[2], c[0]).join(["green", "red"])
+    nodes[2].io.to("red").emit("one-room")
+    assert await events([a[0], b[0], c[0]]) == [("one-room", [])] * 3
+    nodes[0].io.to("red").to("blue").emit("two-rooms", 2)
+    assert await events([a[0], b[0], b[1], c[0]]) == [("two-rooms", [2])] * 4
+    nodes[1].io.to("red").except_("blue").emit("red-not-blue")
+    assert await events([b[0], c[0]]) == [("red-not-blue", [])] * 2
+    nodes[0].io.except_("red").emit("not-red")
+    assert await events([a[1], b[1]]) == [("not-red", [])] * 2
+    server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
+    assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
+    nodes[0].io.local.emit("local-only")
+    assert await events(a) == [("local-only", [])] * 2
+    assert await nothing(everyone)
+    for node in nodes:
+        await node.io.of("/chat").adapter.init()
+    chat = await connect(nodes[1], 1, nsp="/chat")
+    nodes[0].io.of("/chat").emit("in-chat", "x")
+    assert await events(chat) == [("in-chat", ["x"])]
+    assert await nothing(everyone)
+
+
+async def test_binary_and_large_payloads_through_attachments(
+    cluster: StartCluster, postgres_url: str, names: dict[str, str]
+) -> None:
+    nodes = await cluster(2)
+    b = await connect(nodes[1], 1)
+    nodes[0].io.emit("bin", b"\x00\x01\xff", {"nested": [b"ab"]})
+    assert await events(b) == [("bin", [b"\x00\x01\xff", {"nested": [b"ab"]}])]
+    large = "é" * 5000  # 10000 bytes of JSON
+    nodes[0].io.emit("large", large)
+    assert await events(b) == [("large", [large])]
+    assert attachments(postgres_url, names["table_name"]) == 2
+    # order is kept, attachments or not
+    for i in range(50):
+        nodes[0].io.emit("n", i, b"\x01" if i % 3 == 0 else "x" * (9000 if i % 3 == 1 else 1))
+    got = [(await b[0].next_event())[2][0] for _ in range(50)]
+    assert got == list(range(50))
+
+
+async def test_broadcast_with_acks(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    clients = [await connect(node, 2) for node in nodes]
+    everyone = [c for group in clients for c in group]
+    task = asyncio.ensure_future(nodes[0].io.timeout(2.0).emit_with_ack("question", 42))
+    for i, client in enumerate(everyone):
+        packet = await client.next_event_packet()
+        assert packet.data == ["question", 42] and packet.id is not None
+        client.ack(packet.id, f"answer-{i}" if i % 2 else bytes([i]))
+    responses = await asyncio.wait_for(task, 2.0)
+    assert sorted(map(repr, responses)) == sorted(
+        repr(f"answer-{i}" if i % 2 else bytes([i])) for i in range(6)
+    )
+
+
+async def test_server_count_with_heartbeats(cluster: StartCluster) -> None:
+    nodes = await cluster(3, adapter_options={"heartbeat_interval": 0.1, "heartbeat_timeout": 0.4})
+    assert [await n.io.of("/").adapter.server_count() for n in nodes] == [3, 3, 3]
+    await asyncio.sleep(0.6)  # idle servers stay known through their heartbeats
+    assert [await n.io.of("/").adapter.server_count() for n in nodes] == [3, 3, 3]
+    await nodes[2].close()  # says so (ADAPTER_CLOSE)
+    await wait_for_servers(nodes[:2], 2, timeout=0.3)
+
+
+async def test_fetch_sockets_and_remote_sockets(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    a = await connect(nodes[0], 1, name="a")
+    b = await connect(nodes[1], 2, name="b")
+    c = await connect(nodes[2], 1, name="c")
+    server_socket(nodes[1], b[0]).data = {"score": 7, "blob": b"\x01"}
+    server_socket(nodes[1], b[0]).join("team")
+    server_socket(nodes[2], c[0]).join("team")
+    found = await nodes[0].io.fetch_sockets()
+    assert {s.id for s in found} == {x.sids["/"] for x in a + b + c}
+    remote = [s for s in found if isinstance(s, RemoteSocket)]
+    b0 = next(s for s in remote if s.id == b[0].sids["/"])
+    assert b0.data == {"score": 7, "blob": b"\x01"}
+    assert b0.rooms == {b0.id, "team"} and b0.handshake.auth == {"name": "b"}
+    team = await nodes[0].io.in_("team").fetch_sockets()
+    assert {s.id for s in team} == {b[0].sids["/"], c[0].sids["/"]}
+    b0.emit("direct", 1)
+    assert await events([b[0]]) == [("direct", [1])]
+    b0.join("vip")
+    await until(lambda: "vip" in server_socket(nodes[1], b[0]).rooms)
+    task = asyncio.ensure_future(b0.emit_with_ack("ask", timeout=1.0))
+    packet = await b[0].next_event_packet()
+    b[0].ack(packet.id, "yes")
+    assert await task == "yes"
+    b0.disconnect()
+    await until(lambda: b[0].sids["/"] not in nodes[1].io.of("/").sockets)
+    assert await nothing(a + c)
+
+
+async def test_sockets_join_leave_disconnect(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    a = await connect(nodes[0], 1)
+    b = await connect(nodes[1], 2)
+    c = await connect(nodes[2], 1)
+    server_socket(nodes[1], b[1]).join("keep-out")
+    nodes[0].io.except_("keep-out").sockets_join(["room1", "room2"])
+    joined = [server_socket(nodes[0], a[0]), server_socket(nodes[1], b[0])]
+    joined.append(server_socket(nodes[2], c[0]))
+    await until(lambda: all({"room1", "room2"} <= s.rooms for s in joined))
+    assert "room1" not in server_socket(nodes[1], b[1]).rooms
+    nodes[2].io.in_("room1").sockets_leave("room2")
+    await until(lambda: all("room2" not in s.rooms for s in joined))
+    nodes[1].io.in_("room1").disconnect_sockets()
+    await until(lambda: all(not n.io.of("/").sockets or n is nodes[1] for n in nodes))
+    assert list(nodes[1].io.of("/").sockets) == [b[1].sids["/"]]
+    nodes[0].io.disconnect_sockets(close=True)
+    assert await b[1].wait_closed()
+
+
+async def test_server_side_emit(cluster: StartCluster) -> None:
+    nodes = await cluster(3)
+    got: list[tuple[int, tuple[Any, ...]]] = []
+    for i, node in enumerate(nodes):
+        node.io.on("hello", lambda *args, i=i: got.append((i, args)))
+        node.io.on("ask", lambda x, i=i: f"{i}:{x}" if i else b"\x00")
+    nodes[0].io.server_side_emit("hello", 1, b"\x02")
+    await until(lambda: sorted(got) == [(1, (1, b"\x02")), (2, (1, b"\x02"))])
+    assert sorted(map(repr, await nodes[1].io.server_side_emit_with_ack("ask", "x"))) == [
+        repr("2:x"),
+        repr(b"\x00"),
+    ]
+
+
+async def test_wire_format(cluster: StartCluster, postgres_url: str, names: dict[str, str]) -> None:
+    nodes = await cluster(2)
+    adapter = nodes[0].io.of("/").adapter
+    assert isinstance(adapter, PostgresAdapter)
+    conn = await psycopg.AsyncConnection.connect(postgres_url, autocommit=True)
+    try:
+        await conn.execute(f'LISTEN "{names["channel_prefix"]}#/"')
+        nodes[0].io.to("r").emit("hi", 1)
+        nodes[0].io.emit("bin", b"\x01")
+        got = []
+        async for notify in conn.notifies(timeout=2.0):
+            message = json.loads(notify.payload)
+            if message.get("type") == 3:
+                got.append(message)
+            if len(got) == 2:
+                break
+        assert got[0] == {
+            "type": 3,
+            "data": {
+                "packet": {"type": 2, "data": ["hi", 1], "nsp": "/"},
+                "opts": {"rooms": ["r"], "except": [], "flags": {}},
+            },
+            "uid": adapter.uid,
+            "nsp": "/",
+        }
+        assert set(got[1]) == {"uid", "type", "attachmentId"}
+        assert isinstance(got[1]["attachmentId"], str)  # a bigint, as node-postgres reads it
+        cursor = await conn.execute(
+            f'SELECT payload FROM "{names["table_name"]}" WHERE id = %s',
+            (int(got[1]["attachmentId"]),),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        assert msgpack_codec.decode(row[0])["data"]["packet"]["data"] == ["bin", b"\x01"]
+    finally:
+        await conn.close()
+
+
+async def test_old_attachments_are_removed(
+    cluster: StartCluster, postgres_url: str, names: dict[str, str]
+) -> None:
+    nodes = await cluster(2, adapter_options={"cleanup_interval": 0.3})
+    b = await connect(nodes[1], 1)
+    nodes[0].io.emit("bin", b"\x01")
+    assert await events(b) == [("bin", [b"\x01"])]
+    assert attachments(postgres_url, names["table_name"]) == 1
+    await until(lambda: attachments(postgres_url, names["table_name"]) == 0, 2.0)
+
+
+# ---------------------------------------------------------------------------------- outages
+async def test_listener_terminated_during_traffic(cluster: StartCluster, postgres_url: str) -> None:
+    """pg_terminate_backend on every connection of one server while broadcasts flow: it
+    reconnects, LISTENs again and delivers again, without a restart."""
+    nodes = await cluster(2, adapter_options={"reconnect_delay": (0.05, 0.2)})
+    a = await connect(nodes[0], 1)
+    b = await connect(nodes[1], 1)
+    link = link_of(nodes[1])
+
+    async def traffic() -> None:
+        for i in range(100):
+            nodes[0].io.emit("n", i)
+            nodes[1].io.emit("m", i)
+            await asyncio.sleep(0.003)
+
+    sender = asyncio.ensure_future(traffic())
+    await asyncio.sleep(0.05)
+    pids = backend_pids(postgres_url, link.application_name)
+    assert link.listener_pid in pids and len(pids) >= 2
+    terminate(postgres_url, list(pids))
+    await sender
+    await until(lambda: link.connected and link.reconnects == 1, 3.0)
+    got_a, got_b = await drain(a[0]), await drain(b[0])
+    # local delivery never stopped
+    assert got_b["m"] == list(range(100)) and got_a["n"] == list(range(100))
+    # what b sent while its connection was down went out later, in order
+    assert sorted(set(got_a["m"])) == list(range(100)) and got_a["m"] == sorted(got_a["m"])
+    # b missed what was notified while it was not listening (LISTEN/NOTIFY keeps nothing)
+    assert got_b["n"] == sorted(set(got_b["n"]))
+    await wait_for_servers(nodes, 2)
+    nodes[0].io.emit("after", 0)
+    nodes[1].io.emit("after", 1)
+    assert sorted(args[0] for _name, args in await events(a + a + b + b)) == [0, 0, 1, 1]
+    assert len(await nodes[1].io.fetch_sockets()) == 2
+
+
+async def drain(client: SioClient) -> dict[str, list[Any]]:
+    """The events a client receives until it is quiet for 0.3 s, by name."""
+    out: dict[str, list[Any]] = {}
+    while True:
+        try:
+            _nsp, name, args = await client.next_event(0.3)
+        except TimeoutError:
+            return out
+        out.setdefault(name, []).append(args[0])
+
+
+async def test_nothing_reachable(names: dict[str, str]) -> None:
+    factory = PostgresAdapterFactory(
+        "postgresql://postgres@127.0.0.1:9/test",
+        **names,
+        max_queue=5,
+        reconnect_delay=(0.02, 0.05),
+        connect_timeout=0.3,
+    )
+    node = SioServer(adapter=factory)
+    async with node:
+        link = factory.link(node.io)
+        a = await connect(node, 1)
+        for i in range(8):
+            node.io.emit("n", i)
+        assert [(await events(a))[0][1] for _ in range(8)] == [[i] for i in range(8)]
+        assert link.dropped >= 3 and len(link._queue) <= 5
+        assert not link.connected
+        assert await node.io.of("/").adapter.server_count() == 1
+
+
+async def test_factory_options_and_closed_link() -> None:
+    with pytest.raises(TypeError):
+        PostgresAdapter.factory("postgresql://x", no_such_option=1)
+    link = PostgresLink("postgresql://x")
+    await link.close()
+    with pytest.raises(ClusterError, match="closed"):
+        await link.query("SELECT 1")
+    with pytest.raises(ClusterError, match="closed"):
+        await link.acquire()
