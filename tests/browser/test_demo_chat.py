@@ -250,9 +250,13 @@ async def test_two_browsers_chat_share_an_image_and_survive_a_restart(
     except TimeoutError:
         result = {"error": f"no result within {BROWSER_TIMEOUT} s"}
     finally:
-        if proc.returncode is None:
+        # the script exits by itself once it reported; killing it first could reap it under
+        # asyncio's feet ("Unknown child process pid")
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
             proc.kill()
-        await proc.wait()
+            await proc.wait()
     stderr = (await stderr_task).decode(errors="replace")
     report = (
         f"steps: {json.dumps(steps, indent=1)}\n--- node stderr\n{stderr}\n"
