@@ -404,6 +404,8 @@ async def test_recovery_across_servers(
     assert await client.call("drop") == "forced close"
     await asyncio.sleep(0.2)  # the session is persisted in Redis
     pys[1].io.emit("missed", 1)
+    # the XADD leaves in the background: wait for it, so the stream order is the test's order
+    assert await pys[1].io.of("/").adapter.link.flush(5.0)
     await js.call("emit", rooms=["room"], event="missed-room", args=[b"\x02"])
     pys[1].io.to("elsewhere").emit("not-for-me")
     await js.call("emit", **{"except": ["room"]}, event="not-for-me")
