@@ -75,32 +75,40 @@ def run_handler(
     args: list[Any],
     ack: Callable[..., None] | None,
     what: str,
+    event: Any = None,
 ) -> asyncio.Task[Any] | None:
     """Call a handler with args. When ack is given, the handler's result (or its own call of
-    ``ack``) acknowledges the event. Returns the task running it, if it needed one."""
+    ``ack``) acknowledges the event. Returns the task running it, if it needed one.
+
+    ``what`` (and ``event``, when given) name the handler in logs; they are formatted only
+    when something is logged, never on the hot path."""
     func = listener.func
     if listener.wants_ack:
         if ack is None:
             ack = _no_ack
         if listener.is_async:
-            return spawn(func(*args, ack=ack), what)
+            return spawn(func(*args, ack=ack), _name(what, event))
         try:
             func(*args, ack=ack)
         except Exception:
-            log.exception("error in %s", what)
+            log.exception("error in %s", _name(what, event))
         return None
     if listener.is_async:
-        return spawn(_await_then_ack(func(*args), ack), what)
+        return spawn(_await_then_ack(func(*args), ack), _name(what, event))
     try:
         result = func(*args)
     except Exception:
-        log.exception("error in %s", what)
+        log.exception("error in %s", _name(what, event))
         return None
     if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
-        return spawn(_await_then_ack(result, ack), what)
+        return spawn(_await_then_ack(result, ack), _name(what, event))
     if ack is not None:
         ack(*ack_args(result))
     return None
+
+
+def _name(what: str, event: Any) -> str:
+    return what if event is None else f"{what} {event!r}"
 
 
 def _no_ack(*args: Any) -> None:

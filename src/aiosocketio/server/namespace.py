@@ -179,7 +179,7 @@ class Namespace:
         if not args:
             return
         for listener in self._server_side_handlers.get(args[0], ()):
-            run_handler(listener, list(args[1:]), ack, f"server-side handler of {args[0]!r}")
+            run_handler(listener, list(args[1:]), ack, "server-side handler of", args[0])
             ack = None
 
     # ------------------------------------------------------------------ connecting
@@ -263,7 +263,7 @@ class Namespace:
                 socket._send(2, data)
         socket._on_connect()
         for listener in self._connection_handlers:
-            run_handler(listener, [socket], None, f"connection handler of {self.name}")
+            run_handler(listener, [socket], None, "connection handler of", self.name)
 
     def _remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.id, None)

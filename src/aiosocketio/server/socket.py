@@ -437,7 +437,7 @@ class Socket:
             for listener in list(listeners):
                 if listener.once:
                     listeners.remove(listener)
-                task = run_handler(listener, args, ack, f"handler of {event!r}")
+                task = run_handler(listener, args, ack, "handler of", event)
                 if task is not None:
                     self.client.track(task)
                 ack = None
@@ -445,7 +445,7 @@ class Socket:
         if shared:
             args.insert(0, self)
             for listener in shared:
-                task = run_handler(listener, args, ack, f"handler of {event!r}")
+                task = run_handler(listener, args, ack, "handler of", event)
                 if task is not None:
                     self.client.track(task)
                 ack = None
@@ -495,7 +495,7 @@ class Socket:
         for listener in list(listeners or ()):
             if listener.once and listeners is not None:
                 listeners.remove(listener)
-            run_handler(listener, list(args), None, f"{event!r} handler")
+            run_handler(listener, list(args), None, "local handler of", event)
 
     # ------------------------------------------------------------------ rooms
     def join(self, rooms: str | Iterable[str]) -> None:

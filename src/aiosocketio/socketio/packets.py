@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orjson import dumps as _orjson_dumps
+
 from .. import _json
 from ..errors import PayloadTooLarge, ProtocolError
 
@@ -147,12 +149,19 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
 
     EVENT and ACK packets whose data holds binary become BINARY_EVENT / BINARY_ACK.
     """
-    if kind in (EVENT, ACK) and has_binary(data):
-        buffers: list[bytes] = []
-        data = _deconstruct(data, buffers)
-        kind = BINARY_EVENT if kind == EVENT else BINARY_ACK
-        head = _header(kind, nsp, id, len(buffers))
-        return [head + _json.dumps(data), *buffers]
+    if kind in (EVENT, ACK):
+        try:
+            # the common case in one pass: orjson refuses bytes, so no binary walk first
+            body = _orjson_dumps(data).decode()
+        except TypeError:
+            if has_binary(data):
+                buffers: list[bytes] = []
+                data = _deconstruct(data, buffers)
+                kind = BINARY_EVENT if kind == EVENT else BINARY_ACK
+                head = _header(kind, nsp, id, len(buffers))
+                return [head + _json.dumps(data), *buffers]
+            body = _json.dumps(data)  # what orjson refuses: big integers, non-string keys...
+        return [_header(kind, nsp, id) + body]
     return [encode_text(kind, nsp, data, id)]
 
 
