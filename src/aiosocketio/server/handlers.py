@@ -45,13 +45,13 @@ class Listener:
         )
 
 
-def ack_args(result: Any) -> list[Any]:
+def ack_args(result: Any) -> tuple[Any, ...]:
     """The acknowledgement arguments a handler's return value stands for."""
     if result is None:
-        return []
+        return ()
     if type(result) is tuple:
-        return list(result)
-    return [result]
+        return result
+    return (result,)
 
 
 def spawn(coro: Any, what: str) -> asyncio.Task[Any]:

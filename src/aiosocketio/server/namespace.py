@@ -42,6 +42,7 @@ class Namespace:
         self._server_side_handlers: dict[str, list[Listener]] = {}
         self._any_outgoing: list[Listener] | None = None
         self._ack_ids = 0
+        self.encode = server.parser.encode  # the parser's encoder, looked up once
         self.adapter: Adapter = server.adapter_factory(self)
         self.parent: ParentNamespace | None = None
 

@@ -317,7 +317,7 @@ class Socket:
         return True
 
     def _send(self, kind: int, data: Any, id: int | None = None) -> None:
-        messages = self.nsp.server.parser.encode(kind, self.nsp.name, data, id)
+        messages = self.nsp.encode(kind, self.nsp.name, data, id)
         first = messages[0]
         if len(messages) == 1 and type(first) is str:
             self.conn.write_text("4" + first)
@@ -402,7 +402,7 @@ class Socket:
             if sent:
                 return
             sent = True
-            self._send(ACK, list(args), id)
+            self._send(ACK, args, id)
 
         return ack
 
@@ -427,14 +427,14 @@ class Socket:
 
     def _dispatch(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]
-        args = data[1:]
         if self._any is not None:
             for listener in self._any:
                 run_handler(listener, data, None, "catch-all listener")
         handlers = self._handlers
         listeners = handlers.get(event) if handlers is not None else None
         if listeners:
-            for listener in list(listeners):
+            args = data[1:]
+            for listener in tuple(listeners):
                 if listener.once:
                     listeners.remove(listener)
                 task = run_handler(listener, args, ack, "handler of", event)
@@ -443,7 +443,9 @@ class Socket:
                 ack = None
         shared = self.nsp._event_handlers.get(event)
         if shared:
-            args.insert(0, self)
+            # the event list becomes (socket, *args): the name is not needed any more
+            args = data
+            args[0] = self
             for listener in shared:
                 task = run_handler(listener, args, ack, "handler of", event)
                 if task is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orjson import dumps as _orjson_dumps
+from orjson import loads as _orjson_loads
 
 from .. import _json
 from ..errors import PayloadTooLarge, ProtocolError
@@ -45,6 +46,10 @@ RESERVED_EVENTS = frozenset(
 )
 
 MAX_SAFE_INTEGER = 2**53 - 1
+# Deepest nesting of arrays and objects a peer may send (ProtocolError beyond). orjson reads
+# up to 1024 levels, but data much deeper than this cannot be written back (echoed,
+# broadcast): encoding it would hit Python's recursion limit in the middle of a handler.
+MAX_DEPTH = 256
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 
 
@@ -161,6 +166,8 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
                 head = _header(kind, nsp, id, len(buffers))
                 return [head + _json.dumps(data), *buffers]
             body = _json.dumps(data)  # what orjson refuses: big integers, non-string keys...
+        if nsp == "/" and id is None:
+            return [f"{kind}{body}"]
         return [_header(kind, nsp, id) + body]
     return [encode_text(kind, nsp, data, id)]
 
@@ -285,14 +292,35 @@ class Decoder:
         data: Any = None
         if i < length:
             try:
-                data = _json.loads(text[i:])
-            except ValueError as exc:
-                raise ProtocolError("invalid payload") from exc
+                data = _orjson_loads(text[i:])
+            except ValueError:
+                try:  # what orjson refuses but JSON.parse reads (1e400, lone surrogates)
+                    data = _json.loads(text[i:])
+                except ValueError as exc:
+                    raise ProtocolError("invalid payload") from exc
             if not _valid_payload(kind, data):
                 raise ProtocolError("invalid payload")
+            # only text with enough brackets can be too deep: the hot path pays two counts
+            if text.count("[", i) + text.count("{", i) > MAX_DEPTH and _too_deep(data):
+                raise ProtocolError("payload nested too deeply")
         elif kind in (EVENT, BINARY_EVENT, ACK, BINARY_ACK):
             raise ProtocolError("invalid payload")
         return Packet(kind, nsp, data, id), attachments
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest deeper than MAX_DEPTH in a decoded value."""
+    level: list[Any] = [value] if type(value) is list or type(value) is dict else []
+    for _ in range(MAX_DEPTH):  # one level at a time: comprehensions run at C speed
+        level = [
+            child
+            for item in level
+            for child in (item if type(item) is list else item.values())
+            if type(child) is list or type(child) is dict
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _reconstruct(value: Any, buffers: list[bytes]) -> Any:

@@ -37,8 +37,8 @@ class JSONParser:
     def __init__(self, max_attachments: int = 10) -> None:
         self.max_attachments = max_attachments
 
-    def encode(self, kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | bytes]:
-        return packets.encode(kind, nsp, data, id)
+    # the codec function itself, not a wrapper: one call less per packet
+    encode = staticmethod(packets.encode)
 
     def decoder(self) -> packets.Decoder:
         return packets.Decoder(self.max_attachments)
