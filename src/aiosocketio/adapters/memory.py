@@ -72,7 +72,9 @@ class MemoryAdapter(Adapter):
         first = messages[0]
         if type(first) is str:
             messages[0] = "4" + first
-        out = Outgoing(messages, volatile=opts.flags.volatile)
+        out = Outgoing(
+            messages, volatile=opts.flags.volatile, compress=opts.flags.compress is not False
+        )
         outgoing_hook = self.nsp._any_outgoing
         if not opts.rooms and not opts.except_:
             sockets: Any = self.nsp.sockets.values()
@@ -96,7 +98,9 @@ class MemoryAdapter(Adapter):
         messages = nsp.server.parser.encode(packet.type, packet.nsp, packet.data, packet.id)
         if type(messages[0]) is str:
             messages[0] = "4" + messages[0]
-        out = Outgoing(messages, volatile=opts.flags.volatile)
+        out = Outgoing(
+            messages, volatile=opts.flags.volatile, compress=opts.flags.compress is not False
+        )
         count = 0
         outgoing_hook = nsp._any_outgoing
         for socket in sockets:

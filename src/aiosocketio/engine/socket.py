@@ -31,11 +31,14 @@ class Outgoing:
     write raw frames, so that a broadcast is framed once for all its recipients.
     """
 
-    __slots__ = ("frame", "packets", "size", "volatile")
+    __slots__ = ("compress", "frame", "packets", "size", "volatile")
 
-    def __init__(self, packets: list[str | bytes], *, volatile: bool = False) -> None:
+    def __init__(
+        self, packets: list[str | bytes], *, volatile: bool = False, compress: bool = True
+    ) -> None:
         self.packets = packets
         self.volatile = volatile
+        self.compress = compress  # False: never per-message deflated (Node: compress(false))
         self.frame: bytes | None = None
         self.size = sum(len(p) for p in packets)
 

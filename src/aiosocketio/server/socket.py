@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..adapters.base import BroadcastOptions, PersistedSession
+from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
+from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
 from ..socketio.packets import ACK, DISCONNECT, EVENT, RESERVED_EVENTS, Packet
 from .broadcast import BroadcastOperator
@@ -280,7 +281,8 @@ class Socket:
         return SocketEmitter(self, volatile=True)
 
     def compress(self, value: bool) -> SocketEmitter:
-        return SocketEmitter(self)
+        """``compress(False)``: this emit is never per-message deflated."""
+        return SocketEmitter(self, compress=value)
 
     def _emit(
         self,
@@ -291,6 +293,7 @@ class Socket:
         volatile: bool,
         *,
         future: bool = False,
+        compress: bool = True,
     ) -> bool:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -305,14 +308,22 @@ class Socket:
         elif not volatile and self.nsp.server.recovery is not None:
             # as socket.io 4.8: through the adapter, which keeps the event for a recovery and
             # appends its offset (the official client takes any trailing string as one)
+            flags = NO_FLAGS if compress else BroadcastFlags(compress=False)
             self.nsp.adapter.broadcast(
-                Packet(EVENT, self.nsp.name, data), BroadcastOptions(frozenset((self.id,)))
+                Packet(EVENT, self.nsp.name, data),
+                BroadcastOptions(frozenset((self.id,)), flags=flags),
             )
             return True
         if self._any_out is not None or self.nsp._any_outgoing:
             self._notify_outgoing(data)
         if volatile and self.conn.buffered_amount() > 0:
             return False
+        if not compress:
+            messages = self.nsp.encode(EVENT, self.nsp.name, data, id)
+            if type(messages[0]) is str:
+                messages[0] = "4" + messages[0]
+            self.conn.write_outgoing(Outgoing(messages, compress=False))
+            return True
         self._send(EVENT, data, id)
         return True
 
@@ -568,25 +579,41 @@ class Socket:
 class SocketEmitter:
     """``socket.timeout(s)``, ``socket.volatile``: one emit with flags."""
 
-    __slots__ = ("_socket", "_timeout", "_volatile")
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
-    def __init__(self, socket: Socket, *, timeout: float | None = None, volatile: bool = False):
+    def __init__(
+        self,
+        socket: Socket,
+        *,
+        timeout: float | None = None,
+        volatile: bool = False,
+        compress: bool = True,
+    ):
         self._socket = socket
         self._timeout = timeout
         self._volatile = volatile
+        self._compress = compress
 
     def timeout(self, seconds: float) -> SocketEmitter:
-        return SocketEmitter(self._socket, timeout=seconds, volatile=self._volatile)
+        return SocketEmitter(
+            self._socket, timeout=seconds, volatile=self._volatile, compress=self._compress
+        )
 
     @property
     def volatile(self) -> SocketEmitter:
-        return SocketEmitter(self._socket, timeout=self._timeout, volatile=True)
+        return SocketEmitter(
+            self._socket, timeout=self._timeout, volatile=True, compress=self._compress
+        )
 
     def compress(self, value: bool) -> SocketEmitter:
-        return self
+        return SocketEmitter(
+            self._socket, timeout=self._timeout, volatile=self._volatile, compress=value
+        )
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
-        return self._socket._emit(event, args, callback, self._timeout, self._volatile)
+        return self._socket._emit(
+            event, args, callback, self._timeout, self._volatile, compress=self._compress
+        )
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)

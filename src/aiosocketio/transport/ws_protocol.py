@@ -195,7 +195,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def send_outgoing(self, out: Outgoing) -> None:
         """A broadcast: every recipient writes the same frame bytes (built once)."""
         frame = out.frame
-        if frame is None or self._deflate is not None or not self._writable:
+        if frame is None or (self._deflate is not None and out.compress) or not self._writable:
             self._send_outgoing_slow(out)
             return
         if self._corking:
@@ -209,7 +209,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _send_outgoing_slow(self, out: Outgoing) -> None:
         if not self._writable:
             return
-        if self._deflate is not None:  # compressed per connection: nothing to share
+        if self._deflate is not None and out.compress:  # per connection: nothing to share
             for packet in out.packets:
                 if type(packet) is str:
                     self.send_text(packet)
