@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import bench_server  # noqa: E402
+import bench_server
 
-from aiosocketio.engine.http import Request  # noqa: E402
-from aiosocketio.transport.ws_protocol import WebSocketProtocol  # noqa: E402
-from aiosocketio.ws.frames import TEXT, encode_frame  # noqa: E402
+from aiosocketio.engine.http import Request
+from aiosocketio.transport.ws_protocol import WebSocketProtocol
+from aiosocketio.ws.frames import TEXT, encode_frame
 
 MASK = b"\x11\x22\x33\x44"
 
@@ -116,7 +116,9 @@ async def main(receivers: int) -> None:
     payload = {"k": 1, "s": "fanout"}
     emits = 50
     elapsed = best(5, lambda: [io.emit("bcast", payload) for _ in range(emits)])
-    print(f"fanout: {elapsed / (emits * receivers) * 1e6:.3f} us per delivery ({receivers} sockets)")
+    print(
+        f"fanout: {elapsed / (emits * receivers) * 1e6:.3f} us per delivery ({receivers} sockets)"
+    )
 
     # broadcast received from a client ("broadcast" event -> io.emit), the harness's path
     message = frame('42["broadcast",{"k":1,"s":"fanout"}]')

@@ -591,7 +591,7 @@ async def test_volatile_dropped_when_busy(srv, monkeypatch):
     assert socket.volatile.emit("free", 1) is True
     assert await client.next_event() == ("/", "free", [1])
 
-    monkeypatch.setattr(EngineSocket, "buffered_amount", lambda self: 1)
+    monkeypatch.setattr(EngineSocket, "writable", property(lambda self: False))
     assert socket.volatile.emit("dropped") is False
     socket.emit("kept")
     assert await client.next_event() == ("/", "kept", [])

@@ -167,12 +167,22 @@ class EngineSocket:
             return True
         if self.session.state is State.CLOSED:
             return False
-        if out.volatile and self._poll is None:
+        if out.volatile and not self.writable:
             return False
         self._buffer.extend(out.packets)
         self._buffer_size += out.size
         self._buffered()
         return True
+
+    @property
+    def writable(self) -> bool:
+        """Whether a packet written now leaves at once: a volatile packet is dropped when not
+        (Node: ``transport.writable``). WebSocket: nothing is waiting to be written.
+        Long-polling: a GET is waiting and nothing is queued for it yet."""
+        ws = self.ws
+        if ws is not None and self._upgrade is None:
+            return ws.buffered_amount() == 0
+        return self._poll is not None and not self._buffer and not self.closed
 
     def buffered_amount(self) -> int:
         """Bytes written but not yet handed to the network."""

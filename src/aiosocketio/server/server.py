@@ -252,6 +252,10 @@ class Server:
     def use(self, middleware: F) -> F:
         return self.sockets.use(middleware)
 
+    def on_any_outgoing(self, handler: F) -> F:
+        """Called as handler(event, *args) for every event sent to a socket of ``/``."""
+        return self.sockets.on_any_outgoing(handler)
+
     def emit(self, event: str, *args: Any, callback: Any = None) -> bool:
         return self.sockets.emit(event, *args, callback=callback)
 

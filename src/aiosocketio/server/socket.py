@@ -316,7 +316,7 @@ class Socket:
             return True
         if self._any_out is not None or self.nsp._any_outgoing:
             self._notify_outgoing(data)
-        if volatile and self.conn.buffered_amount() > 0:
+        if volatile and not self.conn.writable:
             return False
         if not compress:
             messages = self.nsp.encode(EVENT, self.nsp.name, data, id)
