@@ -464,6 +464,8 @@ class HttpProtocol(asyncio.Protocol):
         self._current = None
         keep_alive = ex.keep_alive and not self._closing
         head = _head(status, headers, keep_alive, len(body))
+        if ex.request is not None and ex.request.method == "HEAD":
+            body = b""  # the headers of the GET answer, never its body (RFC 9110 9.3.2)
         transport = self.transport
         if len(body) < 16384:
             transport.write(head + body)

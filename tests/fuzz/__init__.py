@@ -1,0 +1,1 @@
+"""The fuzz targets of ``fuzz/`` as hypothesis properties, short enough for every run."""
