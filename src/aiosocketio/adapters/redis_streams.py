@@ -107,6 +107,11 @@ _OFFSET = re.compile(r"[0-9]+-[0-9]+")
 
 _RESTORE_BATCH = 1000
 _RESTORE_MAX_BATCHES = 100
+_MAX_COMMANDS = 32
+"""Commands run by :meth:`StreamsLink.command` at once at most; the others wait their turn.
+A reconnection storm (every client of a restarted server restoring its session) would
+otherwise need more connections than the client's pool has (redis-py: 100), and the
+restores beyond would fail with "Too many connections"."""
 
 
 # ---------------------------------------------------------------------------------- wire forms
@@ -305,6 +310,7 @@ class StreamsLink:
         self.dropped = 0
         """How many queued commands were dropped because the queue was full."""
         self._reader_down_since: float | None = None
+        self._command_slots = asyncio.Semaphore(_MAX_COMMANDS)
 
     @property
     def reader_name(self) -> str:
@@ -427,15 +433,17 @@ class StreamsLink:
         return True
 
     async def command(self, *args: Any) -> Any:
-        """Run one command at once; ClusterError when Redis is unreachable."""
+        """Run one command at once (at most ``_MAX_COMMANDS`` at a time, the others wait);
+        ClusterError when Redis is unreachable."""
         client = self.pubsub.client
         if client is None or self.closed:
             raise ClusterError("not connected to Redis")
         try:
-            return await asyncio.wait_for(
-                client.execute_command(*args),  # type: ignore[no-untyped-call]
-                self.command_timeout,
-            )
+            async with self._command_slots:
+                return await asyncio.wait_for(
+                    client.execute_command(*args),  # type: ignore[no-untyped-call]
+                    self.command_timeout,
+                )
         except (RedisError, OSError, TimeoutError) as exc:
             raise ClusterError(f"Redis command {args[0]} failed: {exc}") from exc
 
@@ -702,6 +710,8 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._kind: Any = "shard" if use_sharded_pubsub else "channel"
         self._init_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._local_upto = "0-0"
+        """The entry id of the last of this adapter's broadcasts delivered here (recovery)."""
 
     @classmethod
     def factory(
@@ -841,8 +851,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         keeps = self._keeps(packet, opts)
 
         def written(entry_id: str | None) -> None:
-            if keeps and entry_id is not None:
-                packet.data.append(entry_id)
+            if entry_id is not None:
+                self._local_upto = entry_id
+                if keeps:
+                    packet.data.append(entry_id)
             self.broadcast_local(packet, opts)
 
         self._send(message, written)
@@ -881,7 +893,13 @@ class RedisStreamsAdapter(ClusterAdapter):
         return session
 
     async def _missed_packets(self, rooms: set[str], offset: str) -> list[list[Any]]:
-        missed: list[list[Any]] = []
+        """The broadcasts after ``offset`` that the socket would miss otherwise: exactly those
+        this server delivered before the socket is back (another server's once the stream
+        reader read them, this adapter's own once Redis gave their id). The later ones reach
+        the socket live, once it is connected: replaying them too would send them twice, and
+        missing one delivered while the entries were being read would lose it. The socket
+        joins in the same step as this returns (unless middlewares that wait run first)."""
+        found: list[tuple[tuple[int, int], bool, list[Any]]] = []
         start = offset
         for _ in range(_RESTORE_MAX_BATCHES):
             reply = await self.link.command(
@@ -892,10 +910,20 @@ class RedisStreamsAdapter(ClusterAdapter):
                 start = entry_id
                 packet_data = self._replayed(entry_id, fields, rooms)
                 if packet_data is not None:
-                    missed.append(packet_data)
-            if len(entries) < _RESTORE_BATCH:
+                    own = _text(fields.get(b"uid", fields.get("uid", ""))) == self.uid
+                    found.append((_id_key(entry_id), own, packet_data))
+            # go on while the stream holds entries that were delivered live meanwhile
+            if len(entries) < _RESTORE_BATCH and (
+                not entries or max(self._delivered_upto()) <= _id_key(start)
+            ):
                 break
-        return missed
+        reader, local = self._delivered_upto()
+        return [data for key, own, data in found if key <= (local if own else reader)]
+
+    def _delivered_upto(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The last entry the stream reader handed to the adapters, and the last of this
+        adapter's own broadcasts delivered here."""
+        return _id_key(self.link.last_ids.get(self.stream, "0-0")), _id_key(self._local_upto)
 
     def _replayed(
         self, entry_id: str, fields: Mapping[Any, Any], rooms: set[str]
@@ -920,6 +948,15 @@ class RedisStreamsAdapter(ClusterAdapter):
         replayed: list[Any] = packet.data
         replayed.append(entry_id)
         return replayed
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ("<ms>-<seq>") in an order that compares."""
+    ms, _, seq = entry_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0
 
 
 def _as_text(callback: Callback) -> Callback:

@@ -8,7 +8,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..engineio.packets import NOOP, decode_packet, decode_payload, encode_payload
+from ..engineio.packets import NOOP, PONG, decode_packet, decode_payload, encode_payload
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
 from .http import BAD_REQUEST, Request, Responder, compress_body
@@ -341,6 +341,10 @@ class EngineSocket:
         if action is Action.MESSAGE:
             if self.handler is not None:
                 self.handler.on_message(data)
+        elif kind == PONG:
+            # the next ping is due ping_interval after this pong: sooner than the pong
+            # deadline the timer waits for when ping_timeout > ping_interval
+            self.arm_timer()
         elif action is Action.CLOSE:
             # as the Node server: the pending GET of a client that closes gets a noop
             poll, self._poll = self._poll, None

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions
-from ..errors import BroadcastAckError
+from ..errors import BroadcastAckError, ClusterError
 from ..socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
     from ..adapters.base import Adapter
 
 __all__ = ["BroadcastOperator"]
+
+log = logging.getLogger("aiosocketio.server")
 
 
 def _room_set(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
@@ -161,7 +164,14 @@ class BroadcastOperator:
         self.adapter.broadcast_with_ack(packet, self.options, on_client_count, on_response)
 
         async def count_servers() -> None:
-            state["expected_servers"] = 1 if self.flags.local else await self.adapter.server_count()
+            try:
+                count = 1 if self.flags.local else await self.adapter.server_count()
+            except ClusterError as exc:
+                # the broker is unreachable: the broadcast cannot complete, its deadline
+                # reports it (one line here, not a traceback per broadcast)
+                log.warning("broadcast with acks: cannot count the servers (%s)", exc)
+                return
+            state["expected_servers"] = count
             check()
 
         from .handlers import spawn
