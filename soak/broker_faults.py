@@ -359,7 +359,7 @@ def link_healthy(status: dict[str, Any]) -> bool:
     link = status.get("link") or {}
     if not link.get("connected", False) or status.get("servers") != 2:
         return False
-    return link.get("writing", True) and link.get("queued", 0) == 0
+    return link.get("writing", True) and link.get("queued", 0) == 0 and not link.get("held")
 
 
 def seq_ranges(seqs: list[int]) -> list[list[int]]:
@@ -589,6 +589,7 @@ def classify(
         "broadcasts": 0,
         "delivered": 0,
         "reported": 0,
+        "in_deaf_window": 0,
         "silent": 0,
         "silent_in_outage": 0,
         "silent_outside_outage": 0,
@@ -609,6 +610,17 @@ def classify(
         n = st["seq"]
         link = status[origin].get("link") or {}
         dropped = link.get("dropped", 0) + link.get("pubsub_dropped", 0)
+        # the Pub/Sub links report more: messages that reached fewer servers than before
+        # (Redis), sent without every server confirmed back after an outage; and the windows
+        # when the receiving server was not subscribed ("deaf")
+        counts = link.get("reported") or {}
+        sender_reported = (
+            max(dropped, counts.get("dropped", 0))
+            + counts.get("short", 0)
+            + counts.get("unconfirmed", 0)
+        )
+        receiver_link = status[other[origin]].get("link") or {}
+        deaf = [(r[2], r[3]) for r in receiver_link.get("reports", []) if r[0] == "deaf"]
         t0 = st.get("tick_t0") or 0.0
         interval = st.get("broadcast_interval") or a.interval
         # a loss is explained by a window when the receiving server's link was down (it
@@ -629,9 +641,15 @@ def classify(
             missing = {int(s) for s in entry["missing_by_seq"]}
             (local_missing if target_origin == origin else remote_missing).update(missing)
         missed = local_missing | remote_missing
-        reported = min(len(remote_missing - local_missing), dropped)
-        silent = len(missed) - reported
         sent_at = {s: t0 + (s - 1) * interval for s in missed}
+        remote_only = remote_missing - local_missing
+        reported = min(len(remote_only), sender_reported)
+        # what the sender did not report but fell in a window the receiver reported deaf
+        in_deaf = sum(
+            1 for s in remote_only if any(lo - 0.1 <= sent_at[s] <= hi + 0.1 for lo, hi in deaf)
+        )
+        in_deaf = min(in_deaf, len(remote_only) - reported)
+        silent = len(missed) - reported - in_deaf
         outside = sorted(s for s in remote_missing if not in_outage(sent_at[s]))
         # a local miss is never explained; a remote one outside the receiver's outage only
         # when the sender's dropped counter does not cover it
@@ -679,11 +697,14 @@ def classify(
             "fully_delivered": n - len(missed),
             "missed_locally": len(local_missing),
             "missed_remotely": len(remote_missing),
-            "reported_dropped": reported,
+            "reported_by_sender": reported,
+            "in_receiver_deaf_window": in_deaf,
             "silently_lost": silent,
             "silent_outside_outage": outside_count,
             "outside_seqs": outside[:50],
             "adapter_dropped_counter": dropped,
+            "sender_reported_counters": counts,
+            "receiver_deaf_windows_s": [[round(lo - t0, 2), round(hi - t0, 2)] for lo, hi in deaf],
             "duplicates": dups,
             "missing_ranges": missing_ranges[:50],
             "receiver_outage_windows_s": [
@@ -705,6 +726,7 @@ def classify(
         totals["broadcasts"] += n
         totals["delivered"] += n - len(missed)
         totals["reported"] += reported
+        totals["in_deaf_window"] += in_deaf
         totals["silent"] += silent
         totals["silent_outside_outage"] += outside_count
         totals["silent_in_outage"] += silent - outside_count
@@ -729,18 +751,16 @@ def classify(
         and ack_totals["silent_partial_outside_outage"] == 0,
         "clients_stayed_connected": not closes,
     }
-    # what an adapter guarantees: the streams adapter keeps the broadcasts in Redis (nothing
-    # may be lost); the Pub/Sub ones (Redis, PostgreSQL NOTIFY) keep nothing for a server
-    # whose subscription is down, and the server count of a broadcast with acks comes from
-    # the broker: losses there are a known limit, but only inside a logged outage window
+    # what every adapter guarantees: each broadcast delivered everywhere or reported (the
+    # streams adapter keeps them in Redis; the Pub/Sub ones hold their queue after an outage
+    # until the other servers are subscribed again, and report the rest)
     required = [
         "servers_recovered_by_themselves",
         "no_local_loss",
+        "no_silent_loss",
         "no_loss_outside_a_logged_outage",
         "clients_stayed_connected",
     ]
-    if adapter == "streams":
-        required.append("no_silent_loss")
     return {
         "adapter": adapter,
         "broker": broker.describe(),
@@ -760,7 +780,7 @@ def classify(
 
 def human(results: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'adapter':<14} {'broadcasts':>10} {'delivered':>9} {'reported':>8} "
+        f"{'adapter':<14} {'broadcasts':>10} {'delivered':>9} {'reported':>8} {'deaf':>5} "
         f"{'silent (outside an outage)':>26} {'dups':>5} | {'ack bcasts':>10} {'complete':>8} "
         f"{'error':>6} {'short (outside)':>15} | servers healthy again after the broker (s)"
     ]
@@ -777,12 +797,15 @@ def human(results: list[dict[str, Any]]) -> str:
         short = f"{k['silent_partial']} ({k['silent_partial_outside_outage']})"
         lines.append(
             f"{r['adapter']:<14} {b['broadcasts']:>10} {b['delivered']:>9} {b['reported']:>8} "
+            f"{b['in_deaf_window']:>5} "
             f"{silent:>26} {b['duplicates']:>5} | {k['broadcasts']:>10} {k['complete']:>8} "
             f"{k['reported']:>6} {short:>15} | {rec}   {'PASS' if r['ok'] else 'FAIL'}"
         )
     lines.append(
-        "broadcasts: delivered = every client got it; reported = dropped and counted by the "
-        "adapter; silent = missed by some client with no report (outside: not even inside a "
+        "broadcasts: delivered = every client got it; reported = reported by the sender's "
+        "adapter (dropped, short, unconfirmed); deaf = missed inside a window the receiving "
+        "server reported it was not subscribed; silent = missed by some client with no "
+        "report (outside: not even inside a "
         "window when a server had logged its link down). ack bcasts: complete = every client "
         "answered; error = ended with an error (reported); short = ended without error "
         "but with fewer answers than clients."

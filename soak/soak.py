@@ -371,6 +371,14 @@ def server_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ticking", action="store_true", help="broadcast from the start")
 
 
+REPORTS: list[list[Any]] = []
+"""The delivery reports of this server's link: [kind, messages, since, until] (wall clock)."""
+
+
+def keep_report(report: Any) -> None:
+    REPORTS.append([report.kind, report.messages, report.since, report.until])
+
+
 def make_adapter(a: argparse.Namespace) -> Any:
     if a.adapter == "memory":
         from aiosocketio.adapters.memory import MemoryAdapter
@@ -384,6 +392,7 @@ def make_adapter(a: argparse.Namespace) -> Any:
             key=a.prefix,
             sharded=a.adapter == "redis-sharded",
             request_timeout=2.0,
+            on_report=keep_report,
         )
     if a.adapter == "streams":
         from aiosocketio.adapters.redis_streams import RedisStreamsAdapter
@@ -401,6 +410,7 @@ def make_adapter(a: argparse.Namespace) -> Any:
         a.broker or "postgresql://postgres@127.0.0.1/postgres",
         channel_prefix=a.prefix,
         request_timeout=2.0,
+        on_report=keep_report,
     )
 
 
@@ -424,6 +434,12 @@ def link_state(io: Any) -> dict[str, Any] | None:
     queue = getattr(link, "_queue", None)
     if queue is not None:
         out["queued"] = len(queue)
+    resync = getattr(link, "resync", None)
+    if resync is not None:  # Pub/Sub links: held after an outage, and what they reported
+        out["held"] = resync.held
+        out["holds"] = resync.holds
+        out["reported"] = dict(resync.reported)
+        out["reports"] = REPORTS[-200:]
     return out
 
 

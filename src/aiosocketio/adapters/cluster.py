@@ -796,6 +796,8 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._cleanup_timer: asyncio.TimerHandle | None = None
         self._announced = False
+        self.awaiting: set[str] = set()
+        """Servers known before an outage and not heard from since (see :meth:`expect_servers`)."""
 
     async def init(self) -> None:
         await super().init()
@@ -850,6 +852,16 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self.nodes.pop(uid, None)
         self._requests.forget_server(uid)
 
+    def expect_servers(self) -> None:
+        """An outage began: the known servers are to be heard from again before what this
+        one publishes can reach them (each one's next message clears it from ``awaiting``)."""
+        self.awaiting = set(self.nodes)
+
+    def announce(self) -> None:
+        """Ask the other servers to say they are there (they answer with a heartbeat)."""
+        if not self._closed:
+            self.publish({"type": MessageType.INITIAL_HEARTBEAT})
+
     def on_message(self, message: Any) -> None:
         if not isinstance(message, Mapping):
             return
@@ -858,6 +870,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             return
         if isinstance(uid, str) and uid != EMITTER_UID:
             self.nodes[uid] = asyncio.get_running_loop().time()
+            self.awaiting.discard(uid)
         kind = message.get("type")
         if kind == MessageType.INITIAL_HEARTBEAT:
             self.publish({"type": MessageType.HEARTBEAT})
@@ -874,6 +887,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             uid = response.get("uid")
             if isinstance(uid, str) and uid != EMITTER_UID and uid != self.uid:
                 self.nodes[uid] = asyncio.get_running_loop().time()
+                self.awaiting.discard(uid)
         super().on_response(response)
 
     async def server_count(self) -> int:

@@ -22,14 +22,18 @@ sends, and one for the other queries, shared by all its namespaces::
 
 When PostgreSQL goes away (restart, ``pg_terminate_backend``) the server keeps serving its own
 clients: broadcasts reach the local sockets, notifications wait in a bounded queue, and the
-listening connection comes back with a backoff and LISTENs again.
+listening connection comes back with a backoff and LISTENs again. After an outage the queue is
+held until the servers known from their heartbeats are heard from again (NOTIFY keeps nothing
+for a server that is not listening); see :mod:`.resync` for what is reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,6 +47,7 @@ from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
+from .resync import ReportHook, Resync
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace
@@ -125,6 +130,11 @@ class PostgresLink:
       PostgreSQL is unreachable at most ``max_queue`` messages wait (the oldest are dropped
       and counted in ``dropped``);
     * a connection for the other queries (attachments, cleanup).
+
+    After an outage of either connection the sending task holds the queue until every
+    server its adapters knew before has been heard from again (they announce themselves with
+    a heartbeat once they listen again), for at most ``resync_timeout`` seconds once the
+    listener is back; heartbeats go out meanwhile. See :class:`~.resync.Resync`.
     """
 
     def __init__(
@@ -142,6 +152,8 @@ class PostgresLink:
         poll_interval: float = 0.25,
         health_check_interval: float = 15.0,
         query_timeout: float = 5.0,
+        resync_timeout: float = 10.0,
+        on_report: ReportHook | None = None,
     ) -> None:
         self.id = secrets.token_hex(4)
         self._source = source
@@ -166,6 +178,7 @@ class PostgresLink:
         self._querier = _Connection(self, "queries")
         self._incoming: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queue: deque[Notification] = deque()
+        self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
         self._queue_ready: asyncio.Event | None = None
         self._first_attempt: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -174,6 +187,8 @@ class PostgresLink:
         self._users = 0
         self._stopping = False
         self._down_since: float | None = None
+        self._deaf_since = 0.0
+        self._announced = False
         self.closed = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
@@ -185,6 +200,7 @@ class PostgresLink:
         """How many queued messages were dropped because the queue was full."""
         self.listener_pid: int | None = None
         """The backend pid of the listening connection (for pg_terminate_backend)."""
+        self.resync = Resync("PostgreSQL", resync_timeout, on_report)
 
     @property
     def application_name(self) -> str:
@@ -326,8 +342,11 @@ class PostgresLink:
                         len(self._listening),
                     )
                     self._down_since = None
-                    for adapter in list(self.adapters.values()):
-                        adapter.on_reconnect()
+                    self.resync.report(
+                        "deaf", 0, self._deaf_since, "the listening connection was lost"
+                    )
+                if self._queue_ready is not None:
+                    self._queue_ready.set()  # a held queue may go now
                 await self._listen(conn)
             except asyncio.CancelledError:
                 raise
@@ -335,8 +354,10 @@ class PostgresLink:
                 if self.closed:
                     return
                 self._first_attempt.set()
+                self._hold("the listening connection is lost")
                 if self._down_since is None:
                     self._down_since = loop.time()
+                    self._deaf_since = time.time()
                     log.warning(
                         "PostgreSQL listening connection lost (%s: %s); local delivery goes "
                         "on, reconnecting",
@@ -466,18 +487,21 @@ class PostgresLink:
                 log.warning("cannot remove old attachments: %s", exc)
 
     # ---------------------------------------------------------------- sending
-    def publish(self, message: Mapping[str, Any]) -> None:
-        """Queue a message; the sending task sends the queue in order."""
+    def publish(self, message: Mapping[str, Any], *, urgent: bool = False) -> None:
+        """Queue a message; the sending task sends the queue in order (``urgent`` ones first,
+        even while the queue is held)."""
         try:
             notification = encode_notification(message, self.channel_prefix, self.payload_threshold)
         except TypeError:
             log.exception("cannot encode a message for the other servers")
             return
-        queue = self._queue
+        queue = self._urgent if urgent else self._queue
         queue.append(notification)
         if len(queue) > self.max_queue:
             queue.popleft()
             self.dropped += 1
+            if not urgent:
+                self.resync.report("dropped", 1, detail="the send queue was full")
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning(
                     "PostgreSQL send queue full (%d messages): dropped the oldest "
@@ -488,6 +512,34 @@ class PostgresLink:
         if self._queue_ready is not None:
             self._queue_ready.set()
 
+    # ---------------------------------------------------------------- after an outage
+    def _hold(self, why: str) -> None:
+        if self.resync.held:
+            return
+        self.resync.hold(why)
+        self._announced = False
+        for adapter in list(self.adapters.values()):
+            adapter.expect_servers()
+
+    def _resynced(self) -> bool:
+        """While held: whether every server known before the outage was heard from again
+        (or the wait is over). Once listening, ask them to say they are there."""
+        if self.connected and not self._announced:
+            self._announced = True
+            for adapter in list(self.adapters.values()):
+                adapter.announce()
+        adapters = list(self.adapters.values())
+        if self.connected and not any(a.awaiting for a in adapters):
+            self.resync.release()
+            return True
+        if not self.resync.expired(self.connected):
+            return False
+        missing = sorted({uid for a in adapters for uid in a.awaiting})
+        for adapter in adapters:
+            adapter.awaiting.clear()
+        self.resync.release(len(self._queue), f"{len(missing)} servers ({', '.join(missing)})")
+        return True
+
     async def _write_loop(self) -> None:
         assert self._queue_ready is not None
         queue = self._queue
@@ -495,7 +547,17 @@ class PostgresLink:
         delay = self.reconnect_delay[0]
         failing_since: float | None = None
         loop = asyncio.get_running_loop()
+        urgent = self._urgent
         while True:
+            if urgent:
+                queue = urgent
+            else:
+                queue = self._queue
+                if self.resync.held and not self._stopping and not self._resynced():
+                    ready.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(ready.wait(), 0.05)
+                    continue
             if not queue:
                 if self._stopping:
                     return
@@ -515,6 +577,7 @@ class PostgresLink:
                     queue.popleft()
                     continue
                 self.writing = False
+                self._hold("cannot send")
                 if self._stopping:
                     log.warning("closing: %d notifications not sent (%s)", len(queue), exc)
                     return
@@ -628,17 +691,16 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
             return
         await self.link.release()
 
-    def on_reconnect(self) -> None:
-        """The listening connection is back: what was sent meanwhile was missed, so ask the
-        other servers to say they are there."""
-        if not self._closed:
-            self.publish({"type": MessageType.INITIAL_HEARTBEAT})
-
     def do_publish(self, message: dict[str, Any]) -> None:
-        self.link.publish(message)
+        # a heartbeat sent while listening says "I receive": it goes even while held
+        urgent = message.get("type") in _HEARTBEATS and self.link.connected
+        self.link.publish(message, urgent=urgent)
 
     def do_publish_response(self, requester_uid: str, response: dict[str, Any]) -> None:
         self.link.publish(response)
+
+
+_HEARTBEATS = (MessageType.INITIAL_HEARTBEAT, MessageType.HEARTBEAT)
 
 
 # ---------------------------------------------------------------------------------- factory
@@ -652,7 +714,8 @@ class PostgresAdapterFactory:
     ``payload_threshold`` (8000), ``cleanup_interval`` (30.0), ``heartbeat_interval`` (5.0),
     ``heartbeat_timeout`` (10.0); and ``request_timeout``, ``create_table``, ``max_queue``,
     ``reconnect_delay``, ``connect_timeout``, ``poll_interval``, ``health_check_interval``,
-    ``query_timeout``.
+    ``query_timeout``, ``resync_timeout`` and ``on_report`` (see
+    :mod:`aiosocketio.adapters.resync`).
     """
 
     def __init__(

@@ -13,7 +13,10 @@ client that publishes, shared by all its namespaces::
 
 When Redis goes away the server keeps serving its own clients: broadcasts still reach the local
 sockets, what is to be published waits in a bounded queue, and the subscriber reconnects with a
-backoff and subscribes again. Cluster-wide requests (``fetch_sockets``, ``server_side_emit``
+backoff and subscribes again. After an outage the queue is held until the other servers are
+subscribed again (Pub/Sub keeps nothing for a server that is not), and every message that
+Redis says reached fewer servers than before is reported (see :mod:`.resync`). Cluster-wide
+requests (``fetch_sockets``, ``server_side_emit``
 with acknowledgements) fail with :class:`~aiosocketio.adapters.base.ClusterError` while Redis is
 unreachable.
 """
@@ -24,6 +27,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -60,6 +64,7 @@ from .cluster import (
     socket_to_dict,
 )
 from .memory import MemoryAdapter
+from .resync import ReportHook, Resync
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace
@@ -81,6 +86,7 @@ RedisSource = str | Redis | Callable[[], Redis]
 SubscriptionMode = Literal["static", "dynamic", "dynamic-private"]
 Handler = Callable[[bytes, bytes], None]
 Kind = Literal["channel", "pattern", "shard"]
+_Item = tuple[bool, str, bytes | str, str | None]  # sharded, channel, data, watched key
 
 # errors after which the connection is gone and is to be made again
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -119,6 +125,12 @@ class RedisLink:
     * the publishing client: one task publishes, in order, what the adapters queue (pipelined
       when several messages wait); while Redis is unreachable messages wait in a queue of at most
       ``max_queue`` (the oldest are dropped beyond, and counted in ``dropped``).
+
+    Each adapter *watches* its namespace: the number of servers subscribed to it (PUBSUB
+    NUMSUB of a channel every server subscribes to) and the receiver count Redis answers to
+    each PUBLISH. A message that reached fewer servers than before is reported as ``short``;
+    after an outage of its own the link holds its queue until the count is back (at most
+    ``resync_timeout`` seconds once Redis answers), see :class:`~.resync.Resync`.
     """
 
     def __init__(
@@ -129,6 +141,8 @@ class RedisLink:
         max_queue: int = 10_000,
         reconnect_delay: tuple[float, float] = (0.05, 5.0),
         connect_timeout: float = 3.0,
+        resync_timeout: float = 10.0,
+        on_report: ReportHook | None = None,
     ) -> None:
         self.id = secrets.token_hex(4)
         self._source = source
@@ -140,9 +154,9 @@ class RedisLink:
         self._owns_client = False
         self._sub_pool: ConnectionPool | None = None
         self._pubsub: PubSub | None = None
-        self._tables: dict[Kind, dict[bytes, Handler]] = {"channel": {}, "pattern": {}, "shard": {}}
+        self._tables: dict[Kind, dict[bytes, Handler]] = {"pattern": {}, "channel": {}, "shard": {}}
         self._confirmations: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
-        self._queue: deque[tuple[bool, str, bytes | str]] = deque()
+        self._queue: deque[_Item] = deque()
         self._queue_ready: asyncio.Event | None = None
         self._first_attempt: asyncio.Event | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -153,12 +167,17 @@ class RedisLink:
         self.closed = False
         self._live = False  # the subscriber connection is up (subscriptions go out at once)
         self._down_since: float | None = None
+        self._deaf_since = 0.0
         self.connected = False
         """Whether the subscriber connection is up and subscribed to every channel."""
         self.reconnects = 0
         """How many times the subscriber connection was made again after a failure."""
         self.dropped = 0
         """How many queued messages were dropped because the queue was full."""
+        self.resync = Resync("Redis", resync_timeout, on_report)
+        self._watched: dict[str, tuple[str, bool]] = {}
+        self._receivers: dict[str, int] = {}
+        self._short_since: dict[str, float] = {}
 
     @property
     def subscriber_name(self) -> str:
@@ -309,22 +328,116 @@ class RedisLink:
         return future
 
     # ---------------------------------------------------------------- publishing
-    def publish(self, channel: str, data: bytes | str, *, sharded: bool = False) -> None:
-        """Queue a message; the publisher task sends the queue in order."""
+    def publish(
+        self, channel: str, data: bytes | str, *, sharded: bool = False, watch: str | None = None
+    ) -> None:
+        """Queue a message; the publisher task sends the queue in order. ``watch``: the key
+        (see :meth:`watch`) whose servers all receive this message."""
         queue = self._queue
-        queue.append((sharded, channel, data))
+        queue.append((sharded, channel, data, watch))
         if len(queue) > self.max_queue:
-            queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "Redis publish queue full (%d messages): dropped the oldest "
-                    "(%d dropped so far)",
-                    self.max_queue,
-                    self.dropped,
-                )
+            self._drop_oldest()
         if self._queue_ready is not None:
             self._queue_ready.set()
+
+    def _drop_oldest(self) -> None:
+        self._queue.popleft()
+        self.dropped += 1
+        self.resync.report("dropped", 1, detail="the publish queue was full")
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning(
+                "Redis publish queue full (%d messages): dropped the oldest (%d dropped so far)",
+                self.max_queue,
+                self.dropped,
+            )
+
+    # ---------------------------------------------------------------- who receives
+    async def watch(self, key: str, channel: str, *, sharded: bool = False) -> None:
+        """Count the servers of ``key`` (a namespace) as the subscribers of ``channel``, to
+        which each of them subscribes (and as the receivers of the messages published with
+        ``watch=key``)."""
+        self._watched[key] = (channel, sharded)
+        try:
+            self.observe(key, await self.numsub(channel, sharded=sharded))
+        except ClusterError:
+            pass  # counted once Redis answers
+
+    def unwatch(self, key: str) -> None:
+        self._watched.pop(key, None)
+        self._receivers.pop(key, None)
+        self._short_since.pop(key, None)
+
+    def observe(self, key: str, count: int, *, message: bool = False) -> None:
+        """``count`` servers of ``key`` are subscribed (or received a ``message``): fewer
+        than before is a server re-subscribing after an outage, or gone; each message sent
+        meanwhile is reported, for at most ``resync_timeout`` seconds, after which the lower
+        count is the new normal."""
+        if key not in self._watched:
+            return
+        expected = self._receivers.get(key, 0)
+        if count >= expected:
+            self._receivers[key] = count
+            if self._short_since.pop(key, None) is not None:
+                log.info("Redis: %d servers of %s subscribed again", count, key)
+            return
+        now = asyncio.get_running_loop().time()
+        since = self._short_since.setdefault(key, now)
+        if message:
+            if since == now:
+                log.warning(
+                    "Redis: a message of %s reached %d of %d servers (reported; the others "
+                    "are re-subscribing or gone)",
+                    key,
+                    count,
+                    expected,
+                )
+            self.resync.report("short", 1, detail=f"{key}: {count} of {expected} servers")
+        if now - since >= self.resync.timeout:
+            log.info("Redis: %d servers of %s from now on (was %d)", count, key, expected)
+            self._receivers[key] = count
+            del self._short_since[key]
+
+    def servers(self, key: str, count: int) -> int:
+        """The server count of ``key`` given ``count`` subscribers: while held after an
+        outage, the servers expected back count too (a broadcast with acks waits for them)."""
+        self.observe(key, count)
+        if self.resync.held:
+            return max(count, self._receivers.get(key, 0))
+        return count
+
+    async def _missing(self) -> list[tuple[str, int, int]] | None:
+        """The watched keys with fewer subscribers than expected: (key, count, expected);
+        None when Redis does not answer."""
+        missing = []
+        for key, (channel, sharded) in list(self._watched.items()):
+            try:
+                count = await self.numsub(channel, sharded=sharded)
+            except ClusterError:
+                return None
+            expected = self._receivers.get(key, 0)
+            if count < expected:
+                missing.append((key, count, expected))
+            else:
+                self.observe(key, count)
+        return missing
+
+    async def _resynced(self) -> bool:
+        """While held: whether the servers are subscribed again (or the wait is over)."""
+        resync = self.resync
+        missing = await self._missing() if self.connected else None
+        if missing == []:
+            resync.release()
+            return True
+        if not resync.expired(missing is not None) or missing is None:
+            return False
+        for key, count, _ in missing:
+            self._receivers[key] = count
+            self._short_since.pop(key, None)
+        what = ", ".join(
+            f"{expected - count} of {expected} servers of {key}" for key, count, expected in missing
+        )
+        resync.release(sum(1 for item in self._queue if item[3] is not None), what)
+        return True
 
     async def command(self, *args: Any) -> Any:
         """Run one command with the publishing client; ClusterError when Redis is unreachable."""
@@ -348,6 +461,9 @@ class RedisLink:
         failing_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
+            if self.resync.held and not self._stopping and not await self._resynced():
+                await asyncio.sleep(0.05)
+                continue
             if not queue:
                 if self._stopping:
                     return
@@ -356,7 +472,7 @@ class RedisLink:
                 continue
             batch = [queue.popleft() for _ in range(min(len(queue), 512))]
             try:
-                await self._send(batch)
+                replies = await self._send(batch)
             except asyncio.CancelledError:
                 queue.extendleft(reversed(batch))
                 raise
@@ -366,8 +482,8 @@ class RedisLink:
                     log.warning("closing: %d messages not published (%s)", len(queue), exc)
                     return
                 while len(queue) > self.max_queue:
-                    queue.popleft()
-                    self.dropped += 1
+                    self._drop_oldest()
+                self.resync.hold("cannot publish")
                 if failing_since is None:
                     failing_since = loop.time()
                     log.warning(
@@ -382,19 +498,22 @@ class RedisLink:
                     log.info("publishing to Redis again after %.1f s", loop.time() - failing_since)
                     failing_since = None
                 delay = self.reconnect_delay[0]
+                for item, reply in zip(batch, replies, strict=False):
+                    if item[3] is not None and isinstance(reply, int):
+                        self.observe(item[3], reply, message=True)
 
-    async def _send(self, batch: list[tuple[bool, str, bytes | str]]) -> None:
+    async def _send(self, batch: list[_Item]) -> list[Any]:
+        """Publish; the receiver count of each message."""
         client = self.client
         assert client is not None
         if len(batch) == 1:
-            sharded, channel, data = batch[0]
+            sharded, channel, data, _ = batch[0]
             command = "SPUBLISH" if sharded else "PUBLISH"
-            await client.execute_command(command, channel, data)  # type: ignore[no-untyped-call]
-            return
+            return [await client.execute_command(command, channel, data)]  # type: ignore[no-untyped-call]
         async with client.pipeline(transaction=False) as pipe:
-            for sharded, channel, data in batch:
+            for sharded, channel, data, _ in batch:
                 pipe.execute_command("SPUBLISH" if sharded else "PUBLISH", channel, data)
-            await pipe.execute()
+            return list(await pipe.execute())
 
     # ---------------------------------------------------------------- reading
     async def _read_loop(self) -> None:
@@ -411,8 +530,10 @@ class RedisLink:
                 if self.closed:
                     return
                 self._first_attempt.set()
+                self.resync.hold("the subscriber connection is lost")
                 if self._down_since is None:
                     self._down_since = asyncio.get_running_loop().time()
+                    self._deaf_since = time.time()
                     log.warning(
                         "Redis subscriber connection lost (%s: %s); local delivery goes on, "
                         "reconnecting",
@@ -449,6 +570,7 @@ class RedisLink:
                 asyncio.get_running_loop().time() - self._down_since,
             )
             self._down_since = None
+            self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
         self.connected = True
         self._first_attempt.set()
         return pubsub
@@ -584,6 +706,8 @@ class RedisAdapterFactory:
         health_check_interval: float = 15.0,
         max_queue: int = 10_000,
         reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        resync_timeout: float = 10.0,
+        on_report: ReportHook | None = None,
     ) -> None:
         if subscription_mode not in ("static", "dynamic", "dynamic-private"):
             raise ValueError(f"unknown subscription mode {subscription_mode!r}")
@@ -597,6 +721,8 @@ class RedisAdapterFactory:
             "health_check_interval": health_check_interval,
             "max_queue": max_queue,
             "reconnect_delay": reconnect_delay,
+            "resync_timeout": resync_timeout,
+            "on_report": on_report,
         }
         self._links: weakref.WeakKeyDictionary[Server, RedisLink] = weakref.WeakKeyDictionary()
 
@@ -715,7 +841,8 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
         """The ``adapter`` option of a Server. ``redis``: a URL, a ``redis.asyncio.Redis``
         client (not closed by the adapter) or a function returning one (closed with the
         server). Other options: ``subscription_mode`` (sharded), ``health_check_interval``,
-        ``max_queue``, ``reconnect_delay``, ``publish_on_specific_response_channel``."""
+        ``max_queue``, ``reconnect_delay``, ``publish_on_specific_response_channel``,
+        ``resync_timeout`` and ``on_report`` (see :mod:`aiosocketio.adapters.resync`)."""
         return RedisAdapterFactory(
             redis, key=key, request_timeout=request_timeout, sharded=sharded, **options
         )
@@ -740,8 +867,10 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
             [self.request_channel, self.response_channel, self.specific_response_channel],
             self._on_channel_message,
         )
+        await link.watch(self.nsp.name, self.request_channel)
 
     async def _unsubscribe_all(self) -> None:
+        self.link.unwatch(self.nsp.name)
         await self.link.unsubscribe("pattern", [self.channel + "*"])
         await self.link.unsubscribe(
             "channel",
@@ -910,9 +1039,9 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
             channel = f"{channel}{request.get('uid')}#"
         self._publish(channel, data)
 
-    def _publish(self, channel: str, data: bytes | str | None) -> None:
+    def _publish(self, channel: str, data: bytes | str | None, watch: str | None = None) -> None:
         if data is not None:
-            self.link.publish(channel, data)
+            self.link.publish(channel, data, watch=watch)
 
     def _on_response(self, data: bytes) -> None:
         try:
@@ -963,7 +1092,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
             except TypeError:
                 log.exception("cannot publish a broadcast of %s", self.nsp.name)
             else:
-                self.link.publish(channel, message)
+                self.link.publish(channel, message, watch=self.nsp.name)
         MemoryAdapter.broadcast(self, packet, opts)
 
     def broadcast_with_ack(
@@ -988,7 +1117,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
                 log.exception("cannot publish a broadcast of %s", self.nsp.name)
             else:
                 self._ack_requests[request_id] = AckRequest(client_count, ack)
-                self.link.publish(self.request_channel, message)
+                self.link.publish(self.request_channel, message, watch=self.nsp.name)
                 timeout = opts.flags.timeout if opts.flags.timeout is not None else 0.0
                 asyncio.get_running_loop().call_later(
                     timeout, self._ack_requests.pop, request_id, None
@@ -996,7 +1125,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
         MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
 
     async def server_count(self) -> int:
-        return await self.link.numsub(self.request_channel)
+        return self.link.servers(self.nsp.name, await self.link.numsub(self.request_channel))
 
     # ---------------------------------------------------------------- cluster-wide operations
     def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
@@ -1036,7 +1165,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
         Adapter.disconnect_sockets(self, opts, close)
 
     def _request(self, request: dict[str, Any]) -> None:
-        self._publish(self.request_channel, _dumps_or_log(request))
+        self._publish(self.request_channel, _dumps_or_log(request), self.nsp.name)
 
     async def _ask(
         self,
@@ -1190,8 +1319,10 @@ class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
         names = [self.channel, self.response_channel]
         names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))
         await self.link.subscribe("shard", names, self._on_raw)
+        await self.link.watch(self.nsp.name, self.channel, sharded=True)
 
     async def _unsubscribe_all(self) -> None:
+        self.link.unwatch(self.nsp.name)
         names = [self.channel, self.response_channel]
         names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))
         await self.link.unsubscribe("shard", names)
@@ -1227,7 +1358,9 @@ class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
     def do_publish(self, message: dict[str, Any]) -> None:
         data = _dumps_or_log(message)
         if data is not None:
-            self.link.publish(self._channel_of(message), data, sharded=True)
+            channel = self._channel_of(message)
+            watch = self.nsp.name if channel == self.channel else None
+            self.link.publish(channel, data, sharded=True, watch=watch)
 
     def _channel_of(self, message: Mapping[str, Any]) -> str:
         mode = self.subscription_mode
@@ -1248,7 +1381,8 @@ class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
             self.link.publish(f"{self.channel}{requester_uid}#", data, sharded=True)
 
     async def server_count(self) -> int:
-        return await self.link.numsub(self.channel, sharded=True)
+        count = await self.link.numsub(self.channel, sharded=True)
+        return self.link.servers(self.nsp.name, count)
 
 
 def _looks_like_a_socket_id(room: Any) -> bool:
