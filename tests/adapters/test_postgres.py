@@ -32,6 +32,7 @@ from aiosocketio.adapters.postgres import (
     PostgresLink,
     encode_notification,
 )
+from aiosocketio.adapters.resync import DeliveryReport
 from sioclient import SioClient, SioServer, until
 
 from .conftest import wait_for_servers
@@ -398,12 +399,75 @@ async def test_listener_terminated_during_traffic(cluster: StartCluster, postgre
     # what b sent while its connection was down went out later, in order
     assert sorted(set(got_a["m"])) == list(range(100)) and got_a["m"] == sorted(got_a["m"])
     # b missed what was notified while it was not listening (LISTEN/NOTIFY keeps nothing)
+    # and a, which saw no outage, did not hold it back: b reported the window it missed
     assert got_b["n"] == sorted(set(got_b["n"]))
+    assert link.resync.reported["deaf"] == 1
     await wait_for_servers(nodes, 2)
     nodes[0].io.emit("after", 0)
     nodes[1].io.emit("after", 1)
     assert sorted(args[0] for _name, args in await events(a + a + b + b)) == [0, 0, 1, 1]
     assert len(await nodes[1].io.fetch_sockets()) == 2
+
+
+# ---------------------------------------------------------------------------------- resync
+async def slow_pair(cluster: StartCluster, delay: float, **options: Any) -> list[SioServer]:
+    """Servers A and B; B's listener reconnects only after ``delay`` (x0.5 to 1.5)."""
+    [a] = await cluster(1, adapter_options=options)
+    slow = {**options, "reconnect_delay": (delay, delay)}
+    [b] = await cluster(1, adapter_options=slow, expect=2)
+    await wait_for_servers([a, b], 2)
+    return [a, b]
+
+
+def keep_reports(link: PostgresLink) -> list[DeliveryReport]:
+    reports: list[DeliveryReport] = []
+    link.resync.on_report = reports.append
+    return reports
+
+
+async def test_outage_holds_the_queue_until_the_servers_listen_again(
+    cluster: StartCluster, postgres_url: str
+) -> None:
+    """Both listeners terminated (what a restart does): A listens again first, announces
+    itself and holds what it sends until B is heard from; B misses nothing."""
+    nodes = await slow_pair(cluster, 1.0)
+    a, b = await connect(nodes[0], 1), await connect(nodes[1], 1)
+    link_a, link_b = link_of(nodes[0]), link_of(nodes[1])
+    reports_b = keep_reports(link_b)
+    terminate(postgres_url, [link_a.listener_pid, link_b.listener_pid])
+    await until(lambda: link_a.reconnects == 1 and link_a.connected, 3.0)
+    assert not link_b.connected and link_a.resync.held
+    for i in range(5):
+        nodes[0].io.emit("n", i)
+    assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
+    assert [args for _, args in await events(b * 5, timeout=3.0)] == [[i] for i in range(5)]
+    await until(lambda: not link_a.resync.held and not link_b.resync.held, 2.0)
+    for link in (link_a, link_b):
+        assert link.resync.reported == {"short": 0, "unconfirmed": 0, "dropped": 0, "deaf": 1}
+    [deaf] = reports_b
+    assert deaf.kind == "deaf" and deaf.messages == 0 and deaf.since < deaf.until
+    nodes[1].io.emit("back")
+    assert await events(a + b) == [("back", [])] * 2
+
+
+async def test_server_not_back_in_time_is_reported(
+    cluster: StartCluster, postgres_url: str
+) -> None:
+    """A server not heard from within ``resync_timeout`` after the outage: what waited goes
+    out, reported as unconfirmed with the server's uid."""
+    nodes = await slow_pair(cluster, 60.0, resync_timeout=0.5)
+    a = await connect(nodes[0], 1)
+    link_a, link_b = link_of(nodes[0]), link_of(nodes[1])
+    reports = keep_reports(link_a)
+    terminate(postgres_url, [link_a.listener_pid, link_b.listener_pid])
+    await until(lambda: link_a.reconnects == 1 and link_a.connected, 3.0)
+    for i in range(3):
+        nodes[0].io.emit("n", i)
+    await events(a * 3)
+    await until(lambda: not link_a.resync.held, 3.0)
+    [report] = [r for r in reports if r.kind == "unconfirmed"]
+    assert report.messages == 3
+    assert nodes[1].io.of("/").adapter.uid in report.detail  # type: ignore[attr-defined]
 
 
 async def drain(client: SioClient) -> dict[str, list[Any]]:

@@ -37,6 +37,7 @@ from aiosocketio.adapters.redis import (
     RedisLink,
     ShardedRedisAdapter,
 )
+from aiosocketio.adapters.resync import DeliveryReport
 from aiosocketio.emitter import RedisEmitter
 from sioclient import SioClient, SioServer, until
 
@@ -916,6 +917,103 @@ async def test_broker_outage_and_recovery(
         await proxy.close()
 
 
+# ---------------------------------------------------------------------------------- resync
+def links(nodes: list[SioServer]) -> list[RedisLink]:
+    return [node.io.of("/").adapter.link for node in nodes]  # type: ignore[attr-defined]
+
+
+async def slow_pair(
+    cluster: StartCluster, sharded: bool, delay: float, **options: Any
+) -> list[SioServer]:
+    """Servers A and B; B's subscriber reconnects only after ``delay`` (x0.5 to 1.5)."""
+    [a] = await cluster(1, sharded=sharded, adapter_options=options)
+    slow = {**options, "reconnect_delay": (delay, delay)}
+    [b] = await cluster(1, sharded=sharded, adapter_options=slow, expect=2)
+    await wait_for_servers([a, b], 2)
+    return [a, b]
+
+
+def keep_reports(link: RedisLink) -> list[DeliveryReport]:
+    reports: list[DeliveryReport] = []
+    link.resync.on_report = reports.append
+    return reports
+
+
+async def test_message_to_fewer_servers_is_reported(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    """Only B's subscriber goes away: A does not know, but Redis answers each PUBLISH with
+    the number of receivers, so every broadcast B misses is reported by A, one by one."""
+    nodes = await slow_pair(cluster, sharded, 1.0)
+    a, b = await connect(nodes[0], 1), await connect(nodes[1], 1)
+    link_a, link_b = links(nodes)
+    reports = keep_reports(link_a)
+    kill_clients(redis_url, subscriber_ids(redis_url, link_b.subscriber_name))
+    await until(lambda: not link_b.connected, 2.0)
+    for i in range(5):
+        nodes[0].io.emit("n", i)
+    assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
+    await until(lambda: link_a.resync.reported["short"] == 5, 2.0)
+    assert await nothing(b)  # B missed them all, and A said so
+    assert [(r.kind, r.messages) for r in reports] == [("short", 1)] * 5
+    assert "1 of 2 servers" in reports[0].detail
+    assert not link_a.resync.held  # A saw no outage of its own: it never held anything
+    await until(lambda: link_b.connected, 3.0)
+    nodes[0].io.emit("after")
+    assert await events(a + b) == [("after", [])] * 2
+    assert link_a.resync.reported["short"] == 5
+    assert link_b.resync.reported["deaf"] == 1
+
+
+async def test_outage_holds_the_queue_until_the_servers_are_back(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    """Every subscriber goes away (what a Redis restart does): A is back first and holds what
+    it publishes until B is subscribed again, so B misses nothing and nothing is reported."""
+    nodes = await slow_pair(cluster, sharded, 1.0)
+    a, b = await connect(nodes[0], 1), await connect(nodes[1], 1)
+    link_a, link_b = links(nodes)
+    ids = [i for link in (link_a, link_b) for i in subscriber_ids(redis_url, link.subscriber_name)]
+    kill_clients(redis_url, ids)
+    await until(lambda: link_a.reconnects == 1 and link_a.connected, 2.0)
+    assert not link_b.connected and link_a.resync.held
+    # while held, the server count includes the servers expected back
+    assert await nodes[0].io.of("/").adapter.server_count() == 2
+    for i in range(5):
+        nodes[0].io.emit("n", i)
+    assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
+    assert [args for _, args in await events(b * 5, timeout=3.0)] == [[i] for i in range(5)]
+    await until(lambda: not link_a.resync.held, 1.0)
+    assert link_a.resync.holds == 1
+    assert link_a.resync.reported == {"short": 0, "unconfirmed": 0, "dropped": 0, "deaf": 1}
+
+
+async def test_server_not_back_in_time_is_reported(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    """A server that does not subscribe again within ``resync_timeout``: the held messages
+    go out, reported as unconfirmed, and the lower count is the new normal."""
+    nodes = await slow_pair(cluster, sharded, 60.0, resync_timeout=0.5)
+    a = await connect(nodes[0], 1)
+    link_a, link_b = links(nodes)
+    reports = keep_reports(link_a)
+    ids = [i for link in (link_a, link_b) for i in subscriber_ids(redis_url, link.subscriber_name)]
+    kill_clients(redis_url, ids)
+    await until(lambda: link_a.reconnects == 1 and link_a.connected, 2.0)
+    for i in range(3):
+        nodes[0].io.emit("n", i)
+    await events(a * 3)
+    await until(lambda: not link_a.resync.held, 2.0)
+    unconfirmed = [r for r in reports if r.kind == "unconfirmed"]
+    assert [r.messages for r in unconfirmed] == [3]
+    assert "1 of 2 servers" in unconfirmed[0].detail
+    assert unconfirmed[0].since <= unconfirmed[0].until
+    nodes[0].io.emit("later")  # reaches the one server now expected: nothing more to report
+    await events(a)
+    await asyncio.sleep(0.1)
+    assert link_a.resync.reported["short"] == 0 and not link_a.resync.held
+
+
 async def test_publish_queue_is_bounded(redis_key: str) -> None:
     """Nothing reachable at all: the server starts, serves its own clients, keeps at most
     ``max_queue`` messages and says how many it dropped."""
@@ -930,6 +1028,7 @@ async def test_publish_queue_is_bounded(redis_key: str) -> None:
             node.io.emit("n", i)
         assert [(await events(a))[0][1][0] for _ in range(8)] == list(range(8))
         assert link.dropped >= 3 and len(link._queue) <= 5
+        assert link.resync.reported["dropped"] == link.dropped  # each one reported
         assert not link.connected
         with pytest.raises(ClusterError):
             await node.io.of("/").adapter.server_count()

@@ -2,5 +2,13 @@
 
 from .base import Adapter, BroadcastFlags, BroadcastOptions, PersistedSession
 from .memory import MemoryAdapter
+from .resync import DeliveryReport
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "MemoryAdapter", "PersistedSession"]
+__all__ = [
+    "Adapter",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "DeliveryReport",
+    "MemoryAdapter",
+    "PersistedSession",
+]
