@@ -78,6 +78,23 @@ async def test_websocket_heartbeat_and_timeout(serve, echo):
     await assert_serves(port)
 
 
+async def test_pings_every_interval_when_the_timeout_is_longer(serve, echo):
+    """ping_timeout > ping_interval (socket.io 2's 25 s / 60 s): after each pong the next
+    ping is due ping_interval later, not when the pong deadline would have passed."""
+    app = echo(ping_interval=0.1, ping_timeout=1.0)
+    port = await serve(app)
+    loop = asyncio.get_running_loop()
+    async with await WsConnection.open(port, ws_url()) as ws:
+        open_packet(await ws.recv())
+        times = []
+        for _ in range(4):
+            assert await ws.recv(timeout=2.0) == "2"
+            times.append(loop.time())
+            ws.send_text("3")
+    # three intervals of 0.1 s; waiting for the deadline each time would take 3 s
+    assert times[-1] - times[0] < 1.0
+
+
 async def test_client_ping_closes(serve, echo):
     app = echo()
     port = await serve(app)
