@@ -235,9 +235,8 @@ PY_TRANSPORTS = {
 
 
 async def _python_clients(url: str, sticky: str) -> list[PyClient]:
-    # the aiosocketio client keeps no cookies: with sticky=cookie only the WebSocket-only
-    # ones (which need no stickiness) can go through the front
-    modes = ["polling", "websocket", "upgrade"] if sticky == "ip" else ["websocket"]
+    # behind a cookie-sticky front, polling needs the cookie jar (as withCredentials in Node)
+    modes = ["polling", "websocket", "upgrade"]
     clients = []
     for i in range(6):
         mode = modes[i % len(modes)]
@@ -246,6 +245,7 @@ async def _python_clients(url: str, sticky: str) -> list[PyClient]:
             force_new=True,
             reconnection=False,
             transports=PY_TRANSPORTS[mode],
+            with_credentials=sticky == "cookie",
             wait_timeout=10,
         )
         clients.append(PyClient(sock, mode))

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 from .. import _json
 from ..engineio.packets import MESSAGE, NOOP, OPEN, PING, PONG, UPGRADE
+from .cookies import CookieJar
 from .events import Emitter, TaskSet, log
 from .http import Target
 from .transports import (
@@ -95,6 +96,7 @@ class Engine(Emitter):
         connect_timeout: float = 20.0,
         per_message_deflate: bool = True,
         timestamp_requests: bool = True,
+        with_credentials: bool = False,
         listener: EngineListener | None = None,
     ) -> None:
         super().__init__()
@@ -109,6 +111,7 @@ class Engine(Emitter):
             connect_timeout=connect_timeout,
             per_message_deflate=per_message_deflate,
             timestamp_requests=timestamp_requests,
+            cookies=CookieJar() if with_credentials else None,
         )
         self.transports = list(transports)
         self.upgrade = upgrade

@@ -60,6 +60,7 @@ class Response:
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    set_cookies: list[str]
 
 
 async def open_stream(
@@ -98,6 +99,7 @@ class _ResponseState:
         "keep_alive",
         "max_size",
         "parser",
+        "set_cookies",
         "size",
     )
 
@@ -105,6 +107,7 @@ class _ResponseState:
         self.parser: Any = None
         self.keep_alive = False
         self.headers: dict[str, str] = {}
+        self.set_cookies: list[str] = []  # not joined with ", ": an Expires has one
         self.body: list[bytes] = []
         self.size = 0
         self.max_size = max_size
@@ -114,6 +117,8 @@ class _ResponseState:
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1").strip()
+        if key == "set-cookie":
+            self.set_cookies.append(text)
         old = self.headers.get(key)
         self.headers[key] = text if old is None else f"{old}, {text}"
 
@@ -214,7 +219,7 @@ class HttpConnection:
             raise
         if not keep_alive:
             self.close()
-        return Response(status, state.headers, b"".join(state.body), keep_alive)
+        return Response(status, state.headers, b"".join(state.body), keep_alive, state.set_cookies)
 
     def close(self) -> None:
         if not self.closed:

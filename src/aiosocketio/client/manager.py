@@ -137,6 +137,7 @@ class Manager(Emitter):
         per_message_deflate: bool = True,
         timestamp_requests: bool = True,
         add_trailing_slash: bool = True,
+        with_credentials: bool = False,
     ) -> None:
         super().__init__()
         parsed = parse_url(url)
@@ -158,6 +159,7 @@ class Manager(Emitter):
             "connect_timeout": timeout if timeout is not None else 20.0,
             "per_message_deflate": per_message_deflate,
             "timestamp_requests": timestamp_requests,
+            "with_credentials": with_credentials,
         }
         self.nsps: dict[str, Socket] = {}
         self.reconnection = reconnection

@@ -35,8 +35,11 @@ from ..ws.frames import (
     pong_frame,
 )
 from ..ws.frames import CLOSE as WS_CLOSE
+from .cookies import CookieJar
 from .events import TaskSet, log
 from .http import HttpConnection, StaleConnection, Target, websocket_handshake
+
+_TEXT_PLAIN = ("Content-Type", "text/plain;charset=UTF-8")
 
 __all__ = [
     "OutPacket",
@@ -85,6 +88,15 @@ class TransportOptions:
     per_message_deflate: bool = True
     compress_threshold: int = 1024
     max_message_size: int = 100 * 1024 * 1024
+    cookies: CookieJar | None = None
+
+    def request_headers(self, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+        """The headers of a request: the configured ones, the cookies kept, ``extra``."""
+        headers = [*self.headers, *extra]
+        cookie = self.cookies.header() if self.cookies is not None else None
+        if cookie is not None:
+            headers.append(("Cookie", cookie))
+        return headers
 
 
 class TransportHandler(Protocol):
@@ -198,9 +210,7 @@ class PollingTransport(Transport):
         if opts.timestamp_requests:
             query["t"] = secrets.token_urlsafe(6)
         url = opts.target.url(query)
-        headers = list(opts.headers)
-        if body is not None:
-            headers.append(("Content-Type", "text/plain;charset=UTF-8"))
+        headers = opts.request_headers(*(() if body is None else (_TEXT_PLAIN,)))
         for attempt in (1, 2):
             conn = self._get_conn if method == "GET" else self._post_conn
             if conn is None or not conn.usable:
@@ -220,6 +230,8 @@ class PollingTransport(Transport):
                 if attempt == 2:
                     raise
                 continue
+            if opts.cookies is not None and response.set_cookies:
+                opts.cookies.update(response.set_cookies)
             if response.status != 200:
                 message = response.body.decode(errors="replace")[:200]
                 raise TransportError(
@@ -335,7 +347,7 @@ class PollingTransport(Transport):
                     await conn.request(
                         "POST",
                         self.options.target.url(query),
-                        [*self.options.headers, ("Content-Type", "text/plain;charset=UTF-8")],
+                        self.options.request_headers(_TEXT_PLAIN),
                         b"1",
                     )
             except (OSError, TimeoutError, AioSocketIOError) as exc:
@@ -385,7 +397,7 @@ class WebSocketTransport(Transport):
                 reader, writer, extension = await websocket_handshake(
                     opts.target,
                     opts.target.url(self.query),
-                    list(opts.headers),
+                    opts.request_headers(),
                     ssl=opts.ssl,
                     timeout=opts.connect_timeout,
                     extensions=client_offer() if opts.per_message_deflate else None,
