@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 import weakref
 from collections import deque
@@ -47,6 +46,7 @@ from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
+from .link import BrokerLink, Loop
 from .resync import ReportHook, Resync
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class _Connection:
                 log.debug("error while closing a connection: %s", exc)
 
 
-class PostgresLink:
+class PostgresLink(BrokerLink[Notification]):
     """One server's connections to PostgreSQL, shared by the adapters of its namespaces.
 
     * the listening connection: one task waits for notifications and hands them, in order, to
@@ -136,6 +136,10 @@ class PostgresLink:
     a heartbeat once they listen again), for at most ``resync_timeout`` seconds once the
     listener is back; heartbeats go out meanwhile. See :class:`~.resync.Resync`.
     """
+
+    broker = "PostgreSQL"
+    writer_name = "postgres sender"
+    _log = log
 
     def __init__(
         self,
@@ -155,7 +159,9 @@ class PostgresLink:
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
     ) -> None:
-        self.id = secrets.token_hex(4)
+        super().__init__(
+            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
+        )
         self._source = source
         self.channel_prefix = channel_prefix
         self.table_name = table_name
@@ -163,9 +169,6 @@ class PostgresLink:
         self.payload_threshold = payload_threshold
         self.cleanup_interval = cleanup_interval
         self.create_table = create_table
-        self.max_queue = max_queue
-        self.reconnect_delay = reconnect_delay
-        self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
         self.health_check_interval = health_check_interval
         self.query_timeout = query_timeout
@@ -177,27 +180,14 @@ class PostgresLink:
         self._sender = _Connection(self, "sender")
         self._querier = _Connection(self, "queries")
         self._incoming: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._queue: deque[Notification] = deque()
         self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
-        self._queue_ready: asyncio.Event | None = None
-        self._first_attempt: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._starting: asyncio.Task[None] | None = None
-        self._users = 0
-        self._stopping = False
         self._down_since: float | None = None
         self._deaf_since = 0.0
         self._announced = False
-        self.closed = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
         self.writing = True
         """False while the sending connection cannot reach PostgreSQL."""
-        self.reconnects = 0
-        """How many times the listening connection was made again after a failure."""
-        self.dropped = 0
-        """How many queued messages were dropped because the queue was full."""
         self.listener_pid: int | None = None
         """The backend pid of the listening connection (for pg_terminate_backend)."""
         self.resync = Resync("PostgreSQL", resync_timeout, on_report)
@@ -223,21 +213,7 @@ class PostgresLink:
         return conn
 
     # ---------------------------------------------------------------- lifecycle
-    async def acquire(self) -> None:
-        """Take a reference; the first one starts the tasks and waits (at most
-        ``connect_timeout``) for the first connection attempt."""
-        if self.closed:
-            raise ClusterError("this PostgreSQL link is closed")
-        self._users += 1
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
-        await asyncio.shield(self._starting)
-
-    async def _start(self) -> None:
-        self._queue_ready = asyncio.Event()
-        self._first_attempt = asyncio.Event()
-        if self._queue:
-            self._queue_ready.set()
+    async def _open(self) -> None:
         if self.create_table:
             try:
                 await self.query(
@@ -248,49 +224,15 @@ class PostgresLink:
                 )
             except ClusterError as exc:
                 log.warning("cannot create the table %s: %s", self.table_name, exc)
-        for coro, name in (
-            (self._listen_loop(), "listener"),
-            (self._consume_loop(), "consumer"),
-            (self._cleanup_loop(), "cleanup"),
-        ):
-            task = asyncio.ensure_future(coro)
-            task.set_name(f"postgres {name} {self.id}")
-            self._tasks.append(task)
-        self._writer = asyncio.ensure_future(self._write_loop())
-        self._writer.set_name(f"postgres sender {self.id}")
-        try:
-            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
-        except TimeoutError:
-            log.warning("PostgreSQL did not answer within %g s; retrying", self.connect_timeout)
 
-    async def release(self) -> None:
-        """Drop a reference; the last one closes the link."""
-        self._users -= 1
-        if self._users <= 0:
-            await self.close()
+    def _loops(self) -> list[tuple[str, Loop]]:
+        return [
+            ("postgres listener", self._listen_loop()),
+            ("postgres consumer", self._consume_loop()),
+            ("postgres cleanup", self._cleanup_loop()),
+        ]
 
-    async def close(self, flush_timeout: float = 1.0) -> None:
-        """Send what is queued (for at most ``flush_timeout``), then close everything."""
-        if self.closed:
-            return
-        self.closed = True
-        if self._starting is not None and not self._starting.done():
-            await asyncio.wait([self._starting])
-        writer = self._writer
-        if writer is not None and not writer.done():
-            self._stopping = True
-            if self._queue_ready is not None:
-                self._queue_ready.set()
-            await asyncio.wait([writer], timeout=flush_timeout)
-        tasks = [t for t in (*self._tasks, self._writer) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=1.0)
-            for task in pending:
-                log.warning("a PostgreSQL task did not stop: %s", task.get_name())
-        self._tasks.clear()
-        self._writer = None
+    async def _close_connections(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
             await _close_quietly(listener)
@@ -373,8 +315,7 @@ class PostgresLink:
                     await _close_quietly(conn)
             if self.closed:
                 return
-            await asyncio.sleep(_jitter(delay))
-            delay = min(delay * 2, self.reconnect_delay[1])
+            delay = await self._backoff(delay)
 
     async def _sync_listens(self, conn: psycopg.AsyncConnection[Any]) -> None:
         for channel in self.channels - self._listening:
@@ -498,17 +439,9 @@ class PostgresLink:
         queue = self._urgent if urgent else self._queue
         queue.append(notification)
         if len(queue) > self.max_queue:
-            queue.popleft()
-            self.dropped += 1
+            self._drop_oldest_of(queue, "send")
             if not urgent:
                 self.resync.report("dropped", 1, detail="the send queue was full")
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "PostgreSQL send queue full (%d messages): dropped the oldest "
-                    "(%d dropped so far)",
-                    self.max_queue,
-                    self.dropped,
-                )
         if self._queue_ready is not None:
             self._queue_ready.set()
 
@@ -589,8 +522,7 @@ class PostgresLink:
                         str(exc).strip(),
                         len(queue),
                     )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, self.reconnect_delay[1])
+                delay = await self._backoff(delay)
             else:
                 queue.popleft()
                 if failing_since is not None:
@@ -621,10 +553,6 @@ async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.close()
     except Exception as exc:  # closing a broken connection may fail in many ways
         log.debug("error while closing a connection: %s", exc)
-
-
-def _jitter(delay: float) -> float:
-    return delay * (0.5 + secrets.randbelow(1000) / 1000)
 
 
 # ---------------------------------------------------------------------------------- the adapter

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,6 +61,7 @@ from .cluster import (
     single_ack,
     socket_to_dict,
 )
+from .link import BrokerLink, Loop
 from .memory import MemoryAdapter
 from .resync import ReportHook, Resync
 
@@ -114,7 +113,7 @@ class RequestType:
 
 
 # ---------------------------------------------------------------------------------- the link
-class RedisLink:
+class RedisLink(BrokerLink[_Item]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a subscriber connection (its own pool, made from the publishing client's settings, with
@@ -133,6 +132,10 @@ class RedisLink:
     ``resync_timeout`` seconds once Redis answers), see :class:`~.resync.Resync`.
     """
 
+    broker = "Redis"
+    writer_name = "redis publisher"
+    _log = log
+
     def __init__(
         self,
         source: RedisSource,
@@ -144,36 +147,22 @@ class RedisLink:
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
     ) -> None:
-        self.id = secrets.token_hex(4)
+        super().__init__(
+            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
+        )
         self._source = source
         self.health_check_interval = health_check_interval
-        self.max_queue = max_queue
-        self.reconnect_delay = reconnect_delay
-        self.connect_timeout = connect_timeout
         self.client: Redis | None = None
         self._owns_client = False
         self._sub_pool: ConnectionPool | None = None
         self._pubsub: PubSub | None = None
         self._tables: dict[Kind, dict[bytes, Handler]] = {"pattern": {}, "channel": {}, "shard": {}}
         self._confirmations: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
-        self._queue: deque[_Item] = deque()
-        self._queue_ready: asyncio.Event | None = None
-        self._first_attempt: asyncio.Event | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._users = 0
-        self._starting: asyncio.Task[None] | None = None
-        self._stopping = False
-        self.closed = False
         self._live = False  # the subscriber connection is up (subscriptions go out at once)
         self._down_since: float | None = None
         self._deaf_since = 0.0
         self.connected = False
         """Whether the subscriber connection is up and subscribed to every channel."""
-        self.reconnects = 0
-        """How many times the subscriber connection was made again after a failure."""
-        self.dropped = 0
-        """How many queued messages were dropped because the queue was full."""
         self.resync = Resync("Redis", resync_timeout, on_report)
         self._watched: dict[str, tuple[str, bool]] = {}
         self._receivers: dict[str, int] = {}
@@ -185,17 +174,7 @@ class RedisLink:
         return f"aiosocketio-sub-{self.id}"
 
     # ---------------------------------------------------------------- lifecycle
-    async def acquire(self) -> None:
-        """Take a reference; the first one starts the tasks and waits (at most
-        ``connect_timeout``) for the first connection attempt."""
-        if self.closed:
-            raise ClusterError("this Redis link is closed")
-        self._users += 1
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
-        await asyncio.shield(self._starting)
-
-    async def _start(self) -> None:
+    async def _open(self) -> None:
         self.client, self._owns_client = _make_client(self._source)
         try:
             self._sub_pool = _subscriber_pool(self.client, self.subscriber_name)
@@ -203,55 +182,22 @@ class RedisLink:
             if self._owns_client:
                 await self.client.aclose()
             raise
-        self._queue_ready = asyncio.Event()
-        self._first_attempt = asyncio.Event()
-        if self._queue:
-            self._queue_ready.set()
-        self._reader = asyncio.ensure_future(self._read_loop())
-        self._reader.set_name(f"redis subscriber {self.id}")
-        self._writer = asyncio.ensure_future(self._write_loop())
-        self._writer.set_name(f"redis publisher {self.id}")
-        try:
-            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
-        except TimeoutError:
-            log.warning("Redis did not answer within %g s; retrying", self.connect_timeout)
 
-    async def release(self) -> None:
-        """Drop a reference; the last one closes the link."""
-        self._users -= 1
-        if self._users <= 0:
-            await self.close()
+    def _loops(self) -> list[tuple[str, Loop]]:
+        return [("redis subscriber", self._read_loop())]
 
-    async def close(self, flush_timeout: float = 1.0) -> None:
-        """Publish what is queued (for at most ``flush_timeout``), then close everything."""
-        if self.closed:
-            return
-        self.closed = True
-        if self._starting is not None and not self._starting.done():
-            await asyncio.wait([self._starting])
-        writer = self._writer
-        if writer is not None and not writer.done():
-            # the publisher sends what waits, then stops (it stops at once if Redis is down)
-            self._stopping = True
-            if self._queue_ready is not None:
-                self._queue_ready.set()
-            await asyncio.wait([writer], timeout=flush_timeout)
-        tasks = [t for t in (self._reader, self._writer) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
+    async def _interrupt(self) -> None:
         # a read in progress fails at once when its connection closes; the loops also stop by
         # themselves once closed (a cancellation may be lost in a library's timeout handling)
         await self._drop_pubsub()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=1.0)
-            for task in pending:
-                log.warning("a Redis task did not stop: %s", task.get_name())
-        for finished in (self._reader, self._writer):
+
+    async def _close_connections(self) -> None:
+        # the tasks have stopped: say why one of them failed
+        for finished in (*self._tasks, self._writer):
             if finished is not None and finished.done() and not finished.cancelled():
                 exc = finished.exception()
                 if exc is not None:
                     log.error("error in %s", finished.get_name(), exc_info=exc)
-        self._reader = self._writer = None
         await self._drop_pubsub()
         if self._sub_pool is not None:
             await self._sub_pool.disconnect()
@@ -341,15 +287,8 @@ class RedisLink:
             self._queue_ready.set()
 
     def _drop_oldest(self) -> None:
-        self._queue.popleft()
-        self.dropped += 1
+        self._drop_oldest_of(self._queue, "publish")
         self.resync.report("dropped", 1, detail="the publish queue was full")
-        if self.dropped == 1 or self.dropped % 1000 == 0:
-            log.warning(
-                "Redis publish queue full (%d messages): dropped the oldest (%d dropped so far)",
-                self.max_queue,
-                self.dropped,
-            )
 
     # ---------------------------------------------------------------- who receives
     async def watch(self, key: str, channel: str, *, sharded: bool = False) -> None:
@@ -489,8 +428,7 @@ class RedisLink:
                     log.warning(
                         "cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue)
                     )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, self.reconnect_delay[1])
+                delay = await self._backoff(delay)
             except RedisError as exc:
                 log.error("Redis refused %d published messages: %s", len(batch), exc)
             else:
@@ -547,8 +485,7 @@ class RedisLink:
                 await self._drop_pubsub()
             if self.closed:
                 return
-            await asyncio.sleep(_jitter(delay))
-            delay = min(delay * 2, self.reconnect_delay[1])
+            delay = await self._backoff(delay)
 
     async def _connect(self) -> PubSub:
         assert self._sub_pool is not None and self._first_attempt is not None
@@ -683,10 +620,6 @@ def _numsub_count(reply: Any) -> int:
         if len(reply) >= 2:
             return int(reply[1])
     return 0
-
-
-def _jitter(delay: float) -> float:
-    return delay * (0.5 + random.random())
 
 
 # ---------------------------------------------------------------------------------- factory

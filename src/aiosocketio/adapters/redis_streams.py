@@ -39,9 +39,7 @@ import base64
 import binascii
 import logging
 import re
-import secrets
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +62,7 @@ from .cluster import (
     encode_options,
     encode_packet,
 )
+from .link import BrokerLink, Loop
 from .redis import RedisLink, RedisSource
 
 if TYPE_CHECKING:
@@ -235,7 +234,7 @@ class _Op:
         self.callback = callback
 
 
-class StreamsLink:
+class StreamsLink(BrokerLink[_Op]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a reader connection (``XREAD BLOCK`` on every stream, one task): on failure it reconnects
@@ -247,6 +246,10 @@ class StreamsLink:
       unreachable the queue keeps at most ``max_queue`` commands (the oldest are dropped and
       counted in ``dropped``) and broadcasts are delivered locally at once.
     """
+
+    broker = "Redis"
+    writer_name = "redis stream writer"
+    _log = log
 
     def __init__(
         self,
@@ -263,7 +266,9 @@ class StreamsLink:
         command_timeout: float = 5.0,
         health_check_interval: float = 15.0,
     ) -> None:
-        self.id = secrets.token_hex(4)
+        super().__init__(
+            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
+        )
         self.pubsub = RedisLink(
             source,
             health_check_interval=health_check_interval,
@@ -281,34 +286,18 @@ class StreamsLink:
         self.max_len = max_len
         self.read_count = read_count
         self.block_time = block_time
-        self.max_queue = max_queue
-        self.reconnect_delay = reconnect_delay
-        self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.adapters: dict[str, RedisStreamsAdapter] = {}
         self.last_ids: dict[str, str] = {}
         """The id of the last entry read from each stream (where reading goes on)."""
-        self._queue: deque[_Op] = deque()
-        self._queue_ready: asyncio.Event | None = None
-        self._first_read: asyncio.Event | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
         self._reader_pool: ConnectionPool | None = None
-        self._starting: asyncio.Task[None] | None = None
-        self._users = 0
-        self._stopping = False
         self._queued = 0  # commands ever queued
         self._done = 0  # commands ever sent (or dropped)
         self._progress: asyncio.Event | None = None
-        self.closed = False
         self.reading = False
         """Whether the reader connection is up."""
         self.writing = True
         """False while the writer cannot reach Redis."""
-        self.reconnects = 0
-        """How many times the reader connection was made again after a failure."""
-        self.dropped = 0
-        """How many queued commands were dropped because the queue was full."""
         self._reader_down_since: float | None = None
         self._command_slots = asyncio.Semaphore(_MAX_COMMANDS)
 
@@ -322,62 +311,17 @@ class StreamsLink:
         return self.reading and self.writing and self.pubsub.connected
 
     # ---------------------------------------------------------------- lifecycle
-    async def acquire(self) -> None:
-        """Take a reference; the first one starts the tasks and waits (at most
-        ``connect_timeout``) for the reader's first attempt."""
-        if self.closed:
-            raise ClusterError("this Redis link is closed")
-        self._users += 1
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
-        await asyncio.shield(self._starting)
-
-    async def _start(self) -> None:
+    async def _open(self) -> None:
         await self.pubsub.acquire()
         client = self.pubsub.client
         assert client is not None
         self._reader_pool = _reader_pool(client, self.reader_name)
-        self._queue_ready = asyncio.Event()
-        self._first_read = asyncio.Event()
         self._progress = asyncio.Event()
-        if self._queue:
-            self._queue_ready.set()
-        self._reader = asyncio.ensure_future(self._read_loop())
-        self._reader.set_name(f"redis stream reader {self.id}")
-        self._writer = asyncio.ensure_future(self._write_loop())
-        self._writer.set_name(f"redis stream writer {self.id}")
-        try:
-            await asyncio.wait_for(self._first_read.wait(), self.connect_timeout)
-        except TimeoutError:
-            log.warning("Redis did not answer within %g s; retrying", self.connect_timeout)
 
-    async def release(self) -> None:
-        """Drop a reference; the last one closes the link."""
-        self._users -= 1
-        if self._users <= 0:
-            await self.close()
+    def _loops(self) -> list[tuple[str, Loop]]:
+        return [("redis stream reader", self._read_loop())]
 
-    async def close(self, flush_timeout: float = 1.0) -> None:
-        """Write what is queued (for at most ``flush_timeout``), then close everything."""
-        if self.closed:
-            return
-        self.closed = True
-        if self._starting is not None and not self._starting.done():
-            await asyncio.wait([self._starting])
-        writer = self._writer
-        if writer is not None and not writer.done():
-            self._stopping = True
-            if self._queue_ready is not None:
-                self._queue_ready.set()
-            await asyncio.wait([writer], timeout=flush_timeout)
-        tasks = [t for t in (self._reader, self._writer) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=1.0)
-            for task in pending:
-                log.warning("a Redis task did not stop: %s", task.get_name())
-        self._reader = self._writer = None
+    async def _close_connections(self) -> None:
         if self._reader_pool is not None:
             await self._reader_pool.disconnect()
         for op in self._queue:
@@ -400,16 +344,9 @@ class StreamsLink:
         queue.append(_Op(args, callback))
         self._queued += 1
         if len(queue) > self.max_queue:
-            dropped = queue.popleft()
+            dropped = self._drop_oldest_of(queue, "write", "commands")
             self._done += 1
             _call(dropped.callback, None)
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "Redis write queue full (%d commands): dropped the oldest (%d dropped so far)",
-                    self.max_queue,
-                    self.dropped,
-                )
         if self._queue_ready is not None:
             self._queue_ready.set()
 
@@ -494,8 +431,7 @@ class StreamsLink:
                         exc,
                         len(queue),
                     )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, self.reconnect_delay[1])
+                delay = await self._backoff(delay)
             else:
                 if failing_since is not None:
                     log.info(
@@ -536,7 +472,7 @@ class StreamsLink:
 
     # ---------------------------------------------------------------- reading
     async def _read_loop(self) -> None:
-        assert self._first_read is not None and self._reader_pool is not None
+        assert self._first_attempt is not None and self._reader_pool is not None
         delay = self.reconnect_delay[0]
         loop = asyncio.get_running_loop()
         while not self.closed:
@@ -553,7 +489,7 @@ class StreamsLink:
                         ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
                     )
                     self._reader_down_since = None
-                self._first_read.set()
+                self._first_attempt.set()
                 delay = self.reconnect_delay[0]
                 await self._read(client)
             except asyncio.CancelledError:
@@ -561,7 +497,7 @@ class StreamsLink:
             except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
                 if self.closed:
                     return
-                self._first_read.set()
+                self._first_attempt.set()
                 if self._reader_down_since is None:
                     self._reader_down_since = loop.time()
                     log.warning(
@@ -578,8 +514,7 @@ class StreamsLink:
                 await self._reader_pool.disconnect()
             if self.closed:
                 return
-            await asyncio.sleep(_jitter(delay))
-            delay = min(delay * 2, self.reconnect_delay[1])
+            delay = await self._backoff(delay)
 
     async def _resolve_start_ids(self, client: Redis) -> None:
         """Start after the last entry of each stream (as ``$`` would, but with an id that
@@ -681,10 +616,6 @@ def _call(callback: Callback | None, value: Any) -> None:
         log.exception("error in the callback of a Redis command")
 
 
-def _jitter(delay: float) -> float:
-    return delay * (0.5 + secrets.randbelow(1000) / 1000)
-
-
 # ---------------------------------------------------------------------------------- the adapter
 class RedisStreamsAdapter(ClusterAdapter):
     """@socket.io/redis-streams-adapter 0.3 for one namespace (see the module docstring)."""
@@ -737,6 +668,8 @@ class RedisStreamsAdapter(ClusterAdapter):
         await self.link.pubsub.subscribe(
             self._kind, [self.public_channel, self.private_channel], self._on_pubsub
         )
+        sharded = self.use_sharded_pubsub
+        await self.link.pubsub.watch(self.nsp.name, self.public_channel, sharded=sharded)
 
     async def close(self) -> None:
         if self._closing:
@@ -752,6 +685,7 @@ class RedisStreamsAdapter(ClusterAdapter):
             await task
         except Exception:
             return
+        self.link.pubsub.unwatch(self.nsp.name)
         await self.link.pubsub.unsubscribe(self._kind, [self.public_channel, self.private_channel])
         await self.link.release()
 
@@ -820,7 +754,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.on_message(message)
 
     async def server_count(self) -> int:
-        return await self.link.pubsub.numsub(self.public_channel, sharded=self.use_sharded_pubsub)
+        pubsub = self.link.pubsub
+        count = await pubsub.numsub(self.public_channel, sharded=self.use_sharded_pubsub)
+        # after an outage, the servers not subscribed again yet count (their acks will come)
+        return pubsub.servers(self.nsp.name, count)
 
     # ---------------------------------------------------------------- broadcasting
     def _keeps(self, packet: Packet, opts: BroadcastOptions) -> bool:

@@ -1,0 +1,163 @@
+"""What the broker links (Redis, Redis Streams, PostgreSQL) share: a reference-counted
+start and close, their named tasks, and a bounded outgoing queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .base import ClusterError
+
+__all__ = ["BrokerLink"]
+
+Item = TypeVar("Item")
+T = TypeVar("T")
+Loop = Coroutine[Any, Any, None]
+
+
+class BrokerLink(Generic[Item]):
+    """One server's connections to a broker, shared by the adapters of its namespaces.
+
+    The first :meth:`acquire` opens the clients (:meth:`_open`), starts the loops
+    (:meth:`_loops`) and the writer (:meth:`_write_loop`, which sends ``_queue``), then waits
+    at most ``connect_timeout`` for ``_first_attempt``. The last :meth:`release` closes it.
+    """
+
+    broker: ClassVar[str]
+    """The broker's name in messages ("Redis", "PostgreSQL")."""
+    writer_name: ClassVar[str]
+    """The name of the writer task (the link's id appended)."""
+    _log: ClassVar[logging.Logger]
+
+    def __init__(
+        self, *, max_queue: int, reconnect_delay: tuple[float, float], connect_timeout: float
+    ) -> None:
+        self.id = secrets.token_hex(4)
+        self.max_queue = max_queue
+        self.reconnect_delay = reconnect_delay
+        self.connect_timeout = connect_timeout
+        self._queue: deque[Item] = deque()
+        self._queue_ready: asyncio.Event | None = None
+        self._first_attempt: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._users = 0
+        self._stopping = False
+        self.closed = False
+        self.reconnects = 0
+        """How many times the reading connection was made again after a failure."""
+        self.dropped = 0
+        """How many queued messages were dropped because the queue was full."""
+
+    # ---------------------------------------------------------------- for the subclasses
+    async def _open(self) -> None:
+        """Make the clients, before the tasks start."""
+
+    def _loops(self) -> list[tuple[str, Loop]]:
+        """The loops to run as tasks besides the writer: (task name, coroutine)."""
+        return []
+
+    async def _write_loop(self) -> None:
+        raise NotImplementedError
+
+    async def _interrupt(self) -> None:
+        """Called once the tasks are cancelled, before waiting for them."""
+
+    async def _close_connections(self) -> None:
+        """Close what the link opened, once its tasks stopped."""
+
+    # ---------------------------------------------------------------- lifecycle
+    async def acquire(self) -> None:
+        """Take a reference; the first one starts the tasks and waits (at most
+        ``connect_timeout``) for the first connection attempt."""
+        if self.closed:
+            raise ClusterError(f"this {self.broker} link is closed")
+        self._users += 1
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        await self._open()
+        self._queue_ready = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        if self._queue:
+            self._queue_ready.set()
+        for name, coro in self._loops():
+            self._tasks.append(self._spawn(coro, name))
+        self._writer = self._spawn(self._write_loop(), self.writer_name)
+        try:
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
+        except TimeoutError:
+            self._log.warning(
+                "%s did not answer within %g s; retrying", self.broker, self.connect_timeout
+            )
+
+    def _spawn(self, coro: Loop, name: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{name} {self.id}")
+        return task
+
+    async def release(self) -> None:
+        """Drop a reference; the last one closes the link."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self, flush_timeout: float = 1.0) -> None:
+        """Send what is queued (for at most ``flush_timeout``), then close everything."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting])
+        writer = self._writer
+        if writer is not None and not writer.done():
+            # the writer sends what waits, then stops (at once if the broker is down)
+            self._stopping = True
+            if self._queue_ready is not None:
+                self._queue_ready.set()
+            await asyncio.wait([writer], timeout=flush_timeout)
+        tasks = [t for t in (*self._tasks, self._writer) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await self._interrupt()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                self._log.warning("a %s task did not stop: %s", self.broker, task.get_name())
+        await self._close_connections()
+        self._tasks.clear()
+        self._writer = None
+
+    # ---------------------------------------------------------------- helpers
+    def _drop_oldest_of(self, queue: deque[T], name: str, unit: str = "messages") -> T:
+        """Drop the oldest of a full queue (counted in ``dropped``, with a warning now and
+        then); ``name``: "publish", "send"..."""
+        oldest = queue.popleft()
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            self._log.warning(
+                "%s %s queue full (%d %s): dropped the oldest (%d dropped so far)",
+                self.broker,
+                name,
+                self.max_queue,
+                unit,
+                self.dropped,
+            )
+        return oldest
+
+    async def _backoff(self, delay: float) -> float:
+        """Sleep about ``delay`` seconds; the next delay (doubled, up to the maximum)."""
+        await asyncio.sleep(_jitter(delay))
+        return min(delay * 2, self.reconnect_delay[1])
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + random.random())
