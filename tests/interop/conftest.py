@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from aiosocketio import Server
+from sioclient import SioClient
 
 INTEROP_DIR = Path(__file__).resolve().parent
 SCENARIOS = INTEROP_DIR / "scenarios"
@@ -123,3 +124,12 @@ async def serve(node: str) -> AsyncIterator[ServerFactory]:
     yield start
     for io in servers:
         await io.close()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[SioClient]]:
+    """Raw clients made by the test (to a Node server), aborted at its end."""
+    made: list[SioClient] = []
+    yield made
+    for client in made:
+        await client.abort()

@@ -10,11 +10,9 @@ of ``node_cluster/control.js``). Other clients are raw Socket.IO clients (``test
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,43 +20,40 @@ import pytest
 pytest.importorskip("redis")
 pytest.importorskip("msgpack")
 
-from test_redis_cluster import (
+from cluster_common import (
+    REDIS_URL,
     NodeProcess,
+    StartNode,
+    StartPython,
+    acks_both_ways,
+    four_clients,
+    js_port,
+    need_npm,
     next_events,
-    node_client,
     node_rooms,
+    node_scripts,
     quiet,
-    until_async,
+    redis_major_version,
+    room_broadcasts,
+    server_side_emit_both_ways,
+    sio_servers,
+    sockets_both_ways,
+    three_servers,
+    wait_count,
 )
 
-from aiosocketio import Socket
-from aiosocketio.adapters.cluster import RemoteSocket
 from aiosocketio.adapters.redis_streams import RedisStreamsAdapter
-from sioclient import SioClient, SioServer, until
+from sioclient import SioClient, SioServer
 
 pytestmark = pytest.mark.interop
-
-INTEROP_DIR = Path(__file__).resolve().parent
-SCRIPTS = INTEROP_DIR / "node_streams"
-REDIS_URL = os.environ.get("AIOSOCKETIO_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 # ---------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def redis_url(node: str) -> str:
     """A reachable Redis and the npm packages of these tests (else a clear skip)."""
-    for package in ("@socket.io/redis-streams-adapter", "redis", "socket.io-client"):
-        if not (INTEROP_DIR / "node_modules" / package / "package.json").is_file():
-            pytest.skip(f"the streams interop tests need {package}: run `npm ci` in {INTEROP_DIR}")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} ({exc}); set AIOSOCKETIO_REDIS_URL")
-    finally:
-        client.close()
+    need_npm("streams", "@socket.io/redis-streams-adapter", "redis", "socket.io-client")
+    redis_major_version(REDIS_URL)  # skips when Redis is not reachable
     return REDIS_URL
 
 
@@ -80,94 +75,34 @@ def names(redis_url: str) -> AsyncIterator[dict[str, str]]:
         client.close()
 
 
-StartNode = Callable[..., Awaitable[NodeProcess]]
-
-
 @pytest.fixture
 async def node_script(node: str, redis_url: str, names: dict[str, str]) -> AsyncIterator[StartNode]:
     """``proc = await node_script("server", recovery=1)``: a node_streams script on the test's
     stream, ready; stopped at the end of the test."""
-    started: list[NodeProcess] = []
-
-    async def start(script: str, **options: Any) -> NodeProcess:
-        args = [
-            "--redis",
-            redis_url,
-            "--stream",
-            names["stream"],
-            "--prefix",
-            names["prefix"],
-            "--session-prefix",
-            names["session_prefix"],
-        ]
-        for name, value in options.items():
-            args += [f"--{name.replace('_', '-')}", str(value)]
-        proc = await asyncio.create_subprocess_exec(
-            node,
-            str(SCRIPTS / f"{script}.js"),
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=str(INTEROP_DIR),
-        )
-        process = NodeProcess(proc, f"{script}.js")
-        started.append(process)
-        process.ready = await process.event("ready", timeout=10.0)
-        return process
-
-    yield start
-    for process in started:
-        await process.close()
+    args = ["--redis", redis_url, "--stream", names["stream"], "--prefix", names["prefix"]]
+    args += ["--session-prefix", names["session_prefix"]]
+    async with node_scripts(node, "node_streams", *args) as start:
+        yield start
 
 
 @pytest.fixture
-async def python_servers(redis_url: str, names: dict[str, str]) -> AsyncIterator[Any]:
+async def python_servers(redis_url: str, names: dict[str, str]) -> AsyncIterator[StartPython]:
     """``nodes = await python_servers(count, **server_options)``: started Python servers with
     the streams adapter on the test's stream."""
-    started: list[SioServer] = []
+    async with sio_servers() as start_servers:
 
-    async def start(count: int = 1, **server_options: Any) -> list[SioServer]:
-        factory = RedisStreamsAdapter.factory(
-            redis_url,
-            stream_name=names["stream"],
-            channel_prefix=names["prefix"],
-            session_key_prefix=names["session_prefix"],
-            request_timeout=2.0,
-            block_time=1.0,
-        )
-        nodes = []
-        for _ in range(count):
-            node = SioServer(adapter=factory, **server_options)
-            await node.__aenter__()
-            started.append(node)
-            nodes.append(node)
-        return nodes
+        async def start(count: int = 1, **server_options: Any) -> list[SioServer]:
+            factory = RedisStreamsAdapter.factory(
+                redis_url,
+                stream_name=names["stream"],
+                channel_prefix=names["prefix"],
+                session_key_prefix=names["session_prefix"],
+                request_timeout=2.0,
+                block_time=1.0,
+            )
+            return await start_servers(count, factory, **server_options)
 
-    yield start
-    for node in reversed(started):
-        await node.close()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[SioClient]]:
-    made: list[SioClient] = []
-    yield made
-    for client in made:
-        await client.abort()
-
-
-async def wait_count(python: list[SioServer], js: NodeProcess | None, count: int) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
-    for server in python:
-        while await server.io.of("/").adapter.server_count() != count:
-            assert loop.time() < deadline, "the Python servers do not see the cluster"
-            await asyncio.sleep(0.02)
-    if js is not None:
-        while await js.call("serverCount") != count:
-            assert loop.time() < deadline, "the Node server does not see the cluster"
-            await asyncio.sleep(0.02)
+        yield start
 
 
 async def mixed(
@@ -179,49 +114,19 @@ async def mixed(
     return py, js
 
 
-def js_port(js: NodeProcess) -> int:
-    return int(js.ready["port"])
-
-
 # ---------------------------------------------------------------------------------- broadcasts
 async def test_broadcasts_both_ways(
     node_script: StartNode, python_servers: Any, clients: list[SioClient]
 ) -> None:
     py, js = await mixed(node_script, python_servers)
-    p1, p1_sid = await py.connected()
-    p2, _ = await py.connected()
-    n1 = await node_client(js_port(js))
-    n2 = await node_client(js_port(js))
-    clients += [n1, n2]
-    everyone = [p1, p2, n1, n2]
-
-    await js.call("emit", event="from-node", args=[1, {"a": [True, None]}])
-    assert await next_events(everyone) == [("from-node", [1, {"a": [True, None]}])] * 4
-    py.io.emit("from-python", "x", 2.5)
-    assert await next_events(everyone) == [("from-python", ["x", 2.5])] * 4
+    everyone = await four_clients(py, js, clients)
     await js.call("emit", event="bin", args=[b"\x00\x01\xfe", {"nested": b"zz"}])
     assert await next_events(everyone) == [("bin", [b"\x00\x01\xfe", {"nested": b"zz"}])] * 4
     py.io.emit("bin", b"\xff", [b"\x01"])
     assert await next_events(everyone) == [("bin", [b"\xff", [b"\x01"]])] * 4
     assert await quiet(everyone)
 
-    py.io.of("/").sockets[p1_sid].join(["red", "blue"])
-    await js.call("join", sid=n1.sids["/"], rooms=["red"])
-    await js.call("join", sid=n2.sids["/"], rooms=["blue"])
-    await js.call("emit", rooms=["red"], event="red")
-    assert await next_events([p1, n1]) == [("red", [])] * 2
-    py.io.to("blue").emit("blue")
-    assert await next_events([p1, n2]) == [("blue", [])] * 2
-    py.io.to("red").to("blue").except_(n2.sids["/"]).emit("red-blue-but-n2")
-    assert await next_events([p1, n1]) == [("red-blue-but-n2", [])] * 2
-    await js.call("emit", **{"except": ["red"]}, event="not-red")
-    assert await next_events([p2, n2]) == [("not-red", [])] * 2
-    await js.call("emit", rooms=[p2.sids["/"]], event="private")
-    assert await next_events([p2]) == [("private", [])]
-    await js.call("emit", local=True, event="node-local")
-    assert await next_events([n1, n2]) == [("node-local", [])] * 2
-    py.io.local.emit("python-local")
-    assert await next_events([p1, p2]) == [("python-local", [])] * 2
+    await room_broadcasts(py, js, everyone)
     await js.call("emit", volatile=True, event="volatile")
     assert await next_events(everyone) == [("volatile", [])] * 4
     assert await quiet(everyone)
@@ -231,39 +136,8 @@ async def test_acks_and_server_side_emit_both_ways(
     node_script: StartNode, python_servers: Any, clients: list[SioClient]
 ) -> None:
     py, js = await mixed(node_script, python_servers)
-    p1, _ = await py.connected()
-    n1 = await node_client(js_port(js))
-    clients.append(n1)
-
-    task = asyncio.ensure_future(py.io.timeout(2.0).emit_with_ack("q", 1))
-    for client, answer in ((p1, "p"), (n1, "n")):
-        packet = await client.next_event_packet(2.0)
-        assert packet.data == ["q", 1]
-        client.ack(packet.id, answer)
-    assert sorted(await asyncio.wait_for(task, 3.0)) == ["n", "p"]
-
-    task = asyncio.ensure_future(js.call("emitWithAck", event="q2", args=[b"\x07"]))
-    for client, answer in ((p1, b"\x01"), (n1, b"\x02")):
-        packet = await client.next_event_packet(2.0)
-        assert packet.data == ["q2", b"\x07"]
-        client.ack(packet.id, answer)
-    assert sorted(await asyncio.wait_for(task, 3.0)) == [b"\x01", b"\x02"]
-
-    received: list[tuple[Any, ...]] = []
-
-    def on_hello(*args: Any) -> str:
-        received.append(args)
-        return f"python:{args[0]}"
-
-    py.io.on("hello", on_hello)
-    await js.call("serverSideEmit", event="hello", args=[1, {"two": 2}])
-    await until(lambda: received == [(1, {"two": 2})], 3.0)
-    assert await js.call("serverSideEmit", event="hello", args=["x"], ack=True) == ["python:x"]
-    py.io.server_side_emit("hello", "from-py", [3])
-    assert (await js.event("server_side", event="hello"))["args"] == ["from-py", [3]]
-    assert await py.io.server_side_emit_with_ack("ask", 7) == ["node:7"]
-    py.io.server_side_emit("binary", b"\x01\x02")
-    assert (await js.event("server_side", event="binary"))["args"] == [b"\x01\x02"]
+    await acks_both_ways(py, js, clients, node_answer="n")
+    await server_side_emit_both_ways(py, js)
 
 
 # ---------------------------------------------------------------------------------- sockets
@@ -271,55 +145,7 @@ async def test_sockets_both_ways(
     node_script: StartNode, python_servers: Any, clients: list[SioClient]
 ) -> None:
     py, js = await mixed(node_script, python_servers)
-    p1, p1_sid = await py.connected("/", {"who": "p1"})
-    n1 = await node_client(js_port(js), auth={"who": "n1"})
-    n2 = await node_client(js_port(js))
-    clients += [n1, n2]
-    n1_sid = n1.sids["/"]
-    py.io.of("/").sockets[p1_sid].data = {"lang": "python", "n": [1]}
-    py.io.of("/").sockets[p1_sid].join("team")
-    await js.call("join", sid=n1_sid, rooms=["team", "node-only"])
-
-    found = await py.io.fetch_sockets()
-    assert {s.id for s in found} == {p1_sid, n1_sid, n2.sids["/"]}
-    remote = next(s for s in found if s.id == n1_sid)
-    assert isinstance(remote, RemoteSocket)
-    assert isinstance(next(s for s in found if s.id == p1_sid), Socket)
-    assert remote.data == {"lang": "node"} and remote.handshake.auth == {"who": "n1"}
-    assert remote.rooms == {n1_sid, "team", "node-only"}
-    remote.emit("hi", 1)
-    assert await next_events([n1]) == [("hi", [1])]
-    task = asyncio.ensure_future(remote.emit_with_ack("ask", timeout=2.0))
-    packet = await n1.next_event_packet(2.0)
-    n1.ack(packet.id, "yes")
-    assert await task == "yes"
-    remote.join("from-python")
-    await until_async(lambda: node_rooms(js, n1_sid), lambda r: "from-python" in r)
-
-    seen = await js.call("fetchSockets")
-    by_id = {s["id"]: s for s in seen}
-    assert by_id[p1_sid]["remote"] and by_id[p1_sid]["data"] == {"lang": "python", "n": [1]}
-    assert by_id[p1_sid]["rooms"] == sorted([p1_sid, "team"])
-    assert {s["id"] for s in await js.call("fetchSockets", rooms=["team"])} == {p1_sid, n1_sid}
-    await js.call("remoteEmit", sid=p1_sid, event="hello-from-node", args=[b"\x09"])
-    assert await next_events([p1]) == [("hello-from-node", [b"\x09"])]
-    task = asyncio.ensure_future(js.call("remoteEmitWithAck", sid=p1_sid, event="ask"))
-    packet = await p1.next_event_packet(2.0)
-    p1.ack(packet.id, "python-yes")
-    assert await task == "python-yes"
-
-    # sockets_join / leave / disconnect, each side
-    await js.call("join", sid=n2.sids["/"], rooms=["vip"])
-    py.io.except_("vip").sockets_join(["a", "b"])
-    await until_async(lambda: node_rooms(js, n1_sid), lambda r: {"a", "b"} <= set(r))
-    assert "a" not in await node_rooms(js, n2.sids["/"])
-    assert {"a", "b"} <= py.io.of("/").sockets[p1_sid].rooms
-    await js.call("socketsLeave", rooms=["a"], leave="b")
-    await until(lambda: "b" not in py.io.of("/").sockets[p1_sid].rooms, 2.0)
-    await js.call("remoteDisconnect", sid=p1_sid)
-    await until(lambda: p1_sid not in py.io.of("/").sockets, 2.0)
-    py.io.disconnect_sockets(close=True)
-    assert await n2.wait_closed(2.0)
+    await sockets_both_ways(py, js, clients, python_rooms=True)
 
 
 async def test_three_servers_two_python_one_node(
@@ -328,24 +154,7 @@ async def test_three_servers_two_python_one_node(
     pys = await python_servers(2)
     js = await node_script("server")
     await wait_count(pys, js, 3)
-    p = [(await py.connected())[0] for py in pys]
-    n1 = await node_client(js_port(js))
-    clients.append(n1)
-    everyone = [*p, n1]
-    for i, py in enumerate(pys):
-        py.io.on("ask", lambda x, i=i: f"py{i}:{x}")
-    assert sorted(await js.call("serverSideEmit", event="ask", args=[1], ack=True)) == [
-        "py0:1",
-        "py1:1",
-    ]
-    assert sorted(await pys[0].io.server_side_emit_with_ack("ask", 2)) == ["node:2", "py1:2"]
-    assert len(await js.call("fetchSockets")) == 3
-    assert len(await pys[1].io.fetch_sockets()) == 3
-    task = asyncio.ensure_future(js.call("emitWithAck", event="q"))
-    for i, client in enumerate(everyone):
-        packet = await client.next_event_packet(2.0)
-        client.ack(packet.id, i)
-    assert sorted(await asyncio.wait_for(task, 3.0)) == [0, 1, 2]
+    everyone = await three_servers(pys, js, clients)
     pys[0].io.emit("all")
     await js.call("emit", event="all")
     assert await next_events(everyone + everyone) == [("all", [])] * 6

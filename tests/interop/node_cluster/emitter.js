@@ -10,6 +10,7 @@
 const { createClient } = require("redis");
 const { Emitter } = require("@socket.io/redis-emitter");
 const { arg, say, serve } = require("./control");
+const { broadcastCommands } = require("../node_common/cluster_server");
 
 const url = arg("redis", "redis://127.0.0.1:6379");
 const key = arg("key", "socket.io");
@@ -30,18 +31,7 @@ async function main() {
 
   serve(
     {
-      emit: (c) => {
-        target(c).emit(c.event, ...(c.args || []));
-      },
-      socketsJoin: (c) => {
-        target(c).socketsJoin(c.join);
-      },
-      socketsLeave: (c) => {
-        target(c).socketsLeave(c.leave);
-      },
-      disconnectSockets: (c) => {
-        target(c).disconnectSockets(!!c.close);
-      },
+      ...broadcastCommands(target),
       serverSideEmit: (c) => {
         const emitter = c.nsp && c.nsp !== "/" ? root.of(c.nsp) : root;
         emitter.serverSideEmit(c.event, ...(c.args || []));

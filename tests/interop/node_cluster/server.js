@@ -1,5 +1,5 @@
 // A socket.io 4.8 server with the official @socket.io/redis-adapter 8.3, driven by a Python
-// test through stdin/stdout (see control.js).
+// test through stdin/stdout (see control.js; the server itself is ../node_common/cluster_server.js).
 //
 //   node server.js --redis redis://127.0.0.1:6379 --key <prefix> --mode classic|sharded
 //
@@ -9,141 +9,34 @@
 // Every client gets listeners: "ack-me" (answered with ["node-ack", ...args]).
 "use strict";
 
-const http = require("http");
-const { Server } = require("socket.io");
 const { createClient } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
-const { arg, say, serve } = require("./control");
+const { arg } = require("./control");
+const { runServer } = require("../node_common/cluster_server");
 
 const url = arg("redis", "redis://127.0.0.1:6379");
 const key = arg("key", "socket.io");
 const mode = arg("mode", "classic");
 const timeout = Number(arg("request-timeout", "2000"));
-const namespaces = (arg("nsps", "/")).split(",");
 
-async function main() {
-  const pubClient = createClient({ url });
-  const subClient = pubClient.duplicate();
-  for (const client of [pubClient, subClient]) {
-    client.on("error", (err) => process.stderr.write(`redis error: ${err}\n`));
-  }
-  await Promise.all([pubClient.connect(), subClient.connect()]);
-
-  const httpServer = http.createServer();
-  const io = new Server(httpServer, { pingInterval: 10000 });
-  io.adapter(
-    mode === "sharded"
-      ? createShardedAdapter(pubClient, subClient, { channelPrefix: key })
-      : createAdapter(pubClient, subClient, { key, requestsTimeout: timeout }),
-  );
-
-  for (const name of namespaces) {
-    const nsp = io.of(name);
-    nsp.on("connection", (socket) => {
-      socket.data = { lang: "node" };
-      socket.on("ack-me", (...args) => {
-        const cb = args.pop();
-        cb(["node-ack", ...args]);
-      });
-    });
-    for (const event of ["hello", "ask", "binary"]) {
-      nsp.on(event, (...args) => {
-        const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
-        say({ ev: "server_side", nsp: name, event, args });
-        if (cb) cb(`node:${JSON.stringify(args[0])}`);
-      });
+runServer({
+  // the adapter subscribes asynchronously: give Redis a moment to register it
+  readyDelay: 50,
+  async setUp() {
+    const pubClient = createClient({ url });
+    const subClient = pubClient.duplicate();
+    for (const client of [pubClient, subClient]) {
+      client.on("error", (err) => process.stderr.write(`redis error: ${err}\n`));
     }
-  }
-
-  const target = (c) => {
-    let op = io.of(c.nsp || "/");
-    if (c.rooms && c.rooms.length) op = op.to(c.rooms);
-    if (c.except && c.except.length) op = op.except(c.except);
-    if (c.local) op = op.local;
-    if (c.volatile) op = op.volatile;
-    return op;
-  };
-
-  const describe = (s) => ({
-    id: s.id,
-    rooms: [...s.rooms].sort(),
-    data: s.data,
-    auth: s.handshake.auth,
-    remote: s.constructor.name === "RemoteSocket",
-  });
-
-  const findRemote = async (c) => {
-    const sockets = await io.of(c.nsp || "/").fetchSockets();
-    const socket = sockets.find((s) => s.id === c.sid);
-    if (!socket) throw new Error(`no socket ${c.sid}`);
-    return socket;
-  };
-
-  serve(
-    {
-      emit: (c) => {
-        target(c).emit(c.event, ...(c.args || []));
+    await Promise.all([pubClient.connect(), subClient.connect()]);
+    return {
+      options: {
+        adapter:
+          mode === "sharded"
+            ? createShardedAdapter(pubClient, subClient, { channelPrefix: key })
+            : createAdapter(pubClient, subClient, { key, requestsTimeout: timeout }),
       },
-      emitWithAck: (c) => target(c).timeout(c.timeout || 2000).emitWithAck(c.event, ...(c.args || [])),
-      fetchSockets: async (c) => (await target(c).fetchSockets()).map(describe),
-      serverCount: (c) => io.of(c.nsp || "/").adapter.serverCount(),
-      socketsJoin: (c) => {
-        target(c).socketsJoin(c.join);
-      },
-      socketsLeave: (c) => {
-        target(c).socketsLeave(c.leave);
-      },
-      disconnectSockets: (c) => {
-        target(c).disconnectSockets(!!c.close);
-      },
-      serverSideEmit: async (c) => {
-        const nsp = io.of(c.nsp || "/");
-        if (c.ack) return nsp.serverSideEmitWithAck(c.event, ...(c.args || []));
-        nsp.serverSideEmit(c.event, ...(c.args || []));
-      },
-      join: (c) => {
-        io.of(c.nsp || "/").sockets.get(c.sid).join(c.rooms);
-      },
-      setData: (c) => {
-        io.of(c.nsp || "/").sockets.get(c.sid).data = c.data;
-      },
-      localSockets: (c) =>
-        [...io.of(c.nsp || "/").sockets.values()].map(describe),
-      remoteEmit: async (c) => {
-        (await findRemote(c)).emit(c.event, ...(c.args || []));
-      },
-      remoteEmitWithAck: async (c) =>
-        (await findRemote(c)).timeout(c.timeout || 2000).emitWithAck(c.event, ...(c.args || [])),
-      remoteJoin: async (c) => {
-        (await findRemote(c)).join(c.rooms);
-      },
-      remoteLeave: async (c) => {
-        (await findRemote(c)).leave(c.room);
-      },
-      remoteDisconnect: async (c) => {
-        (await findRemote(c)).disconnect(!!c.close);
-      },
-    },
-    () => shutdown(),
-  );
-
-  let closing = false;
-  async function shutdown() {
-    if (closing) return;
-    closing = true;
-    io.close();
-    await Promise.allSettled([pubClient.quit(), subClient.quit()]);
-    process.exit(0);
-  }
-  process.on("SIGTERM", shutdown);
-
-  httpServer.listen(0, "127.0.0.1", () => {
-    // the adapter subscribes asynchronously: give Redis a moment to register it
-    setTimeout(() => say({ ev: "ready", port: httpServer.address().port }), 50);
-  });
-}
-
-main().catch((err) => {
-  process.stderr.write(`${err && err.stack}\n`);
-  process.exit(1);
+      close: () => Promise.allSettled([pubClient.quit(), subClient.quit()]),
+    };
+  },
 });
