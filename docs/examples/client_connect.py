@@ -17,8 +17,10 @@ async def main():
     server = await io.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.port}"
 
-    # 1. connect(): returns once connected (listeners added after it miss early events)
+    # 1. connect(): returns once connected; a listener added right after it still gets
+    #    what the server sent on connection
     sock = await connect(url)
+    sock.on("welcome", lambda text: print("1. welcome:", text))
     print("1. connected:", sock.connected)
     await sock.disconnect()
 

@@ -29,7 +29,7 @@ io_b = Server(adapter=RedisAdapter.factory(REDIS, key=KEY, reconnect_delay=(1.0,
 
 
 async def main():
-    a = await io_a.start("127.0.0.1", 0)
+    await io_a.start("127.0.0.1", 0)
     b = await io_b.start("127.0.0.1", 0)
     while await io_a.of("/").adapter.server_count() < 2:
         await asyncio.sleep(0.01)

@@ -572,3 +572,40 @@ async def test_tls(tmp_path: Path, mode: str) -> None:
     finally:
         await io_server.close()
     assert other_tasks() == []
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_listeners_added_right_after_connect_get_the_welcome(mode: str) -> None:
+    """What the server emits in its connection handler arrives before connect() returns:
+    kept for the listeners added right after it, in order, acks included."""
+    io_server = Server()
+    acks: list[Any] = []
+
+    @io_server.on("connection")
+    async def welcome(socket: ServerSocket) -> None:
+        socket.emit("first", 1)
+        socket.emit("nobody-listens")
+        acks.append(await socket.emit_with_ack("second", 2, timeout=2.0))
+        socket.emit("third", 3)
+
+    server = await io_server.start("127.0.0.1", 0)
+    try:
+        sock = await connect(f"http://127.0.0.1:{server.port}", **client_options(mode))
+        got: list[tuple[str, int]] = []
+        sock.on("first", lambda n: got.append(("first", n)))
+        sock.on("second", lambda n: got.append(("second", n)) or "thanks")
+        sock.on("third", lambda n: got.append(("third", n)))
+        await wait_until(lambda: len(got) == 3)
+        assert got == [("first", 1), ("second", 2), ("third", 3)]
+        assert acks == ["thanks"]
+        # later events are not held: no listener, no event
+        late = await connect(f"http://127.0.0.1:{server.port}", **client_options(mode))
+        await asyncio.sleep(0.2)
+        missed: list[Any] = []
+        late.on("first", missed.append)
+        await asyncio.sleep(0.1)
+        assert missed == []
+        await late.disconnect()
+        await sock.disconnect()
+    finally:
+        await io_server.close()

@@ -48,11 +48,14 @@ async def connect(
     ``wait_timeout`` seconds; the socket is then disconnected (no reconnection).
     """
     sock = io(url, **options)
+    sock._hold_unheard()
     if not sock.active:
         sock.connect()
     try:
         await sock.wait_connected(wait_timeout)
     except BaseException:
+        sock._release_unheard()
         await sock.disconnect()
         raise
+    sock._release_unheard()
     return sock

@@ -100,6 +100,7 @@ class Socket(Emitter):
         "_active",
         "_any",
         "_any_out",
+        "_held",
         "_ids",
         "_last_offset",
         "_pid",
@@ -139,6 +140,7 @@ class Socket(Emitter):
         self._pid: str | None = None
         self._last_offset: str | None = None
         self._receive_buffer: list[tuple[list[Any], Callable[..., None] | None]] = []
+        self._held: list[tuple[list[Any], Callable[..., None] | None]] | None = None
         self._send_buffer: list[tuple[Packet, bool]] = []
         self._queue: deque[_Queued] = deque()
         self._queue_seq = 0
@@ -542,6 +544,10 @@ class Socket(Emitter):
     def _emit_event(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]
         name = event if type(event) is str else _event_name(event)
+        held = self._held
+        if held is not None and (held or not (self._any or self.has_listeners(name))):
+            held.append((data, ack))  # connect() has not returned: no listener yet
+            return
         if self._any:
             tasks = self.io._tasks
             for listener in list(self._any):
@@ -560,6 +566,24 @@ class Socket(Emitter):
         self._drain_queue(True)
         self._emit_reserved("connect")
         self._settle_waiters(None)
+
+    def _hold_unheard(self) -> None:
+        """Keep the events that have no listener (and all after the first one) until
+        :meth:`_release_unheard`: what ``connect()`` does while it waits, so the listeners
+        added right after it returns get the events the server sent on connection."""
+        if self._held is None:
+            self._held = []
+
+    def _release_unheard(self) -> None:
+        """Dispatch the events kept by :meth:`_hold_unheard` on the next turn of the loop
+        (listeners added before then get them; without one, an event is lost as usual)."""
+        held, self._held = self._held, None
+        if held:
+            asyncio.get_running_loop().call_soon(self._replay, held)
+
+    def _replay(self, held: list[tuple[list[Any], Callable[..., None] | None]]) -> None:
+        for data, ack in held:
+            self._emit_event(data, ack)
 
     def _emit_buffered(self) -> None:
         received, self._receive_buffer = self._receive_buffer, []
