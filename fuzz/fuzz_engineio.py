@@ -10,22 +10,15 @@ under hypothesis.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from pathlib import Path
 
+if (_FUZZ_DIR := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.append(_FUZZ_DIR)  # loaded by tests/fuzz: find _common.py next to this file
+from _common import Reader, fuzz, instrumented
 
-def _instrumented() -> Any:
-    """Coverage instrumentation of aiosocketio when run by atheris, nothing when imported."""
-    if __name__ == "__main__":
-        atheris = importlib.import_module("atheris")  # only needed to fuzz
-        return atheris.instrument_imports(include=["aiosocketio"])
-    return contextlib.nullcontext()
-
-
-with _instrumented():
+with instrumented(__name__):
     from aiosocketio.engineio.packets import (
         MESSAGE,
         SEPARATOR,
@@ -37,43 +30,9 @@ with _instrumented():
     from aiosocketio.engineio.session import Action, EngineConfig, Session, State
     from aiosocketio.errors import ProtocolError
 
-T = TypeVar("T")
-
 # pieces that polling payloads are made of, so that mutations reach deep quickly
 PIECES = ("0", "1", "2", "3", "4", "5", "6", "7", "b", "bAA==", "b=", "2probe", "3probe", SEPARATOR)
 TIMES = (0.0, 0.001, 0.5, 1.0, 20.0, 25.0)
-
-
-class Reader:
-    """Turns fuzzer bytes into choices; past the end every read gives zeros."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.data)
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            return 0
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def pick(self, options: Sequence[T]) -> T:
-        return options[self.byte() % len(options)]
-
-    def chunk(self, limit: int = 64) -> bytes:
-        size = self.byte() % (limit + 1)
-        out = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return out
-
-    def text(self, limit: int = 64) -> str:
-        return self.chunk(limit).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -192,11 +151,5 @@ def one_input(data: bytes) -> None:
         check_session(ops, config)
 
 
-def main() -> None:
-    atheris = importlib.import_module("atheris")
-    atheris.Setup(sys.argv, one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(one_input)

@@ -14,26 +14,20 @@ are gone the server must hold no session, connection, task or timer of the input
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import logging
 import re
 import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
+if (_FUZZ_DIR := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.append(_FUZZ_DIR)  # loaded by tests/fuzz: find _common.py next to this file
+from _common import Reader, fuzz, instrumented
 
-def _instrumented() -> Any:
-    """Coverage instrumentation of aiosocketio when run by atheris, nothing when imported."""
-    if __name__ == "__main__":
-        atheris = importlib.import_module("atheris")  # only needed to fuzz
-        return atheris.instrument_imports(include=["aiosocketio"])
-    return contextlib.nullcontext()
-
-
-with _instrumented():
+with instrumented(__name__):
     from aiosocketio.engine.http import Headers, Request
     from aiosocketio.errors import ProtocolError
     from aiosocketio.server.server import Server
@@ -41,8 +35,6 @@ with _instrumented():
     from aiosocketio.transport.standalone import StandaloneServer
     from aiosocketio.ws.deflate import Deflate, negotiate_client
     from aiosocketio.ws.frames import CLOSE, FrameParser, encode_frame
-
-T = TypeVar("T")
 
 ORIGIN = "http://ok.example"
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -110,38 +102,6 @@ PIECES = (
 WS_PIECES = (*PIECES, "2probe", "5", "3probe")
 # seconds an input may let pass: past the close timeout, upgrade timeout, ping interval...
 WAITS = (0.5, 1.5, 3.0, 11.0, 21.0, 26.0, 46.0)
-
-
-class Reader:
-    """Turns fuzzer bytes into choices; past the end every read gives zeros."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.data)
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            return 0
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def pick(self, options: Sequence[T]) -> T:
-        return options[self.byte() % len(options)]
-
-    def chunk(self, limit: int = 64) -> bytes:
-        size = self.byte() % (limit + 1)
-        out = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return out
-
-    def text(self, limit: int = 64) -> str:
-        return self.chunk(limit).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------------- the server
@@ -724,11 +684,5 @@ def one_input(data: bytes) -> None:
                 raise Failure("a client with complete requests got no answer")
 
 
-def main() -> None:
-    atheris = importlib.import_module("atheris")
-    atheris.Setup(sys.argv, one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(one_input)

@@ -10,25 +10,19 @@ which the connection would close. A decoded packet encodes back to the same pack
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import importlib
 import importlib.util
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
+if (_FUZZ_DIR := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.append(_FUZZ_DIR)  # loaded by tests/fuzz: find _common.py next to this file
+from _common import Reader, fuzz, instrumented
 
-def _instrumented() -> Any:
-    """Coverage instrumentation of aiosocketio when run by atheris, nothing when imported."""
-    if __name__ == "__main__":
-        atheris = importlib.import_module("atheris")  # only needed to fuzz
-        return atheris.instrument_imports(include=["aiosocketio"])
-    return contextlib.nullcontext()
-
-
-with _instrumented():
+with instrumented(__name__):
     from aiosocketio.errors import ProtocolError
     from aiosocketio.socketio.msgpack_parser import MsgpackParser, _exact
     from aiosocketio.socketio.packets import (
@@ -44,8 +38,6 @@ with _instrumented():
         Packet,
         encode,
     )
-
-T = TypeVar("T")
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -84,38 +76,6 @@ VALUES = (
     "123456789012345678901234567890",
     *PLACEHOLDERS,
 )
-
-
-class Reader:
-    """Turns fuzzer bytes into choices; past the end every read gives zeros."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.data)
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            return 0
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def pick(self, options: Sequence[T]) -> T:
-        return options[self.byte() % len(options)]
-
-    def chunk(self, limit: int = 64) -> bytes:
-        size = self.byte() % (limit + 1)
-        out = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return out
-
-    def text(self, limit: int = 64) -> str:
-        return self.chunk(limit).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -394,11 +354,5 @@ def one_input(data: bytes) -> None:
     check_messages(messages, max_attachments)
 
 
-def main() -> None:
-    atheris = importlib.import_module("atheris")
-    atheris.Setup(sys.argv, one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(one_input)

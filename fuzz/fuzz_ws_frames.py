@@ -11,23 +11,17 @@ longer than the limit; and how the bytes are split into reads changes nothing.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import sys
 import zlib
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
+if (_FUZZ_DIR := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.append(_FUZZ_DIR)  # loaded by tests/fuzz: find _common.py next to this file
+from _common import Reader, fuzz, instrumented
 
-def _instrumented() -> Any:
-    """Coverage instrumentation of aiosocketio when run by atheris, nothing when imported."""
-    if __name__ == "__main__":
-        atheris = importlib.import_module("atheris")  # only needed to fuzz
-        return atheris.instrument_imports(include=["aiosocketio"])
-    return contextlib.nullcontext()
-
-
-with _instrumented():
+with instrumented(__name__):
     from aiosocketio.errors import PayloadTooLarge, ProtocolError
     from aiosocketio.ws.deflate import Deflate, DeflateParams, negotiate_client, negotiate_server
     from aiosocketio.ws.frames import (
@@ -41,8 +35,6 @@ with _instrumented():
         parse_close,
     )
     from aiosocketio.ws.handshake import check_request
-
-T = TypeVar("T")
 
 # close codes a ProtocolError may carry: WebSocket codes, or HTTP statuses for the handshake
 CLOSE_CODES = frozenset((1002, 1007, 1009))
@@ -62,38 +54,6 @@ OFFERS = (
     "x-webkit-deflate-frame",
     ',;="\\',
 )
-
-
-class Reader:
-    """Turns fuzzer bytes into choices; past the end every read gives zeros."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.data)
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            return 0
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def pick(self, options: Sequence[T]) -> T:
-        return options[self.byte() % len(options)]
-
-    def chunk(self, limit: int = 64) -> bytes:
-        size = self.byte() % (limit + 1)
-        out = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return out
-
-    def text(self, limit: int = 64) -> str:
-        return self.chunk(limit).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -269,11 +229,5 @@ def one_input(data: bytes) -> None:
     check_frames(split(r, wire), client_side=client_side, params=params, max_size=max_size)
 
 
-def main() -> None:
-    atheris = importlib.import_module("atheris")
-    atheris.Setup(sys.argv, one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(one_input)
