@@ -6,17 +6,18 @@ Redis is taken from ``AIOSOCKETIO_REDIS_URL`` (default ``redis://127.0.0.1:6379`
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-REDIS_URL = os.environ.get("AIOSOCKETIO_REDIS_URL", "redis://127.0.0.1:6379")
+from sioclient import SioServer
 
-StartCluster = Callable[..., Awaitable[list[Any]]]
+from .helpers import StartCluster, start_nodes
+
+REDIS_URL = os.environ.get("AIOSOCKETIO_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 def redis_unreachable_reason(url: str) -> str | None:
@@ -67,7 +68,6 @@ async def cluster(redis_url: str, redis_key: str) -> AsyncIterator[StartCluster]
     cluster (the key of the test); each sees all the others (``expect`` servers when the
     cluster has more) before this returns. Every node is closed at the end of the test."""
     from aiosocketio.adapters.redis import RedisAdapter
-    from sioclient import SioServer
 
     started: list[SioServer] = []
 
@@ -88,28 +88,8 @@ async def cluster(redis_url: str, redis_key: str) -> AsyncIterator[StartCluster]
             request_timeout=request_timeout,
             **(adapter_options or {}),
         )
-        nodes: list[SioServer] = []
-        for _ in range(count):
-            node = SioServer(adapter=factory, **server_options)
-            await node.__aenter__()
-            started.append(node)
-            nodes.append(node)
-        await wait_for_servers(nodes, expect if expect is not None else count)
-        return nodes
+        return await start_nodes(started, factory, count, expect, **server_options)
 
     yield start
     for node in reversed(started):
         await node.close()
-
-
-async def wait_for_servers(nodes: list[Any], count: int, nsp: str = "/", timeout: float = 3.0):
-    """Wait until every node counts ``count`` servers in namespace ``nsp``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    for node in nodes:
-        adapter = node.io.of(nsp).adapter
-        await adapter.init()
-        while (found := await adapter.server_count()) != count:
-            if loop.time() > deadline:
-                raise TimeoutError(f"{found} servers instead of {count} in {nsp}")
-            await asyncio.sleep(0.01)

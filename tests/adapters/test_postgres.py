@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,26 +22,43 @@ pytest.importorskip("msgpack")
 
 import psycopg
 
-from aiosocketio import Socket
 from aiosocketio.adapters import msgpack_codec
 from aiosocketio.adapters.base import ClusterError
-from aiosocketio.adapters.cluster import RemoteSocket
 from aiosocketio.adapters.postgres import (
     PostgresAdapter,
     PostgresAdapterFactory,
     PostgresLink,
     encode_notification,
 )
-from aiosocketio.adapters.resync import DeliveryReport
 from sioclient import SioClient, SioServer, until
 
-from .conftest import wait_for_servers
+from .helpers import (
+    StartCluster,
+    acks_of_every_client,
+    broadcast_reaches_every_server_once,
+    chat_namespace_is_separate,
+    colour_rooms,
+    connect,
+    events,
+    fetch_team,
+    held_numbers_reach_both,
+    hello_reaches_the_other_servers,
+    keep_reports,
+    nothing,
+    remote_ack,
+    remote_disconnect,
+    remote_emit_and_join,
+    rooms_and_except,
+    server_socket,
+    slow_pair,
+    sockets_join_leave_disconnect,
+    start_nodes,
+    wait_for_servers,
+)
 
 POSTGRES_URL = os.environ.get(
     "AIOSOCKETIO_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-StartCluster = Callable[..., Awaitable[list[SioServer]]]
 
 
 def postgres_unreachable_reason(url: str) -> str | None:
@@ -87,43 +104,11 @@ async def cluster(postgres_url: str, names: dict[str, str]) -> AsyncIterator[Sta
     ) -> list[SioServer]:
         options: dict[str, Any] = {**names, "request_timeout": 1.0, **(adapter_options or {})}
         factory = PostgresAdapter.factory(postgres or postgres_url, **options)
-        nodes = []
-        for _ in range(count):
-            node = SioServer(adapter=factory, **server_options)
-            await node.__aenter__()
-            started.append(node)
-            nodes.append(node)
-        await wait_for_servers(nodes, expect if expect is not None else count)
-        return nodes
+        return await start_nodes(started, factory, count, expect, **server_options)
 
     yield start
     for node in reversed(started):
         await node.close()
-
-
-async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
-    out = []
-    for client in clients:
-        _nsp, name, args = await client.next_event(timeout)
-        out.append((name, args))
-    return out
-
-
-async def nothing(clients: list[SioClient], wait: float = 0.15) -> bool:
-    await asyncio.sleep(wait)
-    return all(await asyncio.gather(*(c.no_event(0.001) for c in clients)))
-
-
-async def connect(node: SioServer, count: int, nsp: str = "/", **auth: Any) -> list[SioClient]:
-    clients = []
-    for _ in range(count):
-        client, _sid = await node.connected(nsp, auth or None)
-        clients.append(client)
-    return clients
-
-
-def server_socket(node: SioServer, client: SioClient, nsp: str = "/") -> Socket:
-    return node.io.of(nsp).sockets[client.sids[nsp]]
 
 
 def link_of(node: SioServer) -> PostgresLink:
@@ -177,44 +162,20 @@ def test_notification_codec() -> None:
 
 # ---------------------------------------------------------------------------------- broadcasts
 async def test_broadcast_reaches_every_server_once(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-    for i, sender in enumerate(nodes):
-        sender.io.emit("hello", {"from": i}, [1, 2])
-        assert await events(everyone) == [("hello", [{"from": i}, [1, 2]])] * 6
-        assert await nothing(everyone)
+    await broadcast_reaches_every_server_once(await cluster(3))
 
 
 async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    a = await connect(nodes[0], 2)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
+    a, b, c = await colour_rooms(nodes)
     everyone = a + b + c
-    server_socket(nodes[0], a[0]).join(["red", "blue"])
-    server_socket(nodes[1], b[0]).join("red")
-    server_socket(nodes[1], b[1]).join("blue")
-    server_socket(nodes[2], c[0]).join(["green", "red"])
-    nodes[2].io.to("red").emit("one-room")
-    assert await events([a[0], b[0], c[0]]) == [("one-room", [])] * 3
-    nodes[0].io.to("red").to("blue").emit("two-rooms", 2)
-    assert await events([a[0], b[0], b[1], c[0]]) == [("two-rooms", [2])] * 4
-    nodes[1].io.to("red").except_("blue").emit("red-not-blue")
-    assert await events([b[0], c[0]]) == [("red-not-blue", [])] * 2
-    nodes[0].io.except_("red").emit("not-red")
-    assert await events([a[1], b[1]]) == [("not-red", [])] * 2
+    await rooms_and_except(nodes, a, b, c)
     server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
     assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
     nodes[0].io.local.emit("local-only")
     assert await events(a) == [("local-only", [])] * 2
     assert await nothing(everyone)
-    for node in nodes:
-        await node.io.of("/chat").adapter.init()
-    chat = await connect(nodes[1], 1, nsp="/chat")
-    nodes[0].io.of("/chat").emit("in-chat", "x")
-    assert await events(chat) == [("in-chat", ["x"])]
-    assert await nothing(everyone)
+    await chat_namespace_is_separate(nodes, everyone)
 
 
 async def test_binary_and_large_payloads_through_attachments(
@@ -236,18 +197,7 @@ async def test_binary_and_large_payloads_through_attachments(
 
 
 async def test_broadcast_with_acks(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-    task = asyncio.ensure_future(nodes[0].io.timeout(2.0).emit_with_ack("question", 42))
-    for i, client in enumerate(everyone):
-        packet = await client.next_event_packet()
-        assert packet.data == ["question", 42] and packet.id is not None
-        client.ack(packet.id, f"answer-{i}" if i % 2 else bytes([i]))
-    responses = await asyncio.wait_for(task, 2.0)
-    assert sorted(map(repr, responses)) == sorted(
-        repr(f"answer-{i}" if i % 2 else bytes([i])) for i in range(6)
-    )
+    await acks_of_every_client(await cluster(3), lambda i: f"answer-{i}" if i % 2 else bytes([i]))
 
 
 async def test_server_count_with_heartbeats(cluster: StartCluster) -> None:
@@ -261,61 +211,22 @@ async def test_server_count_with_heartbeats(cluster: StartCluster) -> None:
 
 async def test_fetch_sockets_and_remote_sockets(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    a = await connect(nodes[0], 1, name="a")
-    b = await connect(nodes[1], 2, name="b")
-    c = await connect(nodes[2], 1, name="c")
-    server_socket(nodes[1], b[0]).data = {"score": 7, "blob": b"\x01"}
-    server_socket(nodes[1], b[0]).join("team")
-    server_socket(nodes[2], c[0]).join("team")
-    found = await nodes[0].io.fetch_sockets()
-    assert {s.id for s in found} == {x.sids["/"] for x in a + b + c}
-    remote = [s for s in found if isinstance(s, RemoteSocket)]
-    b0 = next(s for s in remote if s.id == b[0].sids["/"])
-    assert b0.data == {"score": 7, "blob": b"\x01"}
-    assert b0.rooms == {b0.id, "team"} and b0.handshake.auth == {"name": "b"}
-    team = await nodes[0].io.in_("team").fetch_sockets()
-    assert {s.id for s in team} == {b[0].sids["/"], c[0].sids["/"]}
-    b0.emit("direct", 1)
-    assert await events([b[0]]) == [("direct", [1])]
-    b0.join("vip")
-    await until(lambda: "vip" in server_socket(nodes[1], b[0]).rooms)
-    task = asyncio.ensure_future(b0.emit_with_ack("ask", timeout=1.0))
-    packet = await b[0].next_event_packet()
-    b[0].ack(packet.id, "yes")
-    assert await task == "yes"
-    b0.disconnect()
-    await until(lambda: b[0].sids["/"] not in nodes[1].io.of("/").sockets)
+    a, b, c, _found, b0 = await fetch_team(nodes, {"score": 7, "blob": b"\x01"})
+    await remote_emit_and_join(nodes, b0, b[0])
+    await remote_ack(b0, b[0])
+    await remote_disconnect(nodes, b0, b[0])
     assert await nothing(a + c)
 
 
 async def test_sockets_join_leave_disconnect(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    a = await connect(nodes[0], 1)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
-    server_socket(nodes[1], b[1]).join("keep-out")
-    nodes[0].io.except_("keep-out").sockets_join(["room1", "room2"])
-    joined = [server_socket(nodes[0], a[0]), server_socket(nodes[1], b[0])]
-    joined.append(server_socket(nodes[2], c[0]))
-    await until(lambda: all({"room1", "room2"} <= s.rooms for s in joined))
-    assert "room1" not in server_socket(nodes[1], b[1]).rooms
-    nodes[2].io.in_("room1").sockets_leave("room2")
-    await until(lambda: all("room2" not in s.rooms for s in joined))
-    nodes[1].io.in_("room1").disconnect_sockets()
-    await until(lambda: all(not n.io.of("/").sockets or n is nodes[1] for n in nodes))
-    assert list(nodes[1].io.of("/").sockets) == [b[1].sids["/"]]
-    nodes[0].io.disconnect_sockets(close=True)
-    assert await b[1].wait_closed()
+    await sockets_join_leave_disconnect(await cluster(3))
 
 
 async def test_server_side_emit(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    got: list[tuple[int, tuple[Any, ...]]] = []
     for i, node in enumerate(nodes):
-        node.io.on("hello", lambda *args, i=i: got.append((i, args)))
         node.io.on("ask", lambda x, i=i: f"{i}:{x}" if i else b"\x00")
-    nodes[0].io.server_side_emit("hello", 1, b"\x02")
-    await until(lambda: sorted(got) == [(1, (1, b"\x02")), (2, (1, b"\x02"))])
+    await hello_reaches_the_other_servers(nodes)
     assert sorted(map(repr, await nodes[1].io.server_side_emit_with_ack("ask", "x"))) == [
         repr("2:x"),
         repr(b"\x00"),
@@ -410,21 +321,6 @@ async def test_listener_terminated_during_traffic(cluster: StartCluster, postgre
 
 
 # ---------------------------------------------------------------------------------- resync
-async def slow_pair(cluster: StartCluster, delay: float, **options: Any) -> list[SioServer]:
-    """Servers A and B; B's listener reconnects only after ``delay`` (x0.5 to 1.5)."""
-    [a] = await cluster(1, adapter_options=options)
-    slow = {**options, "reconnect_delay": (delay, delay)}
-    [b] = await cluster(1, adapter_options=slow, expect=2)
-    await wait_for_servers([a, b], 2)
-    return [a, b]
-
-
-def keep_reports(link: PostgresLink) -> list[DeliveryReport]:
-    reports: list[DeliveryReport] = []
-    link.resync.on_report = reports.append
-    return reports
-
-
 async def test_outage_holds_the_queue_until_the_servers_listen_again(
     cluster: StartCluster, postgres_url: str
 ) -> None:
@@ -437,10 +333,7 @@ async def test_outage_holds_the_queue_until_the_servers_listen_again(
     terminate(postgres_url, [link_a.listener_pid, link_b.listener_pid])
     await until(lambda: link_a.reconnects == 1 and link_a.connected, 3.0)
     assert not link_b.connected and link_a.resync.held
-    for i in range(5):
-        nodes[0].io.emit("n", i)
-    assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
-    assert [args for _, args in await events(b * 5, timeout=3.0)] == [[i] for i in range(5)]
+    await held_numbers_reach_both(nodes[0], a, b)
     await until(lambda: not link_a.resync.held and not link_b.resync.held, 2.0)
     for link in (link_a, link_b):
         assert link.resync.reported == {"short": 0, "unconfirmed": 0, "dropped": 0, "deaf": 1}
@@ -455,7 +348,7 @@ async def test_server_not_back_in_time_is_reported(
 ) -> None:
     """A server not heard from within ``resync_timeout`` after the outage: what waited goes
     out, reported as unconfirmed with the server's uid."""
-    nodes = await slow_pair(cluster, 60.0, resync_timeout=0.5)
+    nodes = await slow_pair(cluster, 60.0, {"resync_timeout": 0.5})
     a = await connect(nodes[0], 1)
     link_a, link_b = link_of(nodes[0]), link_of(nodes[1])
     reports = keep_reports(link_a)

@@ -37,11 +37,33 @@ from aiosocketio.adapters.redis import (
     RedisLink,
     ShardedRedisAdapter,
 )
-from aiosocketio.adapters.resync import DeliveryReport
 from aiosocketio.emitter import RedisEmitter
-from sioclient import SioClient, SioServer, until
+from sioclient import SioServer, until
 
-from .conftest import StartCluster, wait_for_servers
+from .helpers import (
+    StartCluster,
+    acks_of_a_room_with_one_silent_client,
+    acks_of_every_client,
+    binary_and_volatile,
+    broadcast_reaches_every_server_once,
+    chat_namespace_is_separate,
+    colour_rooms,
+    connect,
+    events,
+    fetch_team,
+    held_numbers_reach_both,
+    joined_then_left,
+    keep_reports,
+    nothing,
+    order_is_kept,
+    remote_ack,
+    remote_disconnect,
+    server_count_after_a_close,
+    server_socket,
+    slow_pair,
+    sockets_join_all_but_keep_out,
+    wait_for_servers,
+)
 
 MODES = ["classic", "sharded"]
 
@@ -49,33 +71,6 @@ MODES = ["classic", "sharded"]
 @pytest.fixture(params=MODES)
 def sharded(request: pytest.FixtureRequest) -> bool:
     return bool(request.param == "sharded")
-
-
-async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
-    """The next event of each client: ``(name, args)``."""
-    out = []
-    for client in clients:
-        _nsp, name, args = await client.next_event(timeout)
-        out.append((name, args))
-    return out
-
-
-async def nothing(clients: list[SioClient], wait: float = 0.15) -> bool:
-    """True when none of the clients receives an event within ``wait`` seconds."""
-    await asyncio.sleep(wait)
-    return all(await asyncio.gather(*(c.no_event(0.001) for c in clients)))
-
-
-async def connect(node: SioServer, count: int, nsp: str = "/", **auth: Any) -> list[SioClient]:
-    clients = []
-    for _ in range(count):
-        client, _sid = await node.connected(nsp, auth or None)
-        clients.append(client)
-    return clients
-
-
-def server_socket(node: SioServer, client: SioClient, nsp: str = "/") -> Socket:
-    return node.io.of(nsp).sockets[client.sids[nsp]]
 
 
 # ---------------------------------------------------------------------------------- codec
@@ -138,25 +133,13 @@ def test_options_wire_form() -> None:
 
 # ---------------------------------------------------------------------------------- broadcasts
 async def test_broadcast_reaches_every_server_once(cluster: StartCluster, sharded: bool) -> None:
-    nodes = await cluster(3, sharded=sharded)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-    for sender in nodes:
-        sender.io.emit("hello", {"from": nodes.index(sender)}, [1, 2])
-        assert await events(everyone) == [("hello", [{"from": nodes.index(sender)}, [1, 2]])] * 6
-        assert await nothing(everyone)
+    await broadcast_reaches_every_server_once(await cluster(3, sharded=sharded))
 
 
 async def test_rooms_and_except_across_servers(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(3, sharded=sharded)
-    a = await connect(nodes[0], 2)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
+    a, b, c = await colour_rooms(nodes)
     everyone = a + b + c
-    server_socket(nodes[0], a[0]).join(["red", "blue"])
-    server_socket(nodes[1], b[0]).join("red")
-    server_socket(nodes[1], b[1]).join("blue")
-    server_socket(nodes[2], c[0]).join(["green", "red"])
     await asyncio.sleep(0.05)  # sharded, dynamic mode: the servers subscribe to their rooms
 
     nodes[2].io.to("red").emit("one-room")
@@ -208,104 +191,47 @@ async def test_local_flag_stays_on_this_server(cluster: StartCluster, sharded: b
 
 async def test_namespaces_are_separate(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(2, sharded=sharded)
-    for node in nodes:
-        await node.io.of("/chat").adapter.init()
     main = await connect(nodes[1], 1)
-    chat = await connect(nodes[1], 1, nsp="/chat")
-    nodes[0].io.of("/chat").emit("in-chat", "x")
-    assert await events(chat) == [("in-chat", ["x"])]
-    assert await nothing(main)
+    chat = await chat_namespace_is_separate(nodes, main)
     nodes[0].io.emit("in-main")
     assert await events(main) == [("in-main", [])]
     assert await nothing(chat)
 
 
 async def test_binary_and_volatile_across_servers(cluster: StartCluster, sharded: bool) -> None:
-    nodes = await cluster(2, sharded=sharded)
-    b = await connect(nodes[1], 1)
-    nodes[0].io.emit("bin", b"\x00\x01\xff", {"nested": [b"ab"]})
-    assert await events(b) == [("bin", [b"\x00\x01\xff", {"nested": [b"ab"]}])]
-    nodes[0].io.volatile.emit("volatile", 1)
-    assert await events(b) == [("volatile", [1])]
+    await binary_and_volatile(await cluster(2, sharded=sharded))
 
 
 async def test_order_is_kept(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(2, sharded=sharded)
     b = await connect(nodes[1], 1)
-    server_socket(nodes[1], b[0]).join("r")
-    await asyncio.sleep(0.05)
-    for i in range(200):
-        (nodes[0].io.to("r") if i % 2 else nodes[0].io).emit("n", i)
-    received = []
-    for _ in range(200):
-        _nsp, _name, args = await b[0].next_event()
-        received.append(args[0])
-    assert received == list(range(200))
+    await order_is_kept(nodes, b[0], settle=0.05)
 
 
 # ---------------------------------------------------------------------------------- acks
 async def test_broadcast_with_acks_across_servers(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(3, sharded=sharded)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-
-    task = asyncio.ensure_future(nodes[0].io.timeout(2.0).emit_with_ack("question", 42))
-    for i, client in enumerate(everyone):
-        packet = await client.next_event_packet()
-        assert packet.data == ["question", 42] and packet.id is not None
-        client.ack(packet.id, f"answer-{i}")
-    responses = await asyncio.wait_for(task, 2.0)
-    assert sorted(responses) == sorted(f"answer-{i}" for i in range(6))
-
+    clients = await acks_of_every_client(nodes, lambda i: f"answer-{i}")
     # a room across servers, and one client that never answers: the error has the others
-    for node, group in zip(nodes, clients, strict=True):
-        server_socket(node, group[0]).join("asked")
-    await asyncio.sleep(0.05)
-    task = asyncio.ensure_future(nodes[1].io.to("asked").timeout(0.5).emit_with_ack("q"))
-    for i, group in enumerate(clients):
-        packet = await group[0].next_event_packet()
-        if i != 2:
-            group[0].ack(packet.id, i)
-    from aiosocketio import BroadcastAckError
-
-    with pytest.raises(BroadcastAckError) as info:
-        await asyncio.wait_for(task, 2.0)
-    assert sorted(info.value.responses) == [0, 1]
+    await acks_of_a_room_with_one_silent_client(nodes, clients, lambda i: i, settle=0.05)
 
 
 async def test_server_count(cluster: StartCluster, sharded: bool) -> None:
-    nodes = await cluster(3, sharded=sharded)
-    assert [await n.io.of("/").adapter.server_count() for n in nodes] == [3, 3, 3]
-    await nodes[2].close()
-    await wait_for_servers(nodes[:2], 2)
+    await server_count_after_a_close(await cluster(3, sharded=sharded))
 
 
 # ---------------------------------------------------------------------------------- sockets
 async def test_fetch_sockets_across_servers(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(3, sharded=sharded)
-    a = await connect(nodes[0], 1, name="a")
-    b = await connect(nodes[1], 2, name="b")
-    c = await connect(nodes[2], 1, name="c")
-    server_socket(nodes[1], b[0]).data = {"score": 7}
-    server_socket(nodes[1], b[0]).join("team")
-    server_socket(nodes[2], c[0]).join("team")
-
-    found = await nodes[0].io.fetch_sockets()
-    assert {s.id for s in found} == {x.sids["/"] for x in a + b + c}
+    a, b, c, found, b0 = await fetch_team(nodes, {"score": 7})
     local = [s for s in found if isinstance(s, Socket)]
     remote = [s for s in found if isinstance(s, RemoteSocket)]
     assert [s.id for s in local] == [a[0].sids["/"]]
     assert len(remote) == 3
-    b0 = next(s for s in remote if s.id == b[0].sids["/"])
-    assert b0.data == {"score": 7}
-    assert b0.rooms == {b0.id, "team"}
-    assert b0.handshake.auth == {"name": "b"}
     assert b0.handshake.url.startswith("/socket.io/")
     assert b0.handshake.address == "127.0.0.1"
     assert isinstance(b0.handshake.issued, int) and b0.handshake.time
 
-    team = await nodes[0].io.in_("team").fetch_sockets()
-    assert {s.id for s in team} == {b[0].sids["/"], c[0].sids["/"]}
     not_team = await nodes[2].io.except_("team").fetch_sockets()
     assert {s.id for s in not_team} == {a[0].sids["/"], b[1].sids["/"]}
     assert [s.id for s in await nodes[0].io.local.fetch_sockets()] == [a[0].sids["/"]]
@@ -318,33 +244,18 @@ async def test_fetch_sockets_across_servers(cluster: StartCluster, sharded: bool
     await until(lambda: "vip" in server_socket(nodes[1], b[0]).rooms)
     b0.leave("team")
     await until(lambda: "team" not in server_socket(nodes[1], b[0]).rooms)
-    task = asyncio.ensure_future(b0.emit_with_ack("ask", timeout=1.0))
-    packet = await b[0].next_event_packet()
-    b[0].ack(packet.id, "yes")
-    assert await task == "yes"
+    await remote_ack(b0, b[0])
     with pytest.raises(AckTimeout):
         await b0.emit_with_ack("ask", timeout=0.2)
-    b0.disconnect()
-    await until(lambda: b[0].sids["/"] not in nodes[1].io.of("/").sockets)
+    await remote_disconnect(nodes, b0, b[0])
 
 
 async def test_sockets_join_leave_disconnect(cluster: StartCluster, sharded: bool) -> None:
     nodes = await cluster(3, sharded=sharded)
-    a = await connect(nodes[0], 1)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
-    server_socket(nodes[1], b[1]).join("keep-out")
-
-    nodes[0].io.except_("keep-out").sockets_join(["room1", "room2"])
-    joined = [server_socket(nodes[0], a[0]), server_socket(nodes[1], b[0])]
-    joined.append(server_socket(nodes[2], c[0]))
+    a, b, joined = await sockets_join_all_but_keep_out(nodes)
     # here at once; elsewhere when the message arrived
     assert {"room1", "room2"} <= joined[0].rooms
-    await until(lambda: all({"room1", "room2"} <= s.rooms for s in joined))
-    assert "room1" not in server_socket(nodes[1], b[1]).rooms
-
-    nodes[2].io.in_("room1").sockets_leave("room2")
-    await until(lambda: all("room2" not in s.rooms for s in joined))
+    await joined_then_left(nodes, b, joined)
     assert all("room1" in s.rooms for s in joined)
 
     nodes[1].io.in_("room1").except_(a[0].sids["/"]).disconnect_sockets()
@@ -922,29 +833,12 @@ def links(nodes: list[SioServer]) -> list[RedisLink]:
     return [node.io.of("/").adapter.link for node in nodes]  # type: ignore[attr-defined]
 
 
-async def slow_pair(
-    cluster: StartCluster, sharded: bool, delay: float, **options: Any
-) -> list[SioServer]:
-    """Servers A and B; B's subscriber reconnects only after ``delay`` (x0.5 to 1.5)."""
-    [a] = await cluster(1, sharded=sharded, adapter_options=options)
-    slow = {**options, "reconnect_delay": (delay, delay)}
-    [b] = await cluster(1, sharded=sharded, adapter_options=slow, expect=2)
-    await wait_for_servers([a, b], 2)
-    return [a, b]
-
-
-def keep_reports(link: RedisLink) -> list[DeliveryReport]:
-    reports: list[DeliveryReport] = []
-    link.resync.on_report = reports.append
-    return reports
-
-
 async def test_message_to_fewer_servers_is_reported(
     cluster: StartCluster, redis_url: str, sharded: bool
 ) -> None:
     """Only B's subscriber goes away: A does not know, but Redis answers each PUBLISH with
     the number of receivers, so every broadcast B misses is reported by A, one by one."""
-    nodes = await slow_pair(cluster, sharded, 1.0)
+    nodes = await slow_pair(cluster, 1.0, sharded=sharded)
     a, b = await connect(nodes[0], 1), await connect(nodes[1], 1)
     link_a, link_b = links(nodes)
     reports = keep_reports(link_a)
@@ -970,7 +864,7 @@ async def test_outage_holds_the_queue_until_the_servers_are_back(
 ) -> None:
     """Every subscriber goes away (what a Redis restart does): A is back first and holds what
     it publishes until B is subscribed again, so B misses nothing and nothing is reported."""
-    nodes = await slow_pair(cluster, sharded, 1.0)
+    nodes = await slow_pair(cluster, 1.0, sharded=sharded)
     a, b = await connect(nodes[0], 1), await connect(nodes[1], 1)
     link_a, link_b = links(nodes)
     ids = [i for link in (link_a, link_b) for i in subscriber_ids(redis_url, link.subscriber_name)]
@@ -979,10 +873,7 @@ async def test_outage_holds_the_queue_until_the_servers_are_back(
     assert not link_b.connected and link_a.resync.held
     # while held, the server count includes the servers expected back
     assert await nodes[0].io.of("/").adapter.server_count() == 2
-    for i in range(5):
-        nodes[0].io.emit("n", i)
-    assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
-    assert [args for _, args in await events(b * 5, timeout=3.0)] == [[i] for i in range(5)]
+    await held_numbers_reach_both(nodes[0], a, b)
     await until(lambda: not link_a.resync.held, 1.0)
     assert link_a.resync.holds == 1
     assert link_a.resync.reported == {"short": 0, "unconfirmed": 0, "dropped": 0, "deaf": 1}
@@ -993,7 +884,7 @@ async def test_server_not_back_in_time_is_reported(
 ) -> None:
     """A server that does not subscribe again within ``resync_timeout``: the held messages
     go out, reported as unconfirmed, and the lower count is the new normal."""
-    nodes = await slow_pair(cluster, sharded, 60.0, resync_timeout=0.5)
+    nodes = await slow_pair(cluster, 60.0, {"resync_timeout": 0.5}, sharded=sharded)
     a = await connect(nodes[0], 1)
     link_a, link_b = links(nodes)
     reports = keep_reports(link_a)

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ pytest.importorskip("msgpack")
 
 import redis as sync_redis
 
-from aiosocketio import Socket
 from aiosocketio.adapters import msgpack_codec
 from aiosocketio.adapters.base import ClusterError, PersistedSession
 from aiosocketio.adapters.cluster import RemoteSocket
@@ -35,12 +34,33 @@ from aiosocketio.adapters.redis_streams import (
     encode_session,
     stream_for_namespace,
 )
-from sioclient import SioClient, SioServer, until
+from sioclient import SioServer, until
 
-from .conftest import wait_for_servers
+from .helpers import (
+    StartCluster,
+    acks_of_a_room_with_one_silent_client,
+    acks_of_every_client,
+    binary_and_volatile,
+    broadcast_reaches_every_server_once,
+    chat_namespace_is_separate,
+    colour_rooms,
+    connect,
+    events,
+    fetch_team,
+    hello_reaches_the_other_servers,
+    nothing,
+    order_is_kept,
+    remote_ack,
+    remote_disconnect,
+    remote_emit_and_join,
+    rooms_and_except,
+    server_count_after_a_close,
+    server_socket,
+    sockets_join_leave_disconnect,
+    start_nodes,
+    wait_for_servers,
+)
 from .test_redis import Proxy, kill_clients, subscriber_ids
-
-StartCluster = Callable[..., Awaitable[list[SioServer]]]
 
 
 # ---------------------------------------------------------------------------------- fixtures
@@ -72,14 +92,7 @@ async def cluster(redis_url: str, names: dict[str, str]) -> AsyncIterator[StartC
     ) -> list[SioServer]:
         options: dict[str, Any] = {**names, "request_timeout": 1.0, **(adapter_options or {})}
         factory = RedisStreamsAdapter.factory(redis if redis is not None else redis_url, **options)
-        nodes = []
-        for _ in range(count):
-            node = SioServer(adapter=factory, **server_options)
-            await node.__aenter__()
-            started.append(node)
-            nodes.append(node)
-        await wait_for_servers(nodes, expect if expect is not None else count)
-        return nodes
+        return await start_nodes(started, factory, count, expect, **server_options)
 
     yield start
     for node in reversed(started):
@@ -90,31 +103,6 @@ async def cluster(redis_url: str, names: dict[str, str]) -> AsyncIterator[StartC
         client.delete(*keys)
     finally:
         client.close()
-
-
-async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
-    out = []
-    for client in clients:
-        _nsp, name, args = await client.next_event(timeout)
-        out.append((name, args))
-    return out
-
-
-async def nothing(clients: list[SioClient], wait: float = 0.15) -> bool:
-    await asyncio.sleep(wait)
-    return all(await asyncio.gather(*(c.no_event(0.001) for c in clients)))
-
-
-async def connect(node: SioServer, count: int, nsp: str = "/", **auth: Any) -> list[SioClient]:
-    clients = []
-    for _ in range(count):
-        client, _sid = await node.connected(nsp, auth or None)
-        clients.append(client)
-    return clients
-
-
-def server_socket(node: SioServer, client: SioClient, nsp: str = "/") -> Socket:
-    return node.io.of(nsp).sockets[client.sids[nsp]]
 
 
 def link_of(node: SioServer, nsp: str = "/") -> StreamsLink:
@@ -194,34 +182,14 @@ def test_session_codec() -> None:
 
 # ---------------------------------------------------------------------------------- broadcasts
 async def test_broadcast_reaches_every_server_once(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-    for i, sender in enumerate(nodes):
-        sender.io.emit("hello", {"from": i}, [1, 2])
-        assert await events(everyone) == [("hello", [{"from": i}, [1, 2]])] * 6
-        assert await nothing(everyone)
+    await broadcast_reaches_every_server_once(await cluster(3))
 
 
 async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    a = await connect(nodes[0], 2)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
+    a, b, c = await colour_rooms(nodes)
     everyone = a + b + c
-    server_socket(nodes[0], a[0]).join(["red", "blue"])
-    server_socket(nodes[1], b[0]).join("red")
-    server_socket(nodes[1], b[1]).join("blue")
-    server_socket(nodes[2], c[0]).join(["green", "red"])
-
-    nodes[2].io.to("red").emit("one-room")
-    assert await events([a[0], b[0], c[0]]) == [("one-room", [])] * 3
-    nodes[0].io.to("red").to("blue").emit("two-rooms", 2)
-    assert await events([a[0], b[0], b[1], c[0]]) == [("two-rooms", [2])] * 4
-    nodes[1].io.to("red").except_("blue").emit("red-not-blue")
-    assert await events([b[0], c[0]]) == [("red-not-blue", [])] * 2
-    nodes[0].io.except_("red").emit("not-red")
-    assert await events([a[1], b[1]]) == [("not-red", [])] * 2
+    await rooms_and_except(nodes, a, b, c)
     nodes[0].io.to(b[1].sids["/"]).emit("private")
     assert await events([b[1]]) == [("private", [])]
     server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
@@ -231,128 +199,51 @@ async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
     nodes[0].io.local.emit("local-only")
     assert await events(a) == [("local-only", [])] * 2
     assert await nothing(everyone)
-
-    for node in nodes:
-        await node.io.of("/chat").adapter.init()
-    chat = await connect(nodes[1], 1, nsp="/chat")
-    nodes[0].io.of("/chat").emit("in-chat", "x")
-    assert await events(chat) == [("in-chat", ["x"])]
-    assert await nothing(everyone)
+    await chat_namespace_is_separate(nodes, everyone)
 
 
 async def test_binary_volatile_and_order(cluster: StartCluster) -> None:
     nodes = await cluster(2)
-    b = await connect(nodes[1], 1)
-    nodes[0].io.emit("bin", b"\x00\x01\xff", {"nested": [b"ab"]})
-    assert await events(b) == [("bin", [b"\x00\x01\xff", {"nested": [b"ab"]}])]
-    nodes[0].io.volatile.emit("volatile", 1)
-    assert await events(b) == [("volatile", [1])]
-    server_socket(nodes[1], b[0]).join("r")
-    for i in range(200):
-        (nodes[0].io.to("r") if i % 2 else nodes[0].io).emit("n", i)
-    received = [(await b[0].next_event())[2][0] for _ in range(200)]
-    assert received == list(range(200))
+    b = await binary_and_volatile(nodes)
+    await order_is_kept(nodes, b[0])
 
 
 async def test_broadcast_with_acks(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    clients = [await connect(node, 2) for node in nodes]
-    everyone = [c for group in clients for c in group]
-    task = asyncio.ensure_future(nodes[0].io.timeout(2.0).emit_with_ack("question", 42))
-    for i, client in enumerate(everyone):
-        packet = await client.next_event_packet()
-        assert packet.data == ["question", 42] and packet.id is not None
-        client.ack(packet.id, f"answer-{i}")
-    assert sorted(await asyncio.wait_for(task, 2.0)) == sorted(f"answer-{i}" for i in range(6))
-
+    clients = await acks_of_every_client(nodes, lambda i: f"answer-{i}")
     # binary acknowledgements, and a room across servers with one silent client
-    for node, group in zip(nodes, clients, strict=True):
-        server_socket(node, group[0]).join("asked")
-    task = asyncio.ensure_future(nodes[1].io.to("asked").timeout(0.5).emit_with_ack("q"))
-    for i, group in enumerate(clients):
-        packet = await group[0].next_event_packet()
-        if i != 2:
-            group[0].ack(packet.id, bytes([i]))
-    from aiosocketio import BroadcastAckError
-
-    with pytest.raises(BroadcastAckError) as info:
-        await asyncio.wait_for(task, 2.0)
-    assert sorted(info.value.responses) == [b"\x00", b"\x01"]
+    await acks_of_a_room_with_one_silent_client(nodes, clients, lambda i: bytes([i]))
 
 
 async def test_server_count(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    assert [await n.io.of("/").adapter.server_count() for n in nodes] == [3, 3, 3]
-    await nodes[2].close()
-    await wait_for_servers(nodes[:2], 2)
+    await server_count_after_a_close(await cluster(3))
 
 
 # ---------------------------------------------------------------------------------- sockets
 async def test_fetch_sockets_and_remote_sockets(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    a = await connect(nodes[0], 1, name="a")
-    b = await connect(nodes[1], 2, name="b")
-    c = await connect(nodes[2], 1, name="c")
-    server_socket(nodes[1], b[0]).data = {"score": 7, "blob": b"\x01"}
-    server_socket(nodes[1], b[0]).join("team")
-    server_socket(nodes[2], c[0]).join("team")
-
-    found = await nodes[0].io.fetch_sockets()
-    assert {s.id for s in found} == {x.sids["/"] for x in a + b + c}
-    remote = [s for s in found if isinstance(s, RemoteSocket)]
-    assert len(remote) == 3
-    b0 = next(s for s in remote if s.id == b[0].sids["/"])
-    assert b0.data == {"score": 7, "blob": b"\x01"}
-    assert b0.rooms == {b0.id, "team"}
-    assert b0.handshake.auth == {"name": "b"}
-    team = await nodes[0].io.in_("team").fetch_sockets()
-    assert {s.id for s in team} == {b[0].sids["/"], c[0].sids["/"]}
+    a, b, c, found, b0 = await fetch_team(nodes, {"score": 7, "blob": b"\x01"})
+    assert len([s for s in found if isinstance(s, RemoteSocket)]) == 3
     not_team = await nodes[2].io.except_("team").fetch_sockets()
     assert {s.id for s in not_team} == {a[0].sids["/"], b[1].sids["/"]}
 
-    b0.emit("direct", 1)
-    assert await events([b[0]]) == [("direct", [1])]
-    b0.join("vip")
-    await until(lambda: "vip" in server_socket(nodes[1], b[0]).rooms)
+    await remote_emit_and_join(nodes, b0, b[0])
     b0.leave("team")
     await until(lambda: "team" not in server_socket(nodes[1], b[0]).rooms)
-    task = asyncio.ensure_future(b0.emit_with_ack("ask", timeout=1.0))
-    packet = await b[0].next_event_packet()
-    b[0].ack(packet.id, "yes")
-    assert await task == "yes"
-    b0.disconnect()
-    await until(lambda: b[0].sids["/"] not in nodes[1].io.of("/").sockets)
+    await remote_ack(b0, b[0])
+    await remote_disconnect(nodes, b0, b[0])
     assert await nothing(a + c)
 
 
 async def test_sockets_join_leave_disconnect(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    a = await connect(nodes[0], 1)
-    b = await connect(nodes[1], 2)
-    c = await connect(nodes[2], 1)
-    server_socket(nodes[1], b[1]).join("keep-out")
-    nodes[0].io.except_("keep-out").sockets_join(["room1", "room2"])
-    joined = [server_socket(nodes[0], a[0]), server_socket(nodes[1], b[0])]
-    joined.append(server_socket(nodes[2], c[0]))
-    await until(lambda: all({"room1", "room2"} <= s.rooms for s in joined))
-    assert "room1" not in server_socket(nodes[1], b[1]).rooms
-    nodes[2].io.in_("room1").sockets_leave("room2")
-    await until(lambda: all("room2" not in s.rooms for s in joined))
-    nodes[1].io.in_("room1").disconnect_sockets()
-    await until(lambda: all(not n.io.of("/").sockets or n is nodes[1] for n in nodes))
-    assert list(nodes[1].io.of("/").sockets) == [b[1].sids["/"]]
-    nodes[0].io.disconnect_sockets(close=True)
-    assert await b[1].wait_closed()
+    await sockets_join_leave_disconnect(await cluster(3))
 
 
 async def test_server_side_emit(cluster: StartCluster) -> None:
     nodes = await cluster(3)
-    got: list[tuple[int, tuple[Any, ...]]] = []
     for i, node in enumerate(nodes):
-        node.io.on("hello", lambda *args, i=i: got.append((i, args)))
         node.io.on("ask", lambda x, i=i: f"{i}:{x}")
-    nodes[0].io.server_side_emit("hello", 1, b"\x02")
-    await until(lambda: sorted(got) == [(1, (1, b"\x02")), (2, (1, b"\x02"))])
+    await hello_reaches_the_other_servers(nodes)
     assert sorted(await nodes[1].io.server_side_emit_with_ack("ask", "x")) == ["0:x", "2:x"]
 
 
