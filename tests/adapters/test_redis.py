@@ -38,6 +38,7 @@ from aiosocketio.adapters.redis import (
     ShardedRedisAdapter,
 )
 from aiosocketio.emitter import RedisEmitter
+from helpers import Proxy
 from sioclient import SioServer, until
 
 from .helpers import (
@@ -725,63 +726,6 @@ async def test_subscriber_killed_recovers(
     nodes[1].io.emit("back")
     assert await events(a + b) == [("back", [])] * 2
     assert len(await nodes[0].io.fetch_sockets()) == 2
-
-
-class Proxy:
-    """A TCP forwarder to Redis that can be taken down (connections cut, new ones refused)
-    and brought back on the same port: a broker outage without touching the shared Redis."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.pipes: set[asyncio.StreamWriter] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        self.pipes.update((writer, up_writer))
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.close()
-
-        for task in (
-            asyncio.ensure_future(pipe(reader, up_writer)),
-            asyncio.ensure_future(pipe(up_reader, writer)),
-        ):
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        for writer in list(self.pipes):
-            writer.transport.abort()
-        self.pipes.clear()
-        self.server = None
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.down()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def test_broker_outage_and_recovery(

@@ -34,6 +34,7 @@ from aiosocketio.adapters.redis_streams import (
     encode_session,
     stream_for_namespace,
 )
+from helpers import Proxy
 from sioclient import SioServer, until
 
 from .helpers import (
@@ -60,7 +61,7 @@ from .helpers import (
     start_nodes,
     wait_for_servers,
 )
-from .test_redis import Proxy, kill_clients, subscriber_ids
+from .test_redis import kill_clients, subscriber_ids
 
 
 # ---------------------------------------------------------------------------------- fixtures

@@ -498,3 +498,28 @@ async def emitter_drives_sockets(
     assert b_sid in nodes[1].io.of("/").sockets
     await emitter.call("disconnectSockets", close=True)
     assert await b.wait_closed(2.0)
+
+
+async def held_until_node_is_back(
+    py: SioServer, js: NodeProcess, py_proxy: Any, js_proxy: Any, timeout: float
+) -> None:
+    """Both servers lose the broker (their proxies taken down); the Python server's comes
+    back first: it holds its broadcasts until the Node server is subscribed again, whose
+    client then gets them all, and nothing is reported."""
+    n1 = await node_client(js_port(js))
+    py.io.emit("before")
+    assert await next_events([n1]) == [("before", [])]
+    link = py.io.of("/").adapter.link  # type: ignore[attr-defined]
+    await py_proxy.down()
+    await js_proxy.down()
+    await until(lambda: not link.connected, 3.0)
+    await py_proxy.start()
+    await until(lambda: link.connected, 3.0)
+    assert link.resync.held  # the Node server is not subscribed again yet
+    for i in range(5):
+        py.io.emit("n", i)
+    assert await quiet([n1], 0.3)
+    await js_proxy.start()
+    assert await next_events([n1] * 5, timeout=timeout) == [("n", [i]) for i in range(5)]
+    await until(lambda: not link.resync.held, 3.0)
+    assert link.resync.reported["short"] == link.resync.reported["unconfirmed"] == 0

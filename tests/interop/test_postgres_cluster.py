@@ -27,6 +27,7 @@ from cluster_common import (
     emitter_cluster,
     emitter_drives_sockets,
     four_clients,
+    held_until_node_is_back,
     js_port,
     need_npm,
     next_events,
@@ -44,6 +45,7 @@ from cluster_common import (
 )
 
 from aiosocketio.adapters.postgres import PostgresAdapter
+from helpers import Proxy
 from sioclient import SioClient, SioServer, until
 
 pytestmark = pytest.mark.interop
@@ -255,3 +257,42 @@ async def test_python_emitter_drives_node_and_python(
         assert repr(emitter.of("admin")).startswith("<PostgresEmitter nsp='/admin'")
     finally:
         await conn.close()
+
+
+# ---------------------------------------------------------------------------------- outages
+async def test_python_holds_its_broadcasts_until_node_listens_again(
+    node: str, postgres_url: str, names: dict[str, str]
+) -> None:
+    """PostgreSQL unreachable for both servers (each through a proxy taken down): the Python
+    server listens again first and holds what it sends until the Node server is heard from
+    again (its next heartbeat, after its LISTEN client is back: the Node adapter reconnects
+    1 to 3 s after losing it); the Node server's client misses nothing."""
+    port = int(postgres_url.split("@", 1)[1].split("/")[0].split(":")[1])
+    py_proxy, js_proxy = Proxy(port), Proxy(port)
+    await py_proxy.start()
+    await js_proxy.start()
+
+    def through(proxy: Proxy) -> str:
+        return postgres_url.replace(f":{port}/", f":{proxy.port}/")
+
+    factory = PostgresAdapter.factory(
+        through(py_proxy),
+        channel_prefix=names["prefix"],
+        table_name=names["table"],
+        request_timeout=2.0,
+        heartbeat_interval=0.5,
+        reconnect_delay=(0.02, 0.1),
+    )
+    args = ["--postgres", through(js_proxy), "--prefix", names["prefix"], "--table", names["table"]]
+    try:
+        async with (
+            sio_servers() as start_python,
+            node_scripts(node, "node_postgres", *args) as start_node,
+        ):
+            [py] = await start_python(1, factory)
+            js = await start_node("server")
+            await wait_count([py], js, 2, WAIT_COUNT)
+            await held_until_node_is_back(py, js, py_proxy, js_proxy, 10.0)
+    finally:
+        await py_proxy.close()
+        await js_proxy.close()

@@ -28,6 +28,7 @@ from cluster_common import (
     emitter_cluster,
     emitter_drives_sockets,
     four_clients,
+    held_until_node_is_back,
     js_port,
     need_npm,
     next_events,
@@ -48,6 +49,7 @@ from aiosocketio import Socket
 from aiosocketio.adapters.cluster import RemoteSocket
 from aiosocketio.adapters.redis import RedisAdapter
 from aiosocketio.emitter import RedisEmitter
+from helpers import Proxy
 from sioclient import SioClient, SioServer, until
 
 pytestmark = pytest.mark.interop
@@ -350,3 +352,39 @@ async def test_three_servers_two_python_one_node(
     pys[0].io.emit("all")
     assert await next_events(everyone) == [("all", [])] * 3
     assert await quiet(everyone)
+
+
+# ---------------------------------------------------------------------------------- outages
+@pytest.mark.parametrize("mode", MODES)
+async def test_python_holds_its_broadcasts_until_node_is_back(
+    mode: str, node: str, redis_url: str, redis_key: str, python_servers: Any
+) -> None:
+    """Redis unreachable for both servers (each through a proxy taken down): the Python
+    server is back first and holds what it publishes until the Node server (its own
+    node-redis reconnection) is subscribed again; the Node server's client misses nothing."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    py_proxy, js_proxy = Proxy(port), Proxy(port)
+    await py_proxy.start()
+    await js_proxy.start()
+    factory = RedisAdapter.factory(
+        f"redis://127.0.0.1:{py_proxy.port}",
+        key=redis_key,
+        sharded=mode == "sharded",
+        request_timeout=2.0,
+        reconnect_delay=(0.02, 0.1),
+    )
+    try:
+        async with (
+            sio_servers() as start_python,
+            node_scripts(
+                node, "node_cluster", "--redis", f"redis://127.0.0.1:{js_proxy.port}",
+                "--key", redis_key,
+            ) as start_node,
+        ):  # fmt: skip
+            [py] = await start_python(1, factory)
+            js = await start_node("server", mode=mode)
+            await wait_count([py], js, 2)
+            await held_until_node_is_back(py, js, py_proxy, js_proxy, 5.0)
+    finally:
+        await py_proxy.close()
+        await js_proxy.close()

@@ -29,6 +29,11 @@ runServer({
   async setUp() {
     const pool = new Pool({ connectionString, max: 4 });
     pool.on("error", (err) => process.stderr.write(`postgres error: ${err}\n`));
+    // the adapter's LISTEN client has no "error" listener: without this one, a lost
+    // connection crashes the process (the adapter reconnects on "end")
+    pool.on("connect", (client) =>
+      client.on("error", (err) => process.stderr.write(`postgres client error: ${err}\n`)),
+    );
     return {
       options: {
         adapter: createAdapter(pool, {
