@@ -43,6 +43,7 @@ from .server.socket import Socket
 
 if TYPE_CHECKING:
     from .engine.socket import EngineSocket
+    from .server.broadcast import BroadcastOperator
     from .server.namespace import Namespace
     from .server.server import Server
 
@@ -501,60 +502,49 @@ class AdminUI:
             out.extend(self.serialize(s, nsp.name) for s in found)
         return out
 
-    def _target(self, nsp: Any) -> Namespace | None:
-        """A command's namespace: an existing one only (commands never create one)."""
+    def _target(self, nsp: Any, filter: Any = None) -> Namespace | BroadcastOperator | None:
+        """A command's sockets: an existing namespace only (commands never create one),
+        narrowed to a room when the UI gives one."""
         if not isinstance(nsp, str):
             return None
-        return self.io.namespaces.get(nsp)
+        namespace = self.io.namespaces.get(nsp)
+        if namespace is not None and isinstance(filter, str) and filter:
+            return namespace.in_(filter)
+        return namespace
 
     def _cmd_emit(self, admin: Socket, nsp: Any = None, filter: Any = None, *rest: Any) -> None:
-        target = self._target(nsp)
+        target = self._target(nsp, filter)
         if target is None or not rest or not isinstance(rest[0], str):
             return
         event, args = rest[0], rest[1:]
         log.info("admin UI: emit %r to namespace %s, room %s", event, nsp, filter or "*")
         try:
-            if isinstance(filter, str) and filter:
-                target.to(filter).emit(event, *args)
-            else:
-                target.emit(event, *args)
+            target.emit(event, *args)
         except ValueError as exc:  # a reserved event name
             log.warning("admin UI: emit refused: %s", exc)
 
     def _cmd_join(
         self, admin: Socket, nsp: Any = None, room: Any = None, filter: Any = None
     ) -> None:
-        target = self._target(nsp)
-        if target is None or not isinstance(room, str):
-            return
-        log.info("admin UI: sockets of %s, room %s, join %s", nsp, filter or "*", room)
-        if isinstance(filter, str) and filter:
-            target.in_(filter).sockets_join(room)
-        else:
+        target = self._target(nsp, filter)
+        if target is not None and isinstance(room, str):
+            log.info("admin UI: sockets of %s, room %s, join %s", nsp, filter or "*", room)
             target.sockets_join(room)
 
     def _cmd_leave(
         self, admin: Socket, nsp: Any = None, room: Any = None, filter: Any = None
     ) -> None:
-        target = self._target(nsp)
-        if target is None or not isinstance(room, str):
-            return
-        log.info("admin UI: sockets of %s, room %s, leave %s", nsp, filter or "*", room)
-        if isinstance(filter, str) and filter:
-            target.in_(filter).sockets_leave(room)
-        else:
+        target = self._target(nsp, filter)
+        if target is not None and isinstance(room, str):
+            log.info("admin UI: sockets of %s, room %s, leave %s", nsp, filter or "*", room)
             target.sockets_leave(room)
 
     def _cmd_disconnect(
         self, admin: Socket, nsp: Any = None, close: Any = False, filter: Any = None
     ) -> None:
-        target = self._target(nsp)
-        if target is None:
-            return
-        log.info("admin UI: disconnect sockets of %s, room %s", nsp, filter or "*")
-        if isinstance(filter, str) and filter:
-            target.in_(filter).disconnect_sockets(close is True)
-        else:
+        target = self._target(nsp, filter)
+        if target is not None:
+            log.info("admin UI: disconnect sockets of %s, room %s", nsp, filter or "*")
             target.disconnect_sockets(close is True)
 
     # ------------------------------------------------------------------ emitting to the UI
