@@ -456,8 +456,13 @@ async def run_adapter(a: argparse.Namespace, adapter: str, log_root: Path) -> di
         for i in range(a.faults):
             t_fault = time.time()
             marks = {o: len(s.events) for o, s in servers.items()}
-            t_up = await broker.fault(a.down)
-            say(f"fault {i + 1}/{a.faults}: broker back after {t_up - t_fault:.2f} s")
+            if a.fault == "subscriber":
+                await cut_receiver(broker, servers["B"])
+                t_up = time.time()
+                say(f"fault {i + 1}/{a.faults}: B's receiving connection cut")
+            else:
+                t_up = await broker.fault(a.down)
+                say(f"fault {i + 1}/{a.faults}: broker back after {t_up - t_fault:.2f} s")
             recovered: dict[str, float | None] = {}
             for o, s in servers.items():
                 try:
@@ -520,6 +525,29 @@ async def run_adapter(a: argparse.Namespace, adapter: str, log_root: Path) -> di
         with contextlib.suppress(Exception):
             await cleanup_broker(broker, prefix)
         await broker.close()
+
+
+async def cut_receiver(broker: RedisBroker | PostgresBroker, server: Child) -> None:
+    """Cut the connection through which ``server`` receives (its Redis subscriber or stream
+    reader, its PostgreSQL listener); the broker and the other connections stay up."""
+    status = await server.wait("status", 10, since=len(server.events), where=link_healthy)
+    link = status["link"]  # a fresh one: the listener's pid changes at each reconnection
+    if isinstance(broker, PostgresBroker):
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(broker.url, autocommit=True) as conn:
+            await conn.execute("SELECT pg_terminate_backend(%s)", (link["listener_pid"],))
+        return
+    import redis.asyncio
+
+    name = link.get("reader_name") or link["subscriber_name"]
+    client = redis.asyncio.Redis.from_url(broker.url)
+    try:
+        for entry in await client.client_list():
+            if entry.get("name") == name:
+                await client.client_kill_filter(_id=entry["id"])
+    finally:
+        await client.aclose()
 
 
 async def cleanup_broker(broker: RedisBroker | PostgresBroker, prefix: str) -> None:
@@ -851,6 +879,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated: redis, redis-sharded, streams, postgres",
     )
     parser.add_argument("--broker", choices=["private", "shared", "terminate"], default="private")
+    parser.add_argument(
+        "--fault",
+        choices=["broker", "subscriber"],
+        default="broker",
+        help="broker: stop and start the broker; subscriber: cut only server B's receiving "
+        "connection (A does not notice; --down is not used)",
+    )
     parser.add_argument("--faults", type=int, default=3)
     parser.add_argument("--down", type=float, default=3.0, help="seconds the broker stays down")
     parser.add_argument("--clients", type=int, default=20, help="clients on each server")

@@ -431,6 +431,11 @@ def link_state(io: Any) -> dict[str, Any] | None:
     name = getattr(link, "application_name", None)
     if name is not None:  # PostgreSQL: the prefix of its connections' application_name
         out["application_name"] = name
+    # the connection that receives, to cut it alone (broker_faults.py --fault subscriber)
+    for name in ("subscriber_name", "reader_name", "listener_pid"):
+        value = getattr(link, name, None)
+        if value is not None:
+            out[name] = value
     queue = getattr(link, "_queue", None)
     if queue is not None:
         out["queued"] = len(queue)

@@ -156,8 +156,7 @@ def _no_user(name: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("adapter", ["redis", "streams", "postgres"])
-def test_broker_fault(adapter: str, tmp_path: Path) -> None:
+def need_private_broker(adapter: str) -> None:
     pytest.importorskip("msgpack")
     if adapter == "postgres":
         pytest.importorskip("psycopg")
@@ -168,6 +167,11 @@ def test_broker_fault(adapter: str, tmp_path: Path) -> None:
         pytest.importorskip("redis")
         if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
             pytest.skip("redis-server and redis-cli are needed to start a private Redis")
+
+
+@pytest.mark.parametrize("adapter", ["redis", "streams", "postgres"])
+def test_broker_fault(adapter: str, tmp_path: Path) -> None:
+    need_private_broker(adapter)
     result, elapsed = run_script(
         "broker_faults.py",
         "--adapters", adapter,
@@ -202,3 +206,35 @@ def test_broker_fault(adapter: str, tmp_path: Path) -> None:
     k = r["ack_broadcasts"]
     assert k["complete"] + k["reported"] + k["silent_partial"] == k["broadcasts"] > 0
     assert elapsed < 30
+
+
+@pytest.mark.parametrize("adapter", ["redis", "postgres"])
+def test_receiver_cut(adapter: str, tmp_path: Path) -> None:
+    """Only server B's receiving connection is cut, 3 times: A notices nothing and keeps
+    publishing; what B misses is reported, by A (Redis counts the receivers of each
+    message: exactly the missed ones) or by B (PostgreSQL: the windows it was not
+    listening)."""
+    need_private_broker(adapter)
+    result, _ = run_script(
+        "broker_faults.py",
+        "--adapters", adapter,
+        "--fault", "subscriber",
+        "--faults", "3",
+        "--between", "0.5",
+        "--clients", "10",
+        "--warmup", "1",
+        "--drain", "2",
+        logs=tmp_path,
+    )  # fmt: skip
+    [r] = result["results"]
+    assert "error" not in r, brief(r)
+    assert r["ok"], brief(r)
+    assert all(f["servers_saw_the_fault"] == {"A": False, "B": True} for f in r["faults"])
+    b = r["broadcasts"]
+    assert b["silent"] == 0 and b["missed_locally"] == 0 and b["duplicates"] == 0
+    a = r["per_origin"]["A"]
+    if adapter == "redis":  # A reported exactly what B missed
+        assert a["sender_reported_counters"]["short"] == a["missed_remotely"], brief(r)
+    else:  # B reported each cut as a window, and every miss falls in one
+        assert len(a["receiver_deaf_windows_s"]) == 3
+        assert a["in_receiver_deaf_window"] == a["missed_remotely"], brief(r)
