@@ -609,18 +609,14 @@ class AdminUI:
             self._watch_rooms(nsp)
 
     def _watch_rooms(self, nsp: Namespace) -> None:
-        """Wrap the adapter's room hooks (whatever adapter: its own hooks still run)."""
-        adapter = nsp.adapter
+        """Listen to the rooms of the namespace's adapter (whatever adapter)."""
         name = nsp.name
-        joined, left = adapter.on_join_room, adapter.on_leave_room
 
         def on_join_room(room: str, sid: str) -> None:
-            joined(room, sid)
             if self._listening():
                 self._emit("room_joined", name, room, sid, _now())
 
         def on_leave_room(room: str, sid: str) -> None:
-            left(room, sid)
             if self._listening():
                 # as Node: after the socket_disconnected of a socket that goes away
                 timestamp = _now()
@@ -631,11 +627,8 @@ class AdminUI:
                 else:
                     loop.call_soon(self._emit, "room_left", name, room, sid, timestamp)
 
-        try:
-            adapter.on_join_room = on_join_room  # type: ignore[method-assign]
-            adapter.on_leave_room = on_leave_room  # type: ignore[method-assign]
-        except AttributeError:
-            log.warning("admin UI: cannot watch the rooms of %s (%r)", name, adapter)
+        nsp.adapter.on("join-room", on_join_room)
+        nsp.adapter.on("leave-room", on_leave_room)
 
     def _on_socket(self, socket: Socket) -> None:
         """Every new socket of every namespace, before the application sees it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +16,7 @@ from aiosocketio.adapters.base import Adapter, BroadcastFlags, BroadcastOptions,
 from aiosocketio.adapters.memory import MemoryAdapter
 from aiosocketio.server.server import RecoveryOptions, Server
 from aiosocketio.socketio.packets import EVENT, Packet
+from sioclient import SioServer
 
 SIDS = ["s1", "s2", "s3", "s4", "s5"]
 ROOMS = ["r1", "r2", "r3", "s1", "s2"]  # a socket's own id is a room too
@@ -290,3 +292,77 @@ async def test_max_packets():
     restored = await adapter.restore_session("pid", offsets[2])
     assert restored is not None
     assert [p[1] for p in restored.missed_packets] == [3, 4]
+
+
+# ---------------------------------------------------------------------------------- room events
+def test_room_events_in_nodes_order() -> None:
+    adapter = make_adapter()
+    seen: list[tuple[str, ...]] = []
+    adapter.on("create-room", lambda room: seen.append(("create-room", room)))
+    adapter.on("join-room", lambda room, sid: seen.append(("join-room", room, sid)))
+
+    @adapter.on("leave-room")
+    def left(room: str, sid: str) -> None:
+        seen.append(("leave-room", room, sid))
+
+    adapter.on("delete-room", lambda room: seen.append(("delete-room", room)))
+    adapter.add_all("s1", ["s1", "r1"])
+    adapter.add_all("s2", ["r1"])
+    adapter.delete("s1", "r1")
+    adapter.delete_all("s2")
+    assert seen == [
+        ("create-room", "s1"),
+        ("join-room", "s1", "s1"),
+        ("create-room", "r1"),
+        ("join-room", "r1", "s1"),
+        ("join-room", "r1", "s2"),
+        ("leave-room", "r1", "s1"),
+        ("leave-room", "r1", "s2"),
+        ("delete-room", "r1"),
+    ]
+    # the subclass hooks still run, first
+    assert adapter.events[:2] == [("create", "s1"), ("join", "s1", "s1")]
+    seen.clear()
+    adapter.off("leave-room", left)
+    adapter.off("create-room")
+    adapter.off("join-room", lambda room, sid: None)  # not a listener: nothing happens
+    adapter.add_all("s3", ["r2"])
+    adapter.delete_all("s3")
+    assert seen == [("join-room", "r2", "s3"), ("delete-room", "r2")]
+
+
+def test_room_event_names_and_failing_listeners(caplog: pytest.LogCaptureFixture) -> None:
+    adapter = make_adapter()
+    with pytest.raises(ValueError, match="unknown adapter event 'room-created'"):
+        adapter.on("room-created", print)
+    calls: list[str] = []
+
+    def broken(room: str) -> None:
+        raise RuntimeError("boom")
+
+    adapter.on("create-room", broken)
+    adapter.on("create-room", calls.append)
+    adapter.add_all("s1", ["r1"])
+    assert calls == ["r1"]  # the next listener still runs, the room exists
+    assert "r1" in adapter.rooms
+    assert "error in a create-room listener of /test" in caplog.text
+
+
+async def test_room_events_of_a_real_server_with_a_coroutine_listener() -> None:
+    seen: list[tuple[str, ...]] = []
+    done = asyncio.Event()
+    node = SioServer()
+    adapter = node.io.of("/").adapter
+
+    @adapter.on("join-room")
+    async def joined(room: str, sid: str) -> None:
+        await asyncio.sleep(0)
+        seen.append(("join-room", room, sid))
+        if room == "lobby":
+            done.set()
+
+    node.io.on("connection", lambda socket: socket.join("lobby"))
+    async with node:
+        _client, sid = await node.connected("/")
+        await asyncio.wait_for(done.wait(), 2.0)
+        assert seen == [("join-room", sid, sid), ("join-room", "lobby", sid)]

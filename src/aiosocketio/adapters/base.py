@@ -6,9 +6,11 @@ cluster adapter does the local part and carries the rest to the other servers.
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ClusterError, ClusterTimeout
 from ..socketio.packets import Packet
@@ -17,7 +19,15 @@ if TYPE_CHECKING:
     from ..server.namespace import Namespace
     from ..server.socket import Socket
 
+log = logging.getLogger("aiosocketio.adapters")
+
+ROOM_EVENTS = frozenset(("create-room", "delete-room", "join-room", "leave-room"))
+"""The events of :meth:`Adapter.on`, with Node's names."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 __all__ = [
+    "ROOM_EVENTS",
     "Adapter",
     "BroadcastFlags",
     "BroadcastOptions",
@@ -67,6 +77,46 @@ class Adapter:
         self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+        self._room_listeners: dict[str, list[Callable[..., Any]]] = {}
+
+    # ---------------------------------------------------------------- room events
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Listen to the rooms of this server's sockets (Node: ``adapter.on(...)``):
+        ``"create-room"`` and ``"delete-room"`` (``handler(room)``), ``"join-room"`` and
+        ``"leave-room"`` (``handler(room, sid)``). Usable as a decorator; a coroutine
+        handler runs as a task. Each socket's own room (its id) counts as a room."""
+        if event not in ROOM_EVENTS:
+            raise ValueError(f"unknown adapter event {event!r} (one of {sorted(ROOM_EVENTS)})")
+
+        def register(func: F) -> F:
+            self._room_listeners.setdefault(event, []).append(func)
+            return func
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove a listener of ``event`` (all of them without ``handler``)."""
+        listeners = self._room_listeners.get(event)
+        if not listeners:
+            return
+        if handler is None:
+            listeners.clear()
+        elif handler in listeners:
+            listeners.remove(handler)
+        if not listeners:
+            del self._room_listeners[event]
+
+    def _room_event(self, event: str, *args: str) -> None:
+        for listener in list(self._room_listeners.get(event, ())):
+            try:
+                result = listener(*args)
+            except Exception:
+                log.exception("error in a %s listener of %s", event, self.nsp.name)
+                continue
+            if inspect.isawaitable(result):
+                from ..server.handlers import spawn
+
+                spawn(result, f"{event} listener")
 
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
@@ -89,9 +139,13 @@ class Adapter:
             if members is None:
                 all_rooms[room] = {sid}
                 self.on_create_room(room)
+                if self._room_listeners:
+                    self._room_event("create-room", room)
             else:
                 members.add(sid)
             self.on_join_room(room, sid)
+            if self._room_listeners:
+                self._room_event("join-room", room, sid)
 
     def delete(self, sid: str, room: str) -> None:
         joined = self.sids.get(sid)
@@ -111,9 +165,13 @@ class Adapter:
             return
         members.discard(sid)
         self.on_leave_room(room, sid)
+        if self._room_listeners:
+            self._room_event("leave-room", room, sid)
         if not members:
             del self.rooms[room]
             self.on_delete_room(room)
+            if self._room_listeners:
+                self._room_event("delete-room", room)
 
     # hooks (the admin UI and cluster adapters listen here)
     def on_create_room(self, room: str) -> None:
