@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..engineio.packets import NOOP, PONG, decode_packet, decode_payload, encode_payload
 from ..engineio.session import Action, Session, State
@@ -21,6 +22,12 @@ __all__ = ["EngineSocket", "Handler", "Outgoing", "WebSocketConnection"]
 log = logging.getLogger("aiosocketio.engine")
 
 POLL_HEADERS_TEXT = "text/plain; charset=UTF-8"
+
+PACKET_NAMES = ("open", "close", "ping", "pong", "message", "upgrade", "noop")
+CONN_EVENTS = frozenset(("packet", "packetCreate", "heartbeat", "upgrading", "upgrade", "close"))
+"""The events of :meth:`EngineSocket.on` (Node's names)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Outgoing:
@@ -73,6 +80,7 @@ class EngineSocket:
         "_closing",
         "_flush_handle",
         "_held",
+        "_listeners",
         "_poll",
         "_poll_request",
         "_probed",
@@ -103,6 +111,62 @@ class EngineSocket:
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self._listeners: dict[str, list[tuple[Callable[..., Any], bool]]] | None = None
+
+    # ------------------------------------------------------------------ events
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Listen to the session (Node: ``socket.conn.on(...)``): ``"packet"`` and
+        ``"packetCreate"`` (``handler({"type": ..., "data": ...})``, each packet received /
+        sent), ``"heartbeat"`` (a pong received), ``"upgrading"`` and ``"upgrade"``
+        (``handler("websocket")``), ``"close"`` (``handler(reason, description)``).
+        Usable as a decorator."""
+        return self._add(event, handler, False)
+
+    def once(self, event: str, handler: F | None = None) -> Any:
+        """As :meth:`on`, for the next time only."""
+        return self._add(event, handler, True)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove a listener of ``event`` (all of them without ``handler``)."""
+        listeners = (self._listeners or {}).get(event)
+        if listeners:
+            listeners[:] = [] if handler is None else [x for x in listeners if x[0] != handler]
+
+    def _add(self, event: str, handler: F | None, once: bool) -> Any:
+        if event not in CONN_EVENTS:
+            raise ValueError(f"unknown event {event!r} (one of {sorted(CONN_EVENTS)})")
+
+        def register(func: F) -> F:
+            if self._listeners is None:
+                self._listeners = {}
+            self._listeners.setdefault(event, []).append((func, once))
+            return func
+
+        return register if handler is None else register(handler)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        listeners = self._listeners.get(event) if self._listeners else None
+        if not listeners:
+            return
+        for entry in list(listeners):
+            if entry[1] and entry in listeners:
+                listeners.remove(entry)
+            try:
+                entry[0](*args)
+            except Exception:
+                log.exception("error in a %s listener of session %s", event, self.sid)
+
+    @staticmethod
+    def _write_ws(ws: WebSocketConnection, packets: list[str | bytes]) -> None:
+        for p in packets:
+            if type(p) is str:
+                ws.send_text(p)
+            else:
+                ws.send_bytes(p)  # type: ignore[arg-type]
+
+    def _sent(self, packets: list[str | bytes]) -> None:
+        for p in packets:
+            self._emit("packetCreate", _packet(p))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -131,6 +195,8 @@ class EngineSocket:
 
     def write_text(self, packet: str) -> None:
         """Send one encoded text packet (type digit included)."""
+        if self._listeners:
+            self._sent([packet])
         ws = self.ws
         if ws is not None and self._upgrade is None:
             ws.send_text(packet)
@@ -143,13 +209,11 @@ class EngineSocket:
 
     def write_packets(self, packets: list[str | bytes]) -> None:
         """Send encoded packets: ``str`` text packets, ``bytes`` binary messages."""
+        if self._listeners:
+            self._sent(packets)
         ws = self.ws
         if ws is not None and self._upgrade is None:
-            for p in packets:
-                if type(p) is str:
-                    ws.send_text(p)
-                else:
-                    ws.send_bytes(p)  # type: ignore[arg-type]
+            self._write_ws(ws, packets)
             return
         if self.session.state is State.CLOSED:
             return
@@ -163,12 +227,16 @@ class EngineSocket:
         if ws is not None and self._upgrade is None:
             if out.volatile and ws.buffered_amount() > 0:
                 return False
+            if self._listeners:
+                self._sent(out.packets)
             ws.send_outgoing(out)
             return True
         if self.session.state is State.CLOSED:
             return False
         if out.volatile and not self.writable:
             return False
+        if self._listeners:
+            self._sent(out.packets)
         self._buffer.extend(out.packets)
         self._buffer_size += out.size
         self._buffered()
@@ -314,6 +382,8 @@ class EngineSocket:
         """A WebSocket message on the session's current transport."""
         if type(data) is str:
             if data[:1] == "4":
+                if self._listeners:
+                    self._emit("packet", {"type": "message", "data": data[1:]})
                 handler = self.handler
                 if handler is not None:
                     handler.on_message(data[1:])
@@ -324,8 +394,11 @@ class EngineSocket:
                 self._terminate("parse error", "invalid packet")
                 return
             self._receive(kind, payload)
-        elif self.handler is not None:
-            self.handler.on_message(data)
+        else:
+            if self._listeners:
+                self._emit("packet", {"type": "message", "data": data})
+            if self.handler is not None:
+                self.handler.on_message(data)
 
     def on_ws_close(self, error: bool = False) -> None:
         """The session's WebSocket closed (by the peer or the network)."""
@@ -333,6 +406,10 @@ class EngineSocket:
         self._terminate("transport error" if error else "transport close", None)
 
     def _receive(self, kind: int, data: str | bytes) -> None:
+        if self._listeners:
+            self._emit("packet", {"type": PACKET_NAMES[kind], "data": _data(kind, data)})
+            if kind == PONG:
+                self._emit("heartbeat")
         try:
             action = self.session.receive(kind, data, asyncio.get_running_loop().time())
         except ProtocolError as exc:
@@ -372,6 +449,7 @@ class EngineSocket:
         if action is Action.PROBE:
             self._probed = conn
             conn.send_text("3probe")
+            self._emit("upgrading", "websocket")
             if self._poll is not None and not self._buffer:
                 responder, self._poll = self._poll, None
                 self._respond_poll(responder, str(NOOP))
@@ -386,7 +464,8 @@ class EngineSocket:
                 self._respond_poll(responder, str(NOOP))
             packets, self._buffer, self._buffer_size = self._buffer, [], 0
             if packets:
-                self.write_packets(packets)
+                self._write_ws(conn, packets)  # their packetCreate was when buffered
+            self._emit("upgrade", "websocket")
             if self._closing:
                 self._finish_close()
 
@@ -485,12 +564,28 @@ class EngineSocket:
         self._notify_close(reason, description)
 
     def _notify_close(self, reason: str, description: str | None) -> None:
+        if self._listeners:
+            self._emit("close", reason, description)
+            self._listeners = None
         handler, self.handler = self.handler, None
         if handler is not None:
             try:
                 handler.on_close(reason, description)
             except Exception:
                 log.exception("error in close handler of session %s", self.sid)
+
+
+def _packet(encoded: str | bytes) -> dict[str, Any]:
+    """An encoded packet as Node's packet events show it: ``{"type", "data"}``."""
+    if type(encoded) is not str:
+        return {"type": "message", "data": encoded}
+    kind = int(encoded[0])
+    return {"type": PACKET_NAMES[kind], "data": _data(kind, encoded[1:])}
+
+
+def _data(kind: int, data: str | bytes) -> str | bytes | None:
+    """A packet's data as Node shows it: none for an empty ping, pong, close..."""
+    return data if data or kind == 4 else None
 
 
 class _UpgradeReceiver:
