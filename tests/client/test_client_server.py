@@ -609,3 +609,27 @@ async def test_listeners_added_right_after_connect_get_the_welcome(mode: str) ->
         await sock.disconnect()
     finally:
         await io_server.close()
+
+
+async def test_try_all_transports_falls_back_when_websocket_is_refused() -> None:
+    """socket.io-client 4.8's tryAllTransports: the first transport fails while opening,
+    the next one is tried (here the server accepts long-polling only)."""
+    io_server = Server(transports=("polling",))
+    io_server.on("connection", lambda socket: socket.on("echo", lambda x: x))
+    server = await io_server.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.port}"
+    options: dict[str, Any] = {"transports": ["websocket", "polling"], "wait_timeout": 3}
+    try:
+        with pytest.raises(TransportError):
+            await connect(url, force_new=True, reconnection=False, **options)
+        errors: list[Any] = []
+        sock = await connect(
+            url, force_new=True, reconnection=False, try_all_transports=True, **options
+        )
+        sock.io.on("error", errors.append)
+        assert sock.connected and sock.io.engine.transport.name == "polling"
+        assert await sock.emit_with_ack("echo", 7, timeout=2.0) == 7
+        assert errors == []
+        await sock.disconnect()
+    finally:
+        await io_server.close()

@@ -77,6 +77,7 @@ class Engine(Emitter):
         "remember_upgrade",
         "transport",
         "transports",
+        "try_all_transports",
         "upgrade",
         "upgrades",
         "upgrading",
@@ -97,6 +98,7 @@ class Engine(Emitter):
         per_message_deflate: bool = True,
         timestamp_requests: bool = True,
         with_credentials: bool = False,
+        try_all_transports: bool = False,
         listener: EngineListener | None = None,
     ) -> None:
         super().__init__()
@@ -114,6 +116,7 @@ class Engine(Emitter):
             cookies=CookieJar() if with_credentials else None,
         )
         self.transports = list(transports)
+        self.try_all_transports = try_all_transports
         self.upgrade = upgrade
         self.remember_upgrade = remember_upgrade
         self.listener = listener
@@ -358,6 +361,17 @@ class Engine(Emitter):
 
     def _on_error(self, error: Exception) -> None:
         Engine.prior_websocket_success = False
+        opening = self.ready_state == "opening" and self.id is None
+        if self.try_all_transports and opening and len(self.transports) > 1:
+            # as engine.io-client's tryAllTransports: on to the next transport, quietly
+            log.debug("transport %s failed (%s): trying the next one", self.transports[0], error)
+            del self.transports[0]
+            transport, self.transport = self.transport, None
+            if transport is not None:
+                transport.handler = None
+                transport.close()
+            self.open()
+            return
         self._emit_error(error)
         self._on_close("transport error", error)
 

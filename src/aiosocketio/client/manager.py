@@ -138,6 +138,7 @@ class Manager(Emitter):
         timestamp_requests: bool = True,
         add_trailing_slash: bool = True,
         with_credentials: bool = False,
+        try_all_transports: bool = False,
     ) -> None:
         super().__init__()
         parsed = parse_url(url)
@@ -160,6 +161,7 @@ class Manager(Emitter):
             "per_message_deflate": per_message_deflate,
             "timestamp_requests": timestamp_requests,
             "with_credentials": with_credentials,
+            "try_all_transports": try_all_transports,
         }
         self.nsps: dict[str, Socket] = {}
         self.reconnection = reconnection
