@@ -792,3 +792,61 @@ async def test_connect_timeout_spares_connected_clients():
                 await ws.recv_frame(timeout=0.1)
     finally:
         await io.close()
+
+
+# ---------------------------------------------------------------------------------- generate_id
+async def test_generate_id_names_the_sessions(serve, echo):
+    app = echo()
+    made: list[str] = []
+
+    def generate(request: Request) -> str:
+        made.append(f"user-{len(made)}_{request.query['transport']}")
+        return made[-1]
+
+    app.engine.generate_id = generate
+    port = await serve(app)
+    async with await HttpConnection.open(port) as conn:
+        assert (await eio_open(conn))["sid"] == "user-0_polling"
+    async with await WsConnection.open(port, ws_url()) as ws:
+        assert open_packet(await ws.recv())["sid"] == "user-1_websocket"
+    assert set(app.engine.sessions) <= {"user-0_polling", "user-1_websocket"}
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [
+        lambda request: 1 / 0,  # raises
+        lambda request: "",  # empty
+        lambda request: "a b",  # not URL-safe (it goes in query strings and cookies)
+        lambda request: "x\r\nSet-Cookie: evil=1",
+        lambda request: "x" * 129,
+        lambda request: 42,
+    ],
+)
+async def test_generate_id_failures_refuse_the_handshake(serve, echo, generate, caplog):
+    app = echo()
+    app.engine.generate_id = generate
+    errors: list[tuple[int, str]] = []
+    app.engine.connection_error_hooks.append(
+        lambda request, code, message, context: errors.append((code, message))
+    )
+    port = await serve(app)
+    async with await HttpConnection.open(port) as conn:
+        response = await conn.request("GET", HANDSHAKE)
+    assert (response.status, response.json()) == (400, {"code": 3, "message": "Bad request"})
+    with pytest.raises(WsRejected) as info:
+        await WsConnection.open(port, ws_url())
+    assert info.value.response.status == 400
+    assert errors == [(3, "Bad request")] * 2
+    assert app.engine.sessions == {}
+    assert "generate_id" in caplog.text
+
+
+async def test_generate_id_in_use_refuses(serve, echo):
+    app = echo()
+    app.engine.generate_id = lambda request: "same"
+    port = await serve(app)
+    async with await HttpConnection.open(port) as first, await HttpConnection.open(port) as again:
+        assert (await eio_open(first))["sid"] == "same"
+        response = await again.request("GET", HANDSHAKE)
+        assert response.status == 400 and response.json()["code"] == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -96,6 +97,11 @@ class EngineServer:
         if max_connections is not None and max_connections < 0:
             raise ValueError("max_connections must not be negative (None: no limit)")
         self.max_connections = max_connections
+        self.generate_id: Callable[[Request], str] | None = None
+        """Makes the id of a new session from its handshake request (Node: ``generateId``);
+        by default 20 random URL-safe characters. An id must be 1 to 128 characters of
+        ``A-Z a-z 0-9 - _ . ~`` and not in use: otherwise, or when the function raises, the
+        handshake is refused (400, "Bad request")."""
         self.sessions: dict[str, EngineSocket] = {}
         self.initial_headers_hooks: list[HeadersHook] = []
         self.headers_hooks: list[HeadersHook] = []
@@ -165,6 +171,9 @@ class EngineServer:
 
     def _open_polling(self, request: Request, responder: Responder) -> None:
         esock = self._create(request, "polling")
+        if esock is None:
+            self.respond_error(request, responder, BAD_REQUEST)
+            return
         headers = [("Content-Type", "text/plain; charset=UTF-8")]
         body = esock.session.open_packet().encode()
         headers.append(("Content-Length", str(len(body))))
@@ -173,9 +182,11 @@ class EngineServer:
         responder.respond(200, headers, body)
         self._connected(esock)
 
-    def _create(self, request: Request, transport: str) -> EngineSocket:
+    def _create(self, request: Request, transport: str) -> EngineSocket | None:
         loop = asyncio.get_running_loop()
-        sid = self._new_sid()
+        sid = self._new_sid(request)
+        if sid is None:
+            return None
         esock = EngineSocket(self, Session(sid, transport, self.config, loop.time()), request)
         self.sessions[sid] = esock
         return esock
@@ -188,11 +199,22 @@ class EngineServer:
             log.exception("error in connection handler")
             esock.close("forced close")
 
-    def _new_sid(self) -> str:
-        while True:
-            sid = secrets.token_urlsafe(15)
-            if sid not in self.sessions:
-                return sid
+    def _new_sid(self, request: Request) -> str | None:
+        generate = self.generate_id
+        if generate is None:
+            while True:
+                sid = secrets.token_urlsafe(15)
+                if sid not in self.sessions:
+                    return sid
+        try:
+            sid = generate(request)
+        except Exception:
+            log.exception("error in generate_id")
+            return None
+        if not isinstance(sid, str) or not _SID.fullmatch(sid) or sid in self.sessions:
+            log.error("generate_id returned an invalid or used session id: %r", sid)
+            return None
+        return sid
 
     def _preflight(self, request: Request, responder: Responder) -> None:
         if not self.cors.enabled:
@@ -398,6 +420,9 @@ class EngineServer:
 
     def _open_websocket(self, request: Request, upgrade: WebSocketUpgrade) -> None:
         esock = self._create(request, "websocket")
+        if esock is None:
+            self._reject(request, upgrade, BAD_REQUEST)
+            return
         headers: Headers = []
         self.add_headers(headers, request, initial=True, sid=esock.sid)
         conn = upgrade.accept(headers)
@@ -417,6 +442,9 @@ class EngineServer:
 
 
 _STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}
+
+
+_SID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
 
 
 def _valid_header_value(value: str) -> bool:
