@@ -139,6 +139,8 @@ class EngineSocket:
         def register(func: F) -> F:
             if self._listeners is None:
                 self._listeners = {}
+                # from now on the packet paths report to the listeners; the others pay nothing
+                self.__class__ = _ObservedEngineSocket
             self._listeners.setdefault(event, []).append((func, once))
             return func
 
@@ -195,8 +197,6 @@ class EngineSocket:
 
     def write_text(self, packet: str) -> None:
         """Send one encoded text packet (type digit included)."""
-        if self._listeners:
-            self._sent([packet])
         ws = self.ws
         if ws is not None and self._upgrade is None:
             ws.send_text(packet)
@@ -209,8 +209,6 @@ class EngineSocket:
 
     def write_packets(self, packets: list[str | bytes]) -> None:
         """Send encoded packets: ``str`` text packets, ``bytes`` binary messages."""
-        if self._listeners:
-            self._sent(packets)
         ws = self.ws
         if ws is not None and self._upgrade is None:
             self._write_ws(ws, packets)
@@ -227,16 +225,12 @@ class EngineSocket:
         if ws is not None and self._upgrade is None:
             if out.volatile and ws.buffered_amount() > 0:
                 return False
-            if self._listeners:
-                self._sent(out.packets)
             ws.send_outgoing(out)
             return True
         if self.session.state is State.CLOSED:
             return False
         if out.volatile and not self.writable:
             return False
-        if self._listeners:
-            self._sent(out.packets)
         self._buffer.extend(out.packets)
         self._buffer_size += out.size
         self._buffered()
@@ -382,8 +376,6 @@ class EngineSocket:
         """A WebSocket message on the session's current transport."""
         if type(data) is str:
             if data[:1] == "4":
-                if self._listeners:
-                    self._emit("packet", {"type": "message", "data": data[1:]})
                 handler = self.handler
                 if handler is not None:
                     handler.on_message(data[1:])
@@ -394,11 +386,8 @@ class EngineSocket:
                 self._terminate("parse error", "invalid packet")
                 return
             self._receive(kind, payload)
-        else:
-            if self._listeners:
-                self._emit("packet", {"type": "message", "data": data})
-            if self.handler is not None:
-                self.handler.on_message(data)
+        elif self.handler is not None:
+            self.handler.on_message(data)
 
     def on_ws_close(self, error: bool = False) -> None:
         """The session's WebSocket closed (by the peer or the network)."""
@@ -406,10 +395,6 @@ class EngineSocket:
         self._terminate("transport error" if error else "transport close", None)
 
     def _receive(self, kind: int, data: str | bytes) -> None:
-        if self._listeners:
-            self._emit("packet", {"type": PACKET_NAMES[kind], "data": _data(kind, data)})
-            if kind == PONG:
-                self._emit("heartbeat")
         try:
             action = self.session.receive(kind, data, asyncio.get_running_loop().time())
         except ProtocolError as exc:
@@ -573,6 +558,40 @@ class EngineSocket:
                 handler.on_close(reason, description)
             except Exception:
                 log.exception("error in close handler of session %s", self.sid)
+
+
+class _ObservedEngineSocket(EngineSocket):
+    """A session someone listens to: the same, plus its ``packet``, ``packetCreate`` and
+    ``heartbeat`` events."""
+
+    __slots__ = ()
+
+    def write_text(self, packet: str) -> None:
+        self._sent([packet])
+        super().write_text(packet)
+
+    def write_packets(self, packets: list[str | bytes]) -> None:
+        self._sent(packets)
+        super().write_packets(packets)
+
+    def write_outgoing(self, out: Outgoing) -> bool:
+        if not super().write_outgoing(out):
+            return False
+        self._sent(out.packets)
+        return True
+
+    def on_message(self, data: str | bytes) -> None:
+        if type(data) is not str:
+            self._emit("packet", {"type": "message", "data": data})
+        elif data[:1] == "4":
+            self._emit("packet", {"type": "message", "data": data[1:]})
+        super().on_message(data)  # other packets are reported by _receive
+
+    def _receive(self, kind: int, data: str | bytes) -> None:
+        self._emit("packet", {"type": PACKET_NAMES[kind], "data": _data(kind, data)})
+        if kind == PONG:
+            self._emit("heartbeat")
+        super()._receive(kind, data)
 
 
 def _packet(encoded: str | bytes) -> dict[str, Any]:
