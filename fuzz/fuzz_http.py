@@ -146,7 +146,7 @@ def make_server() -> tuple[Server, StandaloneServer]:
         connect_timeout=30.0,
     )
     sids = iter(f"sid{n}" for n in range(1_000_000))
-    setattr(io.engine, "_new_sid", lambda: next(sids))  # sids that inputs can name  # noqa: B010
+    io.engine.generate_id = lambda request: next(sids)  # sids that inputs can name
     io.of(re.compile(r"^/dyn-\d+$")).on_event("echo", lambda socket, *args: args)
     io.on_event("echo", lambda socket, *args: args)
     io.on_event("join", lambda socket, room: socket.join(str(room)))
