@@ -1,5 +1,6 @@
 """What the broker links (Redis, Redis Streams, PostgreSQL) share: a reference-counted
-start and close, their named tasks, and a bounded outgoing queue."""
+start and close, their named tasks, and a bounded outgoing queue; one link per server
+(:class:`Links`); an adapter's share of its link (:class:`LinkUser`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import asyncio
 import logging
 import random
 import secrets
+import weakref
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .base import ClusterError
 
-__all__ = ["BrokerLink"]
+__all__ = ["BrokerLink", "LinkUser", "Links"]
 
 Item = TypeVar("Item")
 T = TypeVar("T")
@@ -161,3 +163,65 @@ class BrokerLink(Generic[Item]):
 
 def _jitter(delay: float) -> float:
     return delay * (0.5 + random.random())
+
+
+L = TypeVar("L", bound=BrokerLink[Any])
+
+
+class Links(Generic[L]):
+    """The link of each server (a factory may serve several), made by ``make`` when first
+    needed, and again once closed."""
+
+    def __init__(self, make: Callable[[], L]) -> None:
+        self._make = make
+        self._links: weakref.WeakKeyDictionary[Any, L] = weakref.WeakKeyDictionary()
+
+    def of(self, server: Any) -> L:
+        link = self._links.get(server)
+        if link is None or link.closed:
+            link = self._links[server] = self._make()
+        return link
+
+
+class LinkUser(Generic[L]):
+    """An adapter's share of its server's link: the first :meth:`_init_once` takes it, then
+    :meth:`_attach`; :meth:`_close_once` runs :meth:`_detach`, then gives it back. Each
+    happens once, whatever the number of calls."""
+
+    link: L
+    _init_task: asyncio.Task[None] | None
+    _closing: bool
+
+    async def _attach(self) -> None:
+        """Subscribe, once the link is taken."""
+
+    async def _detach(self) -> None:
+        """Unsubscribe, before the link is given back."""
+
+    async def _init_once(self) -> None:
+        if self._closing:
+            return
+        if self._init_task is None:
+            self._init_task = asyncio.ensure_future(self._take())
+        await asyncio.shield(self._init_task)
+
+    async def _take(self) -> None:
+        await self.link.acquire()
+        await self._attach()
+
+    async def _close_once(self, first: Callable[[], Awaitable[None]] | None = None) -> None:
+        """``first`` (the adapter's own closing), then give the link back if it was taken."""
+        if self._closing:
+            return
+        self._closing = True
+        if first is not None:
+            await first()
+        task = self._init_task
+        if task is None:
+            return
+        try:
+            await task
+        except Exception:
+            return  # never taken
+        await self._detach()
+        await self.link.release()

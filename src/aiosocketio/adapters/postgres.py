@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,7 @@ from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
-from .link import BrokerLink, Loop
+from .link import BrokerLink, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
 
 if TYPE_CHECKING:
@@ -556,7 +555,7 @@ async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------- the adapter
-class PostgresAdapter(ClusterAdapterWithHeartbeat):
+class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
     """@socket.io/postgres-adapter 0.5 for one namespace (see the module docstring)."""
 
     def __init__(
@@ -590,34 +589,22 @@ class PostgresAdapter(ClusterAdapterWithHeartbeat):
         return f"<PostgresAdapter nsp={self.nsp.name!r} uid={self.uid}>"
 
     async def init(self) -> None:
-        if self._closing:
-            return
-        if self._init_task is None:
-            self._init_task = asyncio.ensure_future(self._do_init())
-        await asyncio.shield(self._init_task)
+        if not self._closing:
+            self.link.adapters[self.nsp.name] = self  # before the link starts listening
+        await self._init_once()
 
-    async def _do_init(self) -> None:
-        self.link.adapters[self.nsp.name] = self
-        await self.link.acquire()
+    async def _attach(self) -> None:
         await self.link.listen(self.channel)
-        await super().init()
+        await ClusterAdapterWithHeartbeat.init(self)
 
     async def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        await super().close()
+        await self._close_once(self._close_here)
+
+    async def _close_here(self) -> None:
+        await ClusterAdapterWithHeartbeat.close(self)
         if self.link.adapters.get(self.nsp.name) is self:
             del self.link.adapters[self.nsp.name]
             self.link.unlisten(self.channel)
-        task = self._init_task
-        if task is None:
-            return
-        try:
-            await task
-        except Exception:
-            return
-        await self.link.release()
 
     def do_publish(self, message: dict[str, Any]) -> None:
         # a heartbeat sent while listening says "I receive": it goes even while held
@@ -661,14 +648,11 @@ class PostgresAdapterFactory:
         self.heartbeat_timeout = heartbeat_timeout
         PostgresLink(postgres, **link_options)  # unknown options fail here, not later
         self._link_options = link_options
-        self._links: weakref.WeakKeyDictionary[Server, PostgresLink] = weakref.WeakKeyDictionary()
+        self._links = Links(lambda: PostgresLink(self.postgres, **self._link_options))
 
     def link(self, server: Server) -> PostgresLink:
         """The link of a server (made when first needed)."""
-        link = self._links.get(server)
-        if link is None or link.closed:
-            link = self._links[server] = PostgresLink(self.postgres, **self._link_options)
-        return link
+        return self._links.of(server)
 
     def __call__(self, nsp: Namespace) -> PostgresAdapter:
         return PostgresAdapter(

@@ -27,7 +27,6 @@ import asyncio
 import logging
 import secrets
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,7 +60,7 @@ from .cluster import (
     single_ack,
     socket_to_dict,
 )
-from .link import BrokerLink, Loop
+from .link import BrokerLink, Links, LinkUser, Loop
 from .memory import MemoryAdapter
 from .resync import ReportHook, Resync
 
@@ -657,14 +656,11 @@ class RedisAdapterFactory:
             "resync_timeout": resync_timeout,
             "on_report": on_report,
         }
-        self._links: weakref.WeakKeyDictionary[Server, RedisLink] = weakref.WeakKeyDictionary()
+        self._links = Links(lambda: RedisLink(self.redis, **self._link_options))
 
     def link(self, server: Server) -> RedisLink:
         """The link of a server (made when first needed)."""
-        link = self._links.get(server)
-        if link is None or link.closed:
-            link = self._links[server] = RedisLink(self.redis, **self._link_options)
-        return link
+        return self._links.of(server)
 
     def __call__(self, nsp: Namespace) -> Adapter:
         link = self.link(nsp.server)
@@ -685,47 +681,8 @@ class RedisAdapterFactory:
         )
 
 
-class _LinkUser:
-    """Init/close of an adapter that uses a link: idempotent, and init happens once."""
-
-    link: RedisLink
-    _init_task: asyncio.Task[None] | None
-    _closing: bool
-
-    async def _subscribe_all(self) -> None:
-        raise NotImplementedError
-
-    async def _unsubscribe_all(self) -> None:
-        raise NotImplementedError
-
-    async def _init_once(self) -> None:
-        if self._closing:
-            return
-        if self._init_task is None:
-            self._init_task = asyncio.ensure_future(self._do_init())
-        await asyncio.shield(self._init_task)
-
-    async def _do_init(self) -> None:
-        await self.link.acquire()
-        await self._subscribe_all()
-
-    async def _close_once(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        task = self._init_task
-        if task is None:
-            return
-        try:
-            await task
-        except Exception:
-            return
-        await self._unsubscribe_all()
-        await self.link.release()
-
-
 # ---------------------------------------------------------------------------------- classic mode
-class RedisAdapter(_LinkUser, MemoryAdapter):
+class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
     """@socket.io/redis-adapter 8.3, classic mode.
 
     Broadcasts go to ``<key>#<nsp>#`` (``<key>#<nsp>#<room>#`` for exactly one room) as
@@ -792,7 +749,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
         self._ack_requests.clear()
         await self._close_once()
 
-    async def _subscribe_all(self) -> None:
+    async def _attach(self) -> None:
         link = self.link
         await link.subscribe("pattern", [self.channel + "*"], self._on_broadcast_message)
         await link.subscribe(
@@ -802,7 +759,7 @@ class RedisAdapter(_LinkUser, MemoryAdapter):
         )
         await link.watch(self.nsp.name, self.request_channel)
 
-    async def _unsubscribe_all(self) -> None:
+    async def _detach(self) -> None:
         self.link.unwatch(self.nsp.name)
         await self.link.unsubscribe("pattern", [self.channel + "*"])
         await self.link.unsubscribe(
@@ -1200,7 +1157,7 @@ def _dumps_or_log(message: Mapping[str, Any]) -> bytes | str | None:
 
 
 # ---------------------------------------------------------------------------------- sharded mode
-class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
+class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
     """@socket.io/redis-adapter 8.3, sharded mode (Redis 7 SPUBLISH / SSUBSCRIBE).
 
     Messages are the ClusterAdapter's ``{uid, nsp, type, data}`` (JSON, or MessagePack when they
@@ -1248,13 +1205,13 @@ class ShardedRedisAdapter(_LinkUser, ClusterAdapter):
         await ClusterAdapter.close(self)
         await self._close_once()
 
-    async def _subscribe_all(self) -> None:
+    async def _attach(self) -> None:
         names = [self.channel, self.response_channel]
         names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))
         await self.link.subscribe("shard", names, self._on_raw)
         await self.link.watch(self.nsp.name, self.channel, sharded=True)
 
-    async def _unsubscribe_all(self) -> None:
+    async def _detach(self) -> None:
         self.link.unwatch(self.nsp.name)
         names = [self.channel, self.response_channel]
         names.extend(self._dynamic_channel(r) for r in self.rooms if self._separate_channel(r))

@@ -39,7 +39,6 @@ import base64
 import binascii
 import logging
 import re
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +61,7 @@ from .cluster import (
     encode_options,
     encode_packet,
 )
-from .link import BrokerLink, Loop
+from .link import BrokerLink, Links, LinkUser, Loop
 from .redis import RedisLink, RedisSource
 
 if TYPE_CHECKING:
@@ -617,7 +616,7 @@ def _call(callback: Callback | None, value: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------- the adapter
-class RedisStreamsAdapter(ClusterAdapter):
+class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
     """@socket.io/redis-streams-adapter 0.3 for one namespace (see the module docstring)."""
 
     def __init__(
@@ -656,38 +655,28 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
-        if self._closing:
-            return
-        if self._init_task is None:
-            self._init_task = asyncio.ensure_future(self._do_init())
-        await asyncio.shield(self._init_task)
+        if not self._closing:
+            self.link.adapters[self.nsp.name] = self  # before the link starts reading
+        await self._init_once()
 
-    async def _do_init(self) -> None:
-        self.link.adapters[self.nsp.name] = self
-        await self.link.acquire()
-        await self.link.pubsub.subscribe(
+    async def _attach(self) -> None:
+        pubsub = self.link.pubsub
+        await pubsub.subscribe(
             self._kind, [self.public_channel, self.private_channel], self._on_pubsub
         )
-        sharded = self.use_sharded_pubsub
-        await self.link.pubsub.watch(self.nsp.name, self.public_channel, sharded=sharded)
+        await pubsub.watch(self.nsp.name, self.public_channel, sharded=self.use_sharded_pubsub)
 
-    async def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        await super().close()
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
-        task = self._init_task
-        if task is None:
-            return
-        try:
-            await task
-        except Exception:
-            return
+    async def _detach(self) -> None:
         self.link.pubsub.unwatch(self.nsp.name)
         await self.link.pubsub.unsubscribe(self._kind, [self.public_channel, self.private_channel])
-        await self.link.release()
+
+    async def close(self) -> None:
+        await self._close_once(self._close_here)
+
+    async def _close_here(self) -> None:
+        await ClusterAdapter.close(self)
+        if self.link.adapters.get(self.nsp.name) is self:
+            del self.link.adapters[self.nsp.name]
 
     # ---------------------------------------------------------------- transport
     def do_publish(self, message: dict[str, Any]) -> None:
@@ -980,14 +969,11 @@ class RedisStreamsAdapterFactory:
             "command_timeout": command_timeout,
             "health_check_interval": health_check_interval,
         }
-        self._links: weakref.WeakKeyDictionary[Server, StreamsLink] = weakref.WeakKeyDictionary()
+        self._links = Links(lambda: StreamsLink(self.redis, **self._link_options))
 
     def link(self, server: Server) -> StreamsLink:
         """The link of a server (made when first needed)."""
-        link = self._links.get(server)
-        if link is None or link.closed:
-            link = self._links[server] = StreamsLink(self.redis, **self._link_options)
-        return link
+        return self._links.of(server)
 
     def __call__(self, nsp: Namespace) -> RedisStreamsAdapter:
         return RedisStreamsAdapter(
