@@ -1,0 +1,2 @@
+"""Several worker processes of one server on one machine: slots, sticky routing, the
+inter-worker adapter and the supervisor."""
