@@ -583,6 +583,33 @@ async def test_close_stops_everything(echo):
     ws.abort()
 
 
+async def test_close_lets_the_request_being_served_finish(echo):
+    release = asyncio.Event()
+
+    async def slow(request):
+        await release.wait()
+        return 200, [("Content-Type", "text/plain")], b"finished"
+
+    server = StandaloneServer(echo().engine, fallback=slow)
+    await server.start("127.0.0.1", 0)
+    port = server.port
+    async with await HttpConnection.open(port) as conn:
+        conn.send_request("GET", "/slow")
+        conn.send_request("GET", "/slow")  # behind it: not served
+        await asyncio.sleep(0.05)
+        closing = asyncio.ensure_future(server.close(timeout=5.0))
+        await asyncio.sleep(0.05)
+        assert not closing.done()
+        with pytest.raises(OSError):
+            await HttpConnection.open(port)  # no longer accepting
+        release.set()
+        response = await conn.read_response()
+        assert (response.status, response.body) == (200, b"finished")
+        assert response.headers["connection"] == "close"
+        assert await conn.at_eof()
+        await asyncio.wait_for(closing, 5)
+
+
 async def test_routes_accept_objects_with_an_engine(echo):
     app = echo()
     server = StandaloneServer([app])  # EchoEngine has .engine

@@ -151,6 +151,7 @@ class HttpProtocol(asyncio.Protocol):
         "_idle_handle",
         "_in_headers",
         "_linger_handle",
+        "_mid",
         "_parser",
         "_path",
         "_paused",
@@ -179,6 +180,7 @@ class HttpProtocol(asyncio.Protocol):
         self._linger_handle: asyncio.TimerHandle | None = None
         self._discarded = 0
         self._refused = 0
+        self._mid = False  # between the first byte of a request and its end
         self._reset()
 
     def _reset(self) -> None:
@@ -259,6 +261,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._reset()
         self._in_headers = True
+        self._mid = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -350,6 +353,7 @@ class HttpProtocol(asyncio.Protocol):
         ex = Exchange(self, kind, request, self._engine, keep_alive, 400)
         self._queue.append(ex)
         self._body = []
+        self._mid = False
 
     def _refuse(self, status: int) -> NoReturn:
         self._refused = status
@@ -545,11 +549,17 @@ class HttpProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ closing
     def shutdown(self) -> None:
-        """Close the connection (the server is closing)."""
+        """Close the connection (the server is closing), after the answer of the request
+        being served, if any (later requests on it are not read)."""
         if self._closed:
             return
-        self._closing = True
         self._parser = None
+        self._queue.clear()
+        ex = self._current
+        if ex is not None and not ex.done:
+            ex.keep_alive = False  # answered with "Connection: close", then closed
+            return
+        self._closing = True
         self.transport.close()
 
     def abort(self) -> None:

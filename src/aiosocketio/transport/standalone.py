@@ -21,7 +21,10 @@ from typing import Any, Protocol
 
 from ..engine.http import Headers, Request
 from ..engine.server import EngineServer
+from ..workers.handoff import Handoff
+from ..workers.slots import Slot
 from .http_protocol import HttpProtocol
+from .worker_http import WorkerHttpProtocol
 
 __all__ = ["Fallback", "StandaloneServer"]
 
@@ -48,6 +51,11 @@ class StandaloneServer:
     beyond) or ``max_body_size`` for other paths. Idle keep-alive connections close after
     ``keep_alive_timeout`` seconds; a WebSocket closed by this side waits
     ``ws_close_timeout`` seconds for the peer's close frame.
+
+    ``workers``: the slot of this process when it is one of several workers of one server
+    on one machine (:mod:`aiosocketio.workers`). Every worker then listens on the same port
+    (``SO_REUSEPORT``) and, over plain TCP, passes a connection whose request belongs to a
+    session of another worker to that worker (:attr:`handoff`).
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class StandaloneServer:
         keep_alive_timeout: float = 60.0,
         ws_close_timeout: float = 1.0,
         backlog: int = 1024,
+        workers: Slot | None = None,
     ) -> None:
         items: Iterable[Any] = [routes] if isinstance(routes, EngineServer) else routes
         self.routes: list[EngineServer] = [_engine_of(r) for r in items]
@@ -72,6 +81,9 @@ class StandaloneServer:
         self.ws_close_timeout = ws_close_timeout
         self.backlog = backlog
         self.secure = False
+        self.workers = workers
+        self.handoff: Handoff | None = None
+        self._adopting: set[asyncio.Task[Any]] = set()
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._closing = False
@@ -101,21 +113,62 @@ class StandaloneServer:
         ssl: _ssl.SSLContext | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """Listen on ``host:port`` (port 0 picks a free port, see :attr:`port`)."""
+        """Listen on ``host:port`` (port 0 picks a free port, see :attr:`port`).
+
+        In workers mode ``reuse_port`` is implied and, without ``ssl``, this worker starts
+        receiving the connections other workers hand over."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
         loop = asyncio.get_running_loop()
         self.secure = ssl is not None
         self._closing = False
+        factory: Callable[[], asyncio.Protocol] = lambda: HttpProtocol(self)  # noqa: E731
+        if self.workers is not None:
+            reuse_port = True
+            if ssl is None:
+                handoff = self.handoff = Handoff(self.workers, self._adopt)
+                handoff.start()
+                factory = lambda: WorkerHttpProtocol(self, handoff)  # noqa: E731
+        try:
+            self._server = await loop.create_server(
+                factory,
+                host,
+                port,
+                ssl=ssl,
+                reuse_port=reuse_port or None,
+                backlog=self.backlog,
+            )
+        except BaseException:
+            self._close_handoff()
+            raise
         self._stopped = loop.create_future()
-        self._server = await loop.create_server(
-            lambda: HttpProtocol(self),
-            host,
-            port,
-            ssl=ssl,
-            reuse_port=reuse_port or None,
-            backlog=self.backlog,
+
+    def _adopt(self, sock: socket.socket, data: bytes) -> None:
+        """Serve a connection another worker handed over, with the bytes it read."""
+        handoff = self.handoff
+        if handoff is None or self._closing:
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
+            loop.connect_accepted_socket(lambda: WorkerHttpProtocol(self, handoff, data), sock)
         )
+        self._adopting.add(task)
+        task.add_done_callback(lambda t: self._adopted(t, sock))
+
+    def _adopted(self, task: asyncio.Task[Any], sock: socket.socket) -> None:
+        self._adopting.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                log.warning("cannot serve a handed-over connection: %s", task.exception())
+            sock.close()
+        elif self._closing:
+            task.result()[1].shutdown()
+
+    def _close_handoff(self) -> None:
+        handoff, self.handoff = self.handoff, None
+        if handoff is not None:
+            handoff.close()
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -136,13 +189,15 @@ class StandaloneServer:
         await asyncio.shield(self._stopped)
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Stop listening, close every session and connection (aborting after ``timeout``)."""
+        """Stop listening, close every session, let the requests being served get their
+        answer, and close every connection (aborting those still open after ``timeout``)."""
         server = self._server
         if server is None or self._closing:
             return
         self._closing = True
         loop = asyncio.get_running_loop()
         server.close()
+        self._close_handoff()
         for engine in self.routes:
             try:
                 engine.close_all()

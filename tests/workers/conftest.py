@@ -1,0 +1,24 @@
+"""Workers tests: the in-process ones run on both event loops (the standard one and uvloop,
+the standalone server's default)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    if not item.get_closest_marker("both_loops"):
+        return None
+    factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
+    try:
+        import uvloop
+    except ImportError:
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories
