@@ -15,6 +15,7 @@ from .errors import (
     PayloadTooLarge,
     ProtocolError,
 )
+from .runner import run
 from .server.broadcast import BroadcastOperator
 from .server.namespace import Namespace
 from .server.server import RecoveryOptions, Server
@@ -48,4 +49,5 @@ __all__ = [
     "TransportError",
     "__version__",
     "connect",
+    "run",
 ]

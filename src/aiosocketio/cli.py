@@ -35,6 +35,7 @@ from .cli_connect import (
     transports_arg,
 )
 from .server.server import Server
+from .workers.supervisor import Supervisor, workers_arg
 
 __all__ = ["EXIT_CONNECT", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -118,6 +119,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
         "--port", type=_port, default=3000, help="port, 0 for any free one (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=workers_arg,
+        default=None,
+        metavar="N",
+        help="run N worker processes (auto: one per CPU) under a supervisor; default: this"
+        " process alone",
+    )
+    serve.add_argument(
+        "--grace",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --workers: how long the workers may drain on SIGTERM (default: 10)",
     )
     engine = serve.add_argument_group("engine options (without --app)")
     engine.add_argument("--path", default=None, help="Engine.IO path (default: /socket.io)")
@@ -309,6 +325,20 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _supervise(args: argparse.Namespace, import_path: Sequence[str] = ()) -> int:
+    """``serve --workers N``: the supervisor (standard event loop: it does little)."""
+    settings = {
+        name: value
+        for name, value in vars(args).items()
+        if name not in ("command", "workers", "grace") and not callable(value)
+    }
+    supervisor = Supervisor(settings, args.workers, grace=args.grace, import_path=import_path)
+    try:
+        return asyncio.run(supervisor.run())
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 # ---------------------------------------------------------------------- main
 def _run(coro: Coroutine[Any, Any, int]) -> int:
     try:
@@ -329,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     _setup_logging(args.log_level, args.quiet)
+    if args.command == "serve" and args.workers is not None:
+        return _supervise(args)
     runner = _serve(args) if args.command == "serve" else run_connect(args)
     try:
         return _run(runner)

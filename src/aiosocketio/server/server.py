@@ -386,6 +386,22 @@ class Server:
         finally:
             await self.close()
 
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        workers: int | str | None = None,
+        grace: float = 10.0,
+        log_level: str = "info",
+    ) -> None:
+        """Serve until SIGINT or SIGTERM (blocking), in this process or, with ``workers``
+        (a number or ``"auto"``), in worker processes under a supervisor, as
+        ``aiosocketio serve --workers N``: see :func:`aiosocketio.run`."""
+        from ..runner import run
+
+        run(self, host, port, workers=workers, grace=grace, log_level=log_level)
+
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down") and stop serving."""
         for nsp in list(self._nsps.values()):

@@ -112,7 +112,9 @@ class _Peer:
                 asyncio.get_running_loop().add_writer(sock.fileno(), self.flush)
             return
         except OSError as exc:
-            log.warning("hand-off to worker %d failed: %s", self.slot, exc)
+            # EPIPE, ECONNRESET: that worker is gone (a new one may have its slot)
+            level = logging.DEBUG if isinstance(exc, ConnectionError) else logging.WARNING
+            log.log(level, "hand-off to worker %d failed: %s", self.slot, exc)
             self.close()
             return
         if self.writing:

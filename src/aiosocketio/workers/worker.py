@@ -1,0 +1,121 @@
+"""One worker of ``serve --workers N``: ``python -m aiosocketio.workers.worker``, started by
+the supervisor (:mod:`aiosocketio.workers.supervisor`), which passes its settings in the
+``AIOSOCKETIO_WORKER`` environment variable.
+
+The worker loads the app as ``serve`` does, listens on the supervisor's port in workers mode
+(``SO_REUSEPORT``, a slot of the run directory, the hand-off), tells the supervisor it is
+ready, and drains on SIGTERM or SIGINT or when the supervisor goes away: it stops accepting,
+answers the requests it is serving, closes its sessions (the clients reconnect), and exits
+with 0. Its log records start with ``[worker N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from . import supervisor
+from .supervisor import ENV_DIR, ENV_WORKER, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+
+__all__ = ["main"]
+
+log = logging.getLogger("aiosocketio.cli")
+
+
+class _Prefixed(logging.Formatter):
+    def __init__(self, inner: logging.Formatter | None, prefix: str) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.prefix + self.inner.format(record)
+
+
+def _prefix_logs(prefix: str) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_Prefixed(handler.formatter, prefix))
+
+
+async def _serve(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from .. import cli
+    from .slots import WorkerDir, new_sid
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    lifeline = int(config["lifeline"])
+
+    def supervisor_gone() -> None:
+        with contextlib.suppress(OSError):
+            if os.read(lifeline, 1):
+                return
+        loop.remove_reader(lifeline)
+        log.warning("the supervisor is gone: stopping")
+        stop.set()
+
+    loop.add_reader(lifeline, supervisor_gone)
+    try:
+        io = await cli._load_app(args.app) if args.app else cli._build_server(args)
+    except cli._AppError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except Exception:
+        log.exception("could not load %s", args.app)
+        return EXIT_ERROR
+    slot = WorkerDir(os.environ[ENV_DIR]).claim()
+    io.engine.generate_id = lambda request: new_sid(slot.number)
+    try:
+        standalone = await io.start(args.host, args.port, server_options={"workers": slot})
+    except OSError as exc:
+        log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
+        slot.release()
+        return EXIT_ERROR
+    with os.fdopen(int(config["ready"]), "w") as ready:
+        ready.write(json.dumps({"path": io.engine.path, "slot": slot.number}) + "\n")
+    await stop.wait()
+    handoff = standalone.handoff
+    await standalone.close(timeout=float(config["grace"]))
+    await io.close()
+    slot.release()
+    if handoff is not None:
+        log.info(
+            "stopped (connections handed to other workers: %d, received: %d, kept: %d)",
+            handoff.sent,
+            handoff.adopted,
+            handoff.refused,
+        )
+    return EXIT_OK
+
+
+def main() -> int:
+    raw = os.environ.pop(ENV_WORKER, None)
+    if raw is None:
+        print(f"{__name__} is started by `serve --workers N`", file=sys.stderr)
+        return EXIT_USAGE
+    from .. import cli
+
+    supervisor.in_worker = True
+    config = json.loads(raw)
+    for entry in reversed(config.get("import_path") or ()):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    args = argparse.Namespace(**config["settings"])
+    cli._setup_logging(args.log_level, args.quiet)
+    _prefix_logs(f"[worker {config['index']}] ")
+    try:
+        return cli._run(_serve(config, args))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
