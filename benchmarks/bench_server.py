@@ -1,7 +1,8 @@
 """aiosocketio server for the shared benchmark harness (../shared/bench, README "Server contract").
 
-PORT=3000 python benchmarks/bench_server.py          # standalone server (the fast path)
-PORT=3000 python benchmarks/bench_server.py --asgi   # the same handlers as an ASGI app on uvicorn
+PORT=3000 python benchmarks/bench_server.py              # standalone server (the fast path)
+PORT=3000 python benchmarks/bench_server.py --asgi       # the same handlers, ASGI app on uvicorn
+PORT=3000 python benchmarks/bench_server.py --workers 2  # our server's workers (serve --workers)
 """
 
 from __future__ import annotations
@@ -74,14 +75,33 @@ def main() -> None:
         default="uvloop",
         help="event loop of the standalone server (to measure the choice)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N worker processes of the standalone server under its supervisor (uvloop)",
+    )
     args = parser.parse_args()
+    if args.workers is not None and (args.asgi or args.loop != "uvloop"):
+        parser.error(
+            "--workers runs the standalone server's workers (uvloop): not with --asgi or --loop"
+        )
     port = int(os.environ.get("PORT", "3000"))
     import aiosocketio
 
     front = "asgi/uvicorn" if args.asgi else f"standalone ({args.loop})"
+    if args.workers is not None:
+        front += f", {args.workers} workers"
     print(f"aiosocketio {aiosocketio.__version__} {front} on 127.0.0.1:{port}", flush=True)
     if args.asgi:
         run_asgi(port)
+        return
+    if args.workers is not None:
+        # each worker imports this file as a module and calls create_server()
+        aiosocketio.run(
+            create_server, "127.0.0.1", port, workers=args.workers, grace=3.0, log_level="warning"
+        )
         return
     try:
         import uvloop
