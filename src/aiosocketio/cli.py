@@ -326,7 +326,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _supervise(args: argparse.Namespace, import_path: Sequence[str] = ()) -> int:
-    """``serve --workers N``: the supervisor (standard event loop: it does little)."""
+    """``serve --workers N``: the supervisor, which routes the connections too."""
     settings = {
         name: value
         for name, value in vars(args).items()
@@ -334,7 +334,7 @@ def _supervise(args: argparse.Namespace, import_path: Sequence[str] = ()) -> int
     }
     supervisor = Supervisor(settings, args.workers, grace=args.grace, import_path=import_path)
     try:
-        return asyncio.run(supervisor.run())
+        return _run(supervisor.run())
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -12,10 +12,10 @@ import pytest
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    if not item.get_closest_marker("both_loops"):
-        return None
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
+    if not item.get_closest_marker("both_loops"):
+        return factories
     try:
         import uvloop
     except ImportError:

@@ -112,13 +112,18 @@ class StandaloneServer:
         *,
         ssl: _ssl.SSLContext | None = None,
         reuse_port: bool = False,
+        listen: bool = True,
     ) -> None:
         """Listen on ``host:port`` (port 0 picks a free port, see :attr:`port`).
 
         In workers mode ``reuse_port`` is implied and, without ``ssl``, this worker starts
-        receiving the connections other workers hand over."""
-        if self._server is not None:
+        receiving the connections other workers hand over. ``listen=False`` (workers mode
+        only): no TCP socket of its own; every connection comes from the router of
+        ``serve --workers`` or from the other workers."""
+        if self._stopped is not None:
             raise RuntimeError("the server is already started")
+        if not listen and (self.workers is None or ssl is not None):
+            raise ValueError("listen=False is for workers mode over plain TCP")
         loop = asyncio.get_running_loop()
         self.secure = ssl is not None
         self._closing = False
@@ -129,18 +134,19 @@ class StandaloneServer:
                 handoff = self.handoff = Handoff(self.workers, self._adopt)
                 handoff.start()
                 factory = lambda: WorkerHttpProtocol(self, handoff)  # noqa: E731
-        try:
-            self._server = await loop.create_server(
-                factory,
-                host,
-                port,
-                ssl=ssl,
-                reuse_port=reuse_port or None,
-                backlog=self.backlog,
-            )
-        except BaseException:
-            self._close_handoff()
-            raise
+        if listen:
+            try:
+                self._server = await loop.create_server(
+                    factory,
+                    host,
+                    port,
+                    ssl=ssl,
+                    reuse_port=reuse_port or None,
+                    backlog=self.backlog,
+                )
+            except BaseException:
+                self._close_handoff()
+                raise
         self._stopped = loop.create_future()
 
     def _adopt(self, sock: socket.socket, data: bytes) -> None:
@@ -192,11 +198,12 @@ class StandaloneServer:
         """Stop listening, close every session, let the requests being served get their
         answer, and close every connection (aborting those still open after ``timeout``)."""
         server = self._server
-        if server is None or self._closing:
+        if self._stopped is None or self._closing:
             return
         self._closing = True
         loop = asyncio.get_running_loop()
-        server.close()
+        if server is not None:
+            server.close()
         self._close_handoff()
         for engine in self.routes:
             try:
@@ -214,9 +221,10 @@ class StandaloneServer:
                 for conn in list(self.connections):
                     conn.abort()
             self._drained = None
-        await server.wait_closed()
+        if server is not None:
+            await server.wait_closed()
         self._server = None
-        stopped = self._stopped
+        stopped, self._stopped = self._stopped, None
         if stopped is not None and not stopped.done():
             stopped.set_result(None)
 

@@ -16,11 +16,9 @@ over the request line.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING
 
-from ..workers.handoff import DONE, NO, Handoff
-from ..workers.slots import slot_of
+from ..workers.handoff import DONE, NO, Handoff, request_slot
 from .http_protocol import HttpProtocol
 
 if TYPE_CHECKING:
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkerHttpProtocol"]
 
-# the first characters of a sid in the query of a request line
-_SID = re.compile(rb"[?&]sid=([A-Za-z0-9_.~-]{3})")
 _HOLD_LIMIT = 1 << 20  # bytes held (waiting for earlier answers) before reading pauses
 
 
@@ -83,10 +79,7 @@ class WorkerHttpProtocol(HttpProtocol):
         end = data.find(b"\r\n", 0, limit)
         if end < 0:
             return -1 if len(data) < limit else None
-        match = _SID.search(data, 0, end)
-        if match is None:
-            return None
-        slot = slot_of(match.group(1).decode("ascii"))
+        slot = request_slot(data, end)
         if slot is None or slot == self._handoff.number:
             return None
         return slot

@@ -25,14 +25,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 
-from .slots import Slot
+from .slots import Slot, WorkerDir, slot_of
 
-__all__ = ["CHUNK", "DONE", "LATER", "MAX_QUEUED", "NO", "Handoff"]
+__all__ = ["CHUNK", "DONE", "LATER", "MAX_QUEUED", "NO", "Handoff", "Sender", "request_slot"]
 
 log = logging.getLogger("aiosocketio.workers")
 
@@ -54,8 +55,20 @@ _HEADER = struct.Struct("!I")
 _FD_SPACE = socket.CMSG_SPACE(array.array("i").itemsize)
 _MAX_FDS_SPACE = socket.CMSG_SPACE(16 * array.array("i").itemsize)
 
+# the first characters of a sid in the query of a request line
+_SID = re.compile(rb"[?&]sid=([A-Za-z0-9_.~-]{3})")
+
 Done = Callable[[bool], None]
 Adopt = Callable[[socket.socket, bytes], None]
+
+
+def request_slot(data: bytes, end: int) -> int | None:
+    """The slot named by the ``sid`` of the request line ``data[:end]`` (None: no sid, or
+    one that names no slot)."""
+    match = _SID.search(data, 0, end)
+    if match is None:
+        return None
+    return slot_of(match.group(1).decode("ascii"))
 
 
 class _Item:
@@ -73,7 +86,7 @@ class _Item:
 class _Peer:
     """The connection to one other worker's ``fd`` socket and the hand-offs queued on it."""
 
-    def __init__(self, owner: Handoff, slot: int, sock: socket.socket) -> None:
+    def __init__(self, owner: Sender, slot: int, sock: socket.socket) -> None:
         self.owner = owner
         self.slot = slot
         self.sock = sock
@@ -229,27 +242,95 @@ def _fds_of(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
     return list(fds)
 
 
-class Handoff:
+class Sender:
+    """Passes sockets to the workers of a run directory (:meth:`offer`): a worker, or the
+    supervisor's router (``own`` None). Counters: :attr:`sent`, :attr:`refused`."""
+
+    def __init__(self, run_dir: WorkerDir, own: int | None = None) -> None:
+        self.run_dir = run_dir
+        self.number = own
+        self.peers: dict[int, _Peer] = {}
+        self._closed = False
+        self.sent = 0
+        self.refused = 0
+
+    def offer(self, target: int, fd: int, data: bytes, on_done: Done) -> int:
+        """Pass the connection ``fd`` (this process keeps its copy) and ``data`` (the bytes
+        already read from it) to worker ``target``.
+
+        Returns :data:`DONE` (sent: close your copy), :data:`NO` (serve it yourself) or
+        :data:`LATER`: ``on_done(True)`` follows once it is sent, ``on_done(False)`` if it
+        cannot be; keep the connection paused until then."""
+        for _ in range(2):  # a second time when a kept connection turns out to be dead
+            fresh = target not in self.peers
+            peer = self._peer(target)
+            if peer is None or len(peer.queue) >= MAX_QUEUED:
+                break
+            try:
+                own = os.dup(fd)  # the caller may close its copy before the queue moves
+            except OSError:
+                break
+            item = _Item(own, data)
+            peer.queue.append(item)
+            if len(peer.queue) == 1:
+                peer.flush()
+            if item.offset >= 0:
+                return DONE
+            if not peer.broken:
+                item.on_done = on_done
+                return LATER
+            if fresh:
+                break
+        self.refused += 1
+        return NO
+
+    def _peer(self, target: int) -> _Peer | None:
+        if self._closed or target == self.number:
+            return None
+        peer = self.peers.get(target)
+        if peer is not None:
+            return peer
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.setblocking(False)
+        try:
+            sock.connect(self.run_dir.socket_path(target, "fd"))
+        except OSError:
+            # no such worker (never was, died, or is draining), or its backlog is full
+            sock.close()
+            return None
+        peer = self.peers[target] = _Peer(self, target, sock)
+        return peer
+
+    def forget(self, target: int) -> None:
+        """Drop the connection to ``target`` (it stopped): queued hand-offs come back."""
+        peer = self.peers.get(target)
+        if peer is not None:
+            peer.close()
+
+    def close(self) -> None:
+        """Stop sending (idempotent); queued hand-offs go back to their senders."""
+        self._closed = True
+        for peer in list(self.peers.values()):
+            peer.close()
+
+
+class Handoff(Sender):
     """Both sides of the hand-off for one worker.
 
-    ``adopt(sock, data)`` receives the sockets other workers pass to this one (non-blocking,
-    with the bytes they already read). :meth:`offer` passes one of this worker's sockets to
-    another worker. Counters: :attr:`sent`, :attr:`adopted`, :attr:`refused`.
+    ``adopt(sock, data)`` receives the sockets other workers (or the router) pass to this
+    one (non-blocking, with the bytes they already read). :meth:`offer` passes one of this
+    worker's sockets to another worker. Counters: :attr:`sent`, :attr:`adopted`,
+    :attr:`refused`.
     """
 
     def __init__(self, slot: Slot, adopt: Adopt) -> None:
+        super().__init__(slot.dir, slot.number)
         self.slot = slot
-        self.number = slot.number
         self._adopt = adopt
-        self.peers: dict[int, _Peer] = {}
         self.inbound: set[_Inbound] = set()
         self._listener: socket.socket | None = None
-        self._closed = False
-        self.sent = 0
         self.adopted = 0
-        self.refused = 0
 
-    # ------------------------------------------------------------------ receiving
     def start(self) -> None:
         """Listen on this worker's ``fd`` socket (in the running event loop)."""
         path = self.slot.path("fd")
@@ -296,60 +377,11 @@ class Handoff:
             log.exception("error while adopting a handed-off connection")
             conn.close()
 
-    # ------------------------------------------------------------------ sending
-    def offer(self, target: int, fd: int, data: bytes, on_done: Done) -> int:
-        """Pass the connection ``fd`` (this process keeps its copy) and ``data`` (the bytes
-        already read from it) to worker ``target``.
-
-        Returns :data:`DONE` (sent: close your copy), :data:`NO` (serve it yourself) or
-        :data:`LATER`: ``on_done(True)`` follows once it is sent, ``on_done(False)`` if it
-        cannot be; keep the connection paused until then."""
-        for _ in range(2):  # a second time when a kept connection turns out to be dead
-            fresh = target not in self.peers
-            peer = self._peer(target)
-            if peer is None or len(peer.queue) >= MAX_QUEUED:
-                break
-            try:
-                own = os.dup(fd)  # the caller may close its copy before the queue moves
-            except OSError:
-                break
-            item = _Item(own, data)
-            peer.queue.append(item)
-            if len(peer.queue) == 1:
-                peer.flush()
-            if item.offset >= 0:
-                return DONE
-            if not peer.broken:
-                item.on_done = on_done
-                return LATER
-            if fresh:
-                break
-        self.refused += 1
-        return NO
-
-    def _peer(self, target: int) -> _Peer | None:
-        if self._closed or target == self.number:
-            return None
-        peer = self.peers.get(target)
-        if peer is not None:
-            return peer
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sock.setblocking(False)
-        try:
-            sock.connect(self.slot.dir.socket_path(target, "fd"))
-        except OSError:
-            # no such worker (never was, died, or is draining), or its backlog is full
-            sock.close()
-            return None
-        peer = self.peers[target] = _Peer(self, target, sock)
-        return peer
-
-    # ------------------------------------------------------------------ closing
     def close(self) -> None:
         """Stop receiving and sending (idempotent); queued hand-offs go back to their senders."""
         if self._closed:
             return
-        self._closed = True
+        super().close()
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(Exception):
@@ -359,5 +391,3 @@ class Handoff:
                 os.unlink(self.slot.path("fd"))
         for inbound in list(self.inbound):
             inbound.close()
-        for peer in list(self.peers.values()):
-            peer.close()

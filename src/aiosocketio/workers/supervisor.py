@@ -42,6 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .router import Router
+from .slots import WorkerDir
+
 __all__ = [
     "ENV_DIR",
     "ENV_WORKER",
@@ -51,7 +54,7 @@ __all__ = [
     "MAX_START_FAILURES",
     "Supervisor",
     "cpu_count",
-    "hold_port",
+    "listen_on",
     "workers_arg",
 ]
 
@@ -99,39 +102,31 @@ def workers_arg(text: str) -> int:
     return value
 
 
-def hold_port(host: str | None, port: int) -> list[socket.socket]:
-    """Bind (without listening) every address of ``host`` on ``port`` with ``SO_REUSEPORT``,
-    so that the workers can listen there; port 0 becomes one free port for all. Raises
-    OSError when the port is in use, also by a server that allows sharing it."""
+def listen_on(host: str | None, port: int, backlog: int = 1024) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` on ``port`` (port 0: one free port
+    for all of them). Raises OSError (the port is in use...)."""
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     seen: set[tuple[int, Any]] = set()
-    held: list[socket.socket] = []
+    listening: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in infos:
             if (family, address[:2]) in seen:
                 continue
             seen.add((family, address[:2]))
-            if held:  # the port the first address got
-                address = (address[0], held[0].getsockname()[1], *address[2:])
-            # first alone, to refuse a port that any listener (sharing or not) has
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                probe.bind(address)
-                address = probe.getsockname()
+            if listening:  # the port the first address got
+                address = (address[0], listening[0].getsockname()[1], *address[2:])
             sock = socket.socket(family, kind, proto)
-            held.append(sock)
+            listening.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
+            sock.listen(backlog)
     except BaseException:
-        for sock in held:
+        for sock in listening:
             sock.close()
         raise
-    return held
+    return listening
 
 
 def run_directory() -> str:
@@ -147,6 +142,7 @@ def run_directory() -> str:
 class _Worker:
     index: int
     proc: asyncio.subprocess.Process | None = None
+    slot: int | None = None
     ready: bool = False
     ready_at: float = 0.0
     crashes: int = 0  # in a row (reset after STABLE_AFTER seconds of running)
@@ -183,18 +179,20 @@ class Supervisor:
         self._lifeline = (-1, -1)
         self._spawning: set[asyncio.Task[None]] = set()
         self._watchers: set[asyncio.Task[None]] = set()
+        self.router: Router | None = None
 
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
         host = self.settings.get("host")
         port = int(self.settings.get("port") or 0)
         try:
-            held = hold_port(host, port)
+            listening = listen_on(host, port)
         except OSError as exc:
             log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
             return EXIT_ERROR
-        self.port = int(held[0].getsockname()[1])
+        self.port = int(listening[0].getsockname()[1])
         self.run_dir = run_directory()
+        self.router = Router(listening, WorkerDir(self.run_dir))
         self._lifeline = os.pipe()
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -204,7 +202,8 @@ class Supervisor:
                 loop.add_signal_handler(sig, self._on_signal, sig)
                 handled.append(sig)
         try:
-            if await self._start_all():
+            started = await self._start_all()
+            if started:
                 from ..cli import _url
 
                 self._print(f"listening on {_url(host or '0.0.0.0', self.port, self.path)}")
@@ -216,11 +215,20 @@ class Supervisor:
                 )
                 await self._stop.wait()
             await self._drain()
+            if started:
+                router = self.router
+                log.info(
+                    "stopped (connections routed to their session's worker: %d, to any: %d,"
+                    " refused: %d)",
+                    router.to_owner,
+                    router.to_any,
+                    router.unavailable,
+                )
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
-            for sock in held:
-                sock.close()
+            self.router.close()
+            self.router = None
             for fd in self._lifeline:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -307,16 +315,32 @@ class Supervisor:
         finally:
             transport.close()
         if line:
-            with contextlib.suppress(ValueError, AttributeError):
-                self.path = str(json.loads(line).get("path") or self.path)
-            worker.ready = True
-            worker.ready_at = time.monotonic()
-            worker.start_failures = 0
-            worker.ready_event.set()
+            try:
+                message = json.loads(line)
+                worker.slot = int(message["slot"])
+                self.path = str(message.get("path") or self.path)
+            except (ValueError, KeyError, TypeError):
+                log.error("worker %d sent %r", worker.index, line)
+                proc.kill()
+            else:
+                self._ready(worker)
         code = await proc.wait()
         worker.exited.set()
+        if worker.slot is not None and self.router is not None:
+            self.router.remove(worker.slot)
+        worker.slot = None
         if worker.proc is proc:
             self._exited(worker, code)
+
+    def _ready(self, worker: _Worker) -> None:
+        assert worker.slot is not None and self.router is not None
+        self.router.add(worker.slot)
+        if not self._stopping:
+            self.router.start()
+        worker.ready = True
+        worker.ready_at = time.monotonic()
+        worker.start_failures = 0
+        worker.ready_event.set()
 
     def _exited(self, worker: _Worker, code: int) -> None:
         if self._stopping:
@@ -383,6 +407,8 @@ class Supervisor:
 
     async def _drain(self) -> None:
         self._stopping = True
+        if self.router is not None:
+            self.router.close()  # nothing new: the workers finish what they have
         for worker in self.workers:
             if worker.restart is not None:
                 worker.restart.cancel()

@@ -74,7 +74,10 @@ async def _serve(config: dict[str, Any], args: argparse.Namespace) -> int:
     slot = WorkerDir(os.environ[ENV_DIR]).claim()
     io.engine.generate_id = lambda request: new_sid(slot.number)
     try:
-        standalone = await io.start(args.host, args.port, server_options={"workers": slot})
+        # no TCP socket: the supervisor's router passes the connections
+        standalone = await io.start(
+            args.host, args.port, listen=False, server_options={"workers": slot}
+        )
     except OSError as exc:
         log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
         slot.release()
