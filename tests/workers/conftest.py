@@ -4,10 +4,22 @@ the standalone server's default)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+
+from aiosocketio.workers.slots import WorkerDir
+
+
+@pytest.fixture
+def run_dir() -> Iterator[WorkerDir]:
+    """A run directory for in-process workers (short: Unix socket paths are limited)."""
+    path = tempfile.mkdtemp(prefix="aio-w")
+    yield WorkerDir(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def pytest_asyncio_loop_factories(

@@ -77,14 +77,17 @@ class Served:
     async def start(
         cls, *args: str, env: dict[str, str] | None = None, ready: bool = True
     ) -> Served:
+        """``python -m aiosocketio serve --port 0 ARGS`` from this directory."""
+        command = [sys.executable, "-m", "aiosocketio", "serve", "--port", "0", *args]
+        return await cls.start_command(*command, env=env, ready=ready)
+
+    @classmethod
+    async def start_command(
+        cls, *command: str, env: dict[str, str] | None = None, ready: bool = True
+    ) -> Served:
+        """Any command that prints the listening line of ``serve``."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "aiosocketio",
-            "serve",
-            "--port",
-            "0",
-            *args,
+            *command,
             cwd=str(HERE),
             env={**os.environ, **(env or {})},
             stdin=asyncio.subprocess.DEVNULL,

@@ -5,56 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from aiosocketio.transport import StandaloneServer
 from aiosocketio.workers.handoff import DONE, LATER, MAX_QUEUED, NO, Handoff, _fds_of
-from aiosocketio.workers.slots import Slot, WorkerDir, new_sid
+from aiosocketio.workers.slots import WorkerDir, new_sid
 from helpers import HttpConnection, WsConnection, eio_open, poll_url, ws_url
 from servers import EchoEngine
 
+from .inproc import Worker, start_worker
+
 pytestmark = pytest.mark.both_loops
-
-
-@dataclass
-class Worker:
-    slot: Slot
-    app: EchoEngine
-    server: StandaloneServer
-    port: int
-
-    @property
-    def sent(self) -> int:
-        assert self.server.handoff is not None
-        return self.server.handoff.sent
-
-    @property
-    def adopted(self) -> int:
-        assert self.server.handoff is not None
-        return self.server.handoff.adopted
-
-
-@pytest.fixture
-def run_dir() -> Iterator[WorkerDir]:
-    path = tempfile.mkdtemp(prefix="aio-w")  # short: Unix socket paths are limited
-    yield WorkerDir(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-async def start_worker(run_dir: WorkerDir, **options: object) -> Worker:
-    slot = run_dir.claim()
-    app = EchoEngine()
-    app.engine.generate_id = lambda request: new_sid(slot.number)
-    server = StandaloneServer(app.engine, workers=slot, **options)  # type: ignore[arg-type]
-    await server.start("127.0.0.1", 0)
-    return Worker(slot, app, server, server.port)
 
 
 @pytest.fixture

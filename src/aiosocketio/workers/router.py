@@ -100,7 +100,11 @@ class Router:
         for listener in self.listeners:
             listener.setblocking(False)
             loop.add_reader(listener.fileno(), self._accept, listener)
-        self._sweeper = loop.call_later(_SWEEP_EVERY, self._sweep)
+        self._sweeper = loop.call_later(self._sweep_every, self._sweep)
+
+    @property
+    def _sweep_every(self) -> float:
+        return min(_SWEEP_EVERY, self.idle_timeout)
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(_ACCEPT_BATCH):
@@ -162,7 +166,7 @@ class Router:
                 del self._waiting[fd]
                 loop.remove_reader(fd)
                 waiting.conn.close()
-        self._sweeper = loop.call_later(_SWEEP_EVERY, self._sweep)
+        self._sweeper = loop.call_later(self._sweep_every, self._sweep)
 
     # ------------------------------------------------------------------ routing
     def _route(self, conn: socket.socket, data: bytes, owner: int | None, tries: int = 0) -> None:

@@ -1,0 +1,125 @@
+"""The router of ``serve --workers``, in one process: a listening socket, two workers that
+only receive handed-over connections (``listen=False``)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aiosocketio.transport import StandaloneServer
+from aiosocketio.workers.router import Router
+from aiosocketio.workers.slots import WorkerDir, new_sid, slot_of
+from helpers import HttpConnection, eio_open, poll_url
+
+from .inproc import Worker, start_worker
+
+pytestmark = pytest.mark.both_loops
+
+
+class Routed:
+    def __init__(self, router: Router, port: int, workers: list[Worker]) -> None:
+        self.router = router
+        self.port = port
+        self.workers = workers
+
+
+@pytest.fixture
+async def routed(run_dir: WorkerDir) -> AsyncIterator[Routed]:
+    workers = [await start_worker(run_dir, listen=False) for _ in range(2)]
+    listener = socket.create_server(("127.0.0.1", 0))
+    router = Router([listener], run_dir, idle_timeout=0.3)
+    for worker in workers:
+        router.add(worker.slot.number)
+    router.start()
+    yield Routed(router, listener.getsockname()[1], workers)
+    router.close()
+    for worker in workers:
+        await worker.server.close(timeout=1.0)
+        worker.slot.release()
+
+
+async def handshake(port: int) -> str:
+    async with await HttpConnection.open(port) as conn:
+        return str((await eio_open(conn))["sid"])
+
+
+async def test_new_sessions_go_to_the_workers_in_turn(routed):
+    sids = [await handshake(routed.port) for _ in range(4)]
+    slots = [slot_of(sid) for sid in sids]
+    numbers = [w.slot.number for w in routed.workers]
+    assert sorted(slots) == sorted(numbers * 2)
+    assert slots[0] != slots[1] and slots[2] != slots[3]
+    assert (routed.router.to_any, routed.router.to_owner) == (4, 0)
+
+
+async def test_a_connection_goes_to_the_worker_of_its_session(routed):
+    sids = [await handshake(routed.port) for _ in range(2)]
+    for sid in sids * 3:
+        async with await HttpConnection.open(routed.port) as conn:
+            assert (await conn.request("POST", poll_url(sid), body="4hi")).body == b"ok"
+            assert (await conn.request("GET", poll_url(sid))).text == "4hi"
+    assert routed.router.to_owner == 6
+    for worker in routed.workers:
+        assert worker.app.messages == ["hi"] * 3
+        assert worker.sent == 0  # no hand-off between the workers was needed
+
+
+async def test_a_request_line_that_comes_in_pieces(routed):
+    sid = await handshake(routed.port)
+    request = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n4ab"
+    async with await HttpConnection.open(routed.port) as conn:
+        for piece in (request[:10], request[10:30], request[30:]):
+            conn.send_raw(piece.encode())
+            await asyncio.sleep(0.02)
+        assert (await conn.read_response()).body == b"ok"
+    assert routed.router.to_owner == 1
+
+
+async def test_a_session_of_a_worker_that_stopped_goes_to_another(routed):
+    gone = routed.workers[1]
+    sid = new_sid(gone.slot.number)
+    routed.router.remove(gone.slot.number)
+    async with await HttpConnection.open(routed.port) as conn:
+        response = await conn.request("POST", poll_url(sid), body="4x")
+    assert response.status == 400  # the other worker: unknown session
+    assert routed.router.to_any == 1
+
+
+async def test_no_worker_is_a_503(routed):
+    for worker in routed.workers:
+        routed.router.remove(worker.slot.number)
+    async with await HttpConnection.open(routed.port) as conn:
+        response = await conn.request("GET", "/engine.io/?EIO=4&transport=polling")
+        assert response.status == 503
+        assert await conn.at_eof()
+    assert routed.router.unavailable == 1
+
+
+async def test_silent_and_vanishing_connections(routed):
+    quiet = await HttpConnection.open(routed.port)
+    gone = await HttpConnection.open(routed.port)
+    await gone.close()
+    assert await quiet.at_eof(timeout=5)  # closed after the idle timeout
+    await quiet.close()
+    assert routed.router._waiting == {}
+    assert await handshake(routed.port)  # still routing
+
+
+async def test_close_stops_accepting(routed):
+    waiting = await HttpConnection.open(routed.port)
+    waiting.send_raw(b"GET /engine.io/?EIO=4")
+    await asyncio.sleep(0.05)
+    routed.router.close()
+    assert await waiting.at_eof()
+    await waiting.close()
+    with pytest.raises(OSError):
+        await HttpConnection.open(routed.port)
+
+
+async def test_listen_false_is_for_workers_mode(echo):
+    server = StandaloneServer(echo().engine)
+    with pytest.raises(ValueError, match="workers mode"):
+        await server.start(listen=False)
