@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aiosocketio.transport import StandaloneServer
+from aiosocketio.transport.worker_http import RAW_LIMIT
 from aiosocketio.workers.handoff import DONE, LATER, MAX_QUEUED, NO, Handoff, _fds_of
 from aiosocketio.workers.slots import WorkerDir, new_sid
 from helpers import HttpConnection, WsConnection, eio_open, poll_url, ws_url
@@ -102,6 +103,20 @@ async def test_a_request_behind_an_unanswered_one_waits_for_its_answer(pair):
     assert b.app.messages == ["for b"]
 
 
+async def test_a_request_in_the_same_read_as_the_one_before_is_served_here(pair):
+    a, b = pair
+    sid_a, sid_b = await handshake(a.port), await handshake(b.port)
+    async with await HttpConnection.open(a.port) as conn:
+        both = b"".join(
+            f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n4{n}x".encode()
+            for n, sid in enumerate((sid_a, sid_b))
+        )
+        conn.send_raw(both)  # where the second one starts is not known without parsing
+        assert (await conn.read_response()).body == b"ok"
+        assert (await conn.read_response()).status == 400  # here: the engine forwards it
+    assert a.sent == 0
+
+
 async def test_a_request_line_split_across_reads(pair):
     a, b = pair
     sid = await handshake(b.port)
@@ -119,11 +134,20 @@ async def test_a_request_line_split_across_reads(pair):
 async def test_bytes_beyond_one_message_are_passed_in_chunks(pair):
     a, b = pair
     sid = await handshake(b.port)
-    text = "4" + "x" * 300_000
+    text = "4" + "x" * 200_000  # read in several reads, passed in several messages
     async with await HttpConnection.open(a.port) as conn:
         assert (await conn.request("POST", poll_url(sid), body=text)).body == b"ok"
         assert (await conn.request("GET", poll_url(sid))).text == text
     assert (a.sent, b.adopted) == (1, 1)
+
+
+async def test_a_request_larger_than_the_kept_bytes_is_served_here(pair):
+    a, b = pair
+    sid = await handshake(b.port)
+    async with await HttpConnection.open(a.port) as conn:
+        response = await conn.request("POST", poll_url(sid), body="4" + "x" * RAW_LIMIT)
+    assert response.status == 400  # here: the engine forwards it (or knows no such session)
+    assert a.sent == 0
 
 
 async def test_a_sid_of_no_live_worker_is_served_here(pair, run_dir):
