@@ -52,7 +52,12 @@ class _Waiting:
 
 class Router:
     """Routes the connections of ``listeners`` (listening TCP sockets) to the live workers
-    of ``run_dir`` (:meth:`add`, :meth:`remove`)."""
+    of ``run_dir`` (:meth:`add`, :meth:`remove`).
+
+    ``defer_accept``: seconds the kernel may keep a new connection until its first bytes
+    come (``TCP_DEFER_ACCEPT`` on Linux; 0: accept at once). A connection whose request line
+    is not complete waits up to ``idle_timeout`` seconds (at most ``max_waiting`` of them);
+    a request line longer than ``max_line`` goes to a worker in turn (which refuses it)."""
 
     def __init__(
         self,
@@ -62,12 +67,14 @@ class Router:
         max_line: int = 16384,
         idle_timeout: float = 60.0,
         max_waiting: int = 10_000,
+        defer_accept: int = 5,
     ) -> None:
         self.listeners = list(listeners)
         self.sender = Sender(run_dir)
         self.max_line = max_line
         self.idle_timeout = idle_timeout
         self.max_waiting = max_waiting
+        self.defer_accept = defer_accept
         self.live: list[int] = []
         self._turn = 0
         self._waiting: dict[int, _Waiting] = {}
@@ -99,6 +106,12 @@ class Router:
         loop = asyncio.get_running_loop()
         for listener in self.listeners:
             listener.setblocking(False)
+            if self.defer_accept and hasattr(socket, "TCP_DEFER_ACCEPT"):
+                # accept once the first bytes are there (Linux): one read, no waiting
+                with contextlib.suppress(OSError):
+                    listener.setsockopt(
+                        socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, self.defer_accept
+                    )
             loop.add_reader(listener.fileno(), self._accept, listener)
         self._sweeper = loop.call_later(self._sweep_every, self._sweep)
 
@@ -115,13 +128,13 @@ class Router:
             except OSError as exc:  # EMFILE, ECONNABORTED...
                 log.warning("cannot accept a connection: %s", exc)
                 return
-            conn.setblocking(False)
             self._read(conn, b"")
 
     def _read(self, conn: socket.socket, data: bytes) -> None:
         """Read what is there; route once the request line is complete."""
         try:
-            chunk = conn.recv(65536)
+            # the socket stays in blocking mode (the owner sets its own): no fcntl here
+            chunk = conn.recv(65536, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             self._wait(conn, data)
             return
@@ -219,7 +232,7 @@ class Router:
     def _refuse(self, conn: socket.socket) -> None:
         self.unavailable += 1
         with contextlib.suppress(OSError):
-            conn.send(_UNAVAILABLE)
+            conn.send(_UNAVAILABLE, socket.MSG_DONTWAIT)
         conn.close()
 
     # ------------------------------------------------------------------ closing
