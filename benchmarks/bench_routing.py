@@ -22,7 +22,13 @@ extra over ``direct``: the cost of routing one misrouted request. Best of ``--re
 
 First, in this process, the cost of the check itself on a request that needs no routing
 (a polling POST for this worker's own session, on a kept-alive connection): the same
-requests through ``HttpProtocol`` and through the workers' ``WorkerHttpProtocol``.
+requests through ``HttpProtocol`` and through the workers' ``WorkerHttpProtocol``. Timings
+move with the machine's load; instruction counts do not:
+
+    for p in HttpProtocol WorkerHttpProtocol; do for n in 0 2000; do
+      valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/bench_routing.py --common $p $n 2>&1 | grep Collected
+    done; done     # (count at 2000 - count at 0) / 2000 = instructions per request
 """
 
 from __future__ import annotations
@@ -194,36 +200,40 @@ class _NullTransport(asyncio.Transport):
         pass
 
 
-async def common_case(rounds: int = 5, requests: int = 20000) -> None:
-    """Microseconds per kept-alive polling POST for this worker: without and with the check."""
+async def common_case(rounds: int = 9, requests: int = 10000, only: str = "") -> None:
+    """Microseconds per kept-alive polling POST for this worker: without and with the check
+    (rounds interleaved, best of each). ``only``: run ``requests`` through that protocol
+    once and print nothing (for ``valgrind --tool=callgrind``, which counts instructions)."""
     run_dir = tempfile.mkdtemp(prefix="aio-bench-")
     try:
         slot = WorkerDir(run_dir).claim(0)
         engine = _engine(0)
         server = StandaloneServer(engine, workers=slot)
         handoff = Handoff(slot, lambda sock, data: None)
-        sid = _session(engine)
-        request = post(sid)
-        results = {}
-        for name, make in (
-            ("HttpProtocol", lambda: HttpProtocol(server)),
-            ("WorkerHttpProtocol", lambda: WorkerHttpProtocol(server, handoff)),
-        ):
-            best = float("inf")
-            for _ in range(rounds):
-                proto: Any = make()
+        request = post(_session(engine))
+        makers: dict[str, Any] = {
+            "HttpProtocol": lambda: HttpProtocol(server),
+            "WorkerHttpProtocol": lambda: WorkerHttpProtocol(server, handoff),
+        }
+        best = dict.fromkeys(makers, float("inf"))
+        for _ in range(1 if only else rounds):
+            for name, make in makers.items():
+                if only and name != only:
+                    continue
+                proto = make()
                 proto.connection_made(_NullTransport())
                 start = time.perf_counter()
                 for _ in range(requests):
                     proto.data_received(request)
-                best = min(best, time.perf_counter() - start)
+                best[name] = min(best[name], time.perf_counter() - start)
                 proto.connection_lost(None)
-            results[name] = best / requests * 1e6
         engine.close_all()
         slot.release()
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    plain, worker = results["HttpProtocol"], results["WorkerHttpProtocol"]
+    if only:
+        return
+    plain, worker = (best[name] / requests * 1e6 for name in makers)
     print("a request for this worker (kept-alive polling POST, in process, no kernel):")
     print(f"  HttpProtocol {plain:.2f} us, WorkerHttpProtocol {worker:.2f} us", end="")
     print(f" ({worker - plain:+.2f} us)")
@@ -362,6 +372,11 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--role":
         role_main(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--common":  # --common PROTOCOL REQUESTS
+        import uvloop
+
+        uvloop.run(common_case(requests=int(sys.argv[3]), only=sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)

@@ -56,6 +56,16 @@ async def test_new_sessions_go_to_the_workers_in_turn(routed):
     assert (routed.router.to_any, routed.router.to_owner) == (4, 0)
 
 
+async def test_requests_of_existing_sessions_do_not_move_the_turn(routed):
+    slots = []
+    for _ in range(4):
+        sid = await handshake(routed.port)
+        slots.append(slot_of(sid))
+        async with await HttpConnection.open(routed.port) as conn:  # to its owner
+            assert (await conn.request("POST", poll_url(sid), body="4x")).body == b"ok"
+    assert slots[0] != slots[1] and slots[1] != slots[2] and slots[2] != slots[3]
+
+
 async def test_a_connection_goes_to_the_worker_of_its_session(routed):
     sids = [await handshake(routed.port) for _ in range(2)]
     for sid in sids * 3:

@@ -184,26 +184,33 @@ class Router:
     # ------------------------------------------------------------------ routing
     def _route(self, conn: socket.socket, data: bytes, owner: int | None, tries: int = 0) -> None:
         live = self.live
-        candidates: list[int] = []
-        if owner is not None and owner in live:
-            candidates.append(owner)
-        if live:
-            start = self._turn % len(live)
+        if owner is not None and owner in live and self._offer(conn, data, owner, owner, tries):
+            return
+        count = len(live)
+        if count:  # the others in turn (only these connections move the turn)
+            start = self._turn % count
             self._turn += 1
-            candidates += [s for s in live[start:] + live[:start] if s != owner]
-        fd = conn.fileno()
-        for target in candidates:
-            status = self.sender.offer(
-                target, fd, data, functools.partial(self._handed, conn, data, target, owner, tries)
-            )
-            if status == DONE:
-                self._count(target, owner)
-                conn.close()
-                return
-            if status == LATER:
-                self._handing[fd] = conn
-                return
+            for i in range(count):
+                target = live[(start + i) % count]
+                if target != owner and self._offer(conn, data, target, owner, tries):
+                    return
         self._refuse(conn)
+
+    def _offer(
+        self, conn: socket.socket, data: bytes, target: int, owner: int | None, tries: int
+    ) -> bool:
+        """Pass the connection to ``target``: True if it went, or will."""
+        fd = conn.fileno()
+        done = functools.partial(self._handed, conn, data, target, owner, tries)
+        status = self.sender.offer(target, fd, data, done)
+        if status == DONE:
+            self._count(target, owner)
+            conn.close()
+            return True
+        if status == LATER:
+            self._handing[fd] = conn
+            return True
+        return False
 
     def _handed(
         self,

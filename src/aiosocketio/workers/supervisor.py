@@ -1,22 +1,23 @@
 """The supervisor of ``serve --workers N``: one process that starts, watches and stops the
-workers of one server on one machine.
+workers of one server on one machine, and routes their connections.
 
-It holds the port (bound, not listening, with ``SO_REUSEPORT``: "address in use" is one error
-line here, port 0 becomes one port for every worker, and no stranger can take the port while
-a worker restarts), creates the private run directory of the workers' slots and sockets
-(``AIOSOCKETIO_WORKERS_DIR``), and starts each worker as a fresh interpreter that imports the
-app (``python -m aiosocketio.workers.worker``; never a fork of a running event loop). The
-first worker starts alone, so that an app that cannot load fails once, with its own error,
-before the others start.
+It listens on the port itself ("address in use" is one error line; port 0 is one port for
+all), creates the private run directory of the workers' slots and sockets
+(``AIOSOCKETIO_WORKERS_DIR``), and starts each worker as a fresh interpreter that imports
+the app (``python -m aiosocketio.workers.worker``; never a fork of a running event loop).
+The first worker starts alone, so that an app that cannot load fails once, with its own
+error, before the others start. Every connection is accepted here and passed to the worker
+that owns its session (:mod:`aiosocketio.workers.router`); the workers have no TCP socket of
+their own, so a worker that dies loses its own connections and nobody else's.
 
 A worker that exits is started again after a delay that doubles with each crash in a row
 (0.1 s up to 10 s; a worker that ran 10 s starts the count again). A worker that keeps failing
-before it listens (:data:`MAX_START_FAILURES` times in a row) stops everything: exit code 1.
+before it is ready (:data:`MAX_START_FAILURES` times in a row) stops everything: exit code 1.
 
-SIGTERM or SIGINT drains: every worker stops accepting, answers the requests it is serving,
-closes its sessions (the clients see their transport close and reconnect, to another
-server), and exits; after the grace period the ones left are killed (SIGKILL). Then the run
-directory is removed. A second signal kills at once.
+SIGTERM or SIGINT drains: the router stops accepting, every worker answers the requests it
+is serving, closes its sessions (the clients see their transport close and reconnect, to
+another server) and exits; after the grace period the ones left are killed (SIGKILL). Then
+the run directory is removed. SIGINT again kills at once.
 
 Each worker learns what it needs from the ``AIOSOCKETIO_WORKER`` environment variable (JSON:
 its number, the descriptors of its ready pipe and of the supervisor's lifeline, the grace
