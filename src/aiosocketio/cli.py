@@ -52,9 +52,14 @@ SIGINT or SIGTERM stops the server (exit code 0).
 With --app, the server is the module attribute (default attribute: io), or what it returns
 when it is a function (plain or async); the engine options below are then the app's own.
 
+With --workers N, a supervisor runs N worker processes that import the app, routes each
+connection to the worker of its session, restarts workers that die, and drains them on
+SIGINT or SIGTERM (at most --grace seconds, then SIGKILL).
+
 exit codes:
   0  stopped by SIGINT or SIGTERM
-  1  runtime error (cannot listen on the address, the app failed to load)
+  1  runtime error (cannot listen on the address, the app failed to load, a worker kept
+     failing before it was ready)
   2  usage error (bad option, --app does not name a Server)"""
 
 

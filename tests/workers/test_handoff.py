@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -308,3 +311,27 @@ async def test_malformed_messages_drop_the_connection(run_dir):
     finally:
         bad.close()
         b.close()
+
+
+async def test_no_hand_off_under_tls(run_dir, tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    slot = run_dir.claim()
+    server = StandaloneServer(EchoEngine().engine, workers=slot)
+    await server.start("127.0.0.1", 0, ssl=context)
+    try:
+        assert server.handoff is None  # a TLS socket cannot change process: the engine forwards
+        assert not Path(slot.path("fd")).exists()
+        with pytest.raises(ValueError, match="plain TCP"):
+            await StandaloneServer(EchoEngine().engine, workers=slot).start(
+                listen=False, ssl=context
+            )
+    finally:
+        await server.close()
+        slot.release()
