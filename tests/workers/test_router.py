@@ -4,6 +4,8 @@ only receive handed-over connections (``listen=False``)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import socket
 from collections.abc import AsyncIterator
 
@@ -149,3 +151,28 @@ async def test_listen_false_is_for_workers_mode(echo):
     server = StandaloneServer(echo().engine)
     with pytest.raises(ValueError, match="workers mode"):
         await server.start(listen=False)
+
+
+def free_descriptors(count: int) -> int:
+    """The number of the ``count``-th descriptor the process would get next."""
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(count)]
+    for fd in fds:
+        os.close(fd)
+    return max(fds)
+
+
+async def test_out_of_descriptors_pauses_accepting(routed, caplog):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    clients = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (free_descriptors(2) + 1, hard))
+        for _ in range(2):  # the last descriptors: the router cannot accept these
+            clients.append(socket.create_connection(("127.0.0.1", routed.port)))
+            clients[-1].sendall(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n")
+        await until(lambda: "pausing" in caplog.text, 5, "the pause")
+    finally:
+        for client in clients:
+            client.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert caplog.text.count("pausing") == 1  # not a busy loop of failures
+    assert await handshake(routed.port)  # accepting again after the pause

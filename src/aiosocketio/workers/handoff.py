@@ -172,6 +172,25 @@ class _Peer:
                     item.on_done(False)
 
 
+ACCEPT_PAUSE = 0.5
+"""Seconds a listening socket is not watched after ``accept()`` failed (out of descriptors)."""
+
+
+def pause_accepting(listener: socket.socket, accept: Callable[[], None], exc: OSError) -> None:
+    """``accept()`` failed on ``listener`` (EMFILE...): the connection stays queued, so the
+    socket stays readable; stop watching it for :data:`ACCEPT_PAUSE` seconds."""
+    log.warning("cannot accept a connection (%s): pausing for %.1f s", exc, ACCEPT_PAUSE)
+    loop = asyncio.get_running_loop()
+    fd = listener.fileno()
+    loop.remove_reader(fd)
+
+    def resume() -> None:
+        if listener.fileno() == fd:  # not closed meanwhile
+            loop.add_reader(fd, accept)
+
+    loop.call_later(ACCEPT_PAUSE, resume)
+
+
 def _close_fd(item: _Item) -> None:
     fd, item.fd = item.fd, -1
     if fd >= 0 and item.owned:
@@ -207,7 +226,10 @@ class _Inbound:
             if not self._take(message, fds, flags):
                 for fd in fds:
                     os.close(fd)
-                log.warning("malformed hand-off message; dropping the connection")
+                if flags & socket.MSG_CTRUNC:  # the kernel could not give us the socket
+                    log.warning("a handed-over connection was lost (out of descriptors?)")
+                else:
+                    log.warning("malformed hand-off message; dropping the connection")
                 self.close()
                 return
 
@@ -311,7 +333,10 @@ class Sender:
         peer = self.peers.get(target)
         if peer is not None:
             return peer
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError:  # out of descriptors
+            return None
         sock.setblocking(False)
         try:
             sock.connect(self.run_dir.socket_path(target, "fd"))
@@ -377,8 +402,8 @@ class Handoff(Sender):
                 sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:
-                log.warning("cannot accept a hand-off connection: %s", exc)
+            except OSError as exc:  # EMFILE...: pause, or the ready socket makes a busy loop
+                pause_accepting(listener, self._accept, exc)
                 return
             sock.setblocking(False)
             inbound = _Inbound(self, sock)

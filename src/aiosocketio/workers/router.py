@@ -24,7 +24,7 @@ import logging
 import socket
 from collections.abc import Sequence
 
-from .handoff import DONE, LATER, Sender, request_slot
+from .handoff import DONE, LATER, Sender, pause_accepting, request_slot
 from .slots import WorkerDir
 
 __all__ = ["Router"]
@@ -125,8 +125,8 @@ class Router:
                 conn, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE, ECONNABORTED...
-                log.warning("cannot accept a connection: %s", exc)
+            except OSError as exc:  # EMFILE (out of descriptors)...
+                pause_accepting(listener, functools.partial(self._accept, listener), exc)
                 return
             self._read(conn, b"")
 
