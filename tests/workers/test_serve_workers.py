@@ -29,7 +29,7 @@ async def serve() -> AsyncIterator[Serve]:
     started: list[Served] = []
 
     async def start(*args: str, **kwargs: Any) -> Served:
-        served = await Served.start("--app", "workers_app:io", *args, **kwargs)
+        served = await Served.start("--app", "serve_app:io", *args, **kwargs)
         started.append(served)
         return served
 
@@ -195,7 +195,7 @@ async def test_the_port_in_use_is_one_error_line(serve):
         taken.listen()
         port = taken.getsockname()[1]
         served = await Served.start(
-            "--app", "workers_app:io", "--workers", "2", "--port", str(port), ready=False
+            "--app", "serve_app:io", "--workers", "2", "--port", str(port), ready=False
         )
         assert await served.stop(None) == 1
     assert served.stderr == [f"cannot listen on 127.0.0.1 port {port}: Address already in use"]
@@ -208,7 +208,7 @@ async def test_a_sharing_listener_on_the_port_is_refused_too(serve):
         taken.listen()
         port = taken.getsockname()[1]
         served = await Served.start(
-            "--app", "workers_app:io", "--workers", "2", "--port", str(port), ready=False
+            "--app", "serve_app:io", "--workers", "2", "--port", str(port), ready=False
         )
         assert await served.stop(None) == 1
     assert "Address already in use" in served.log

@@ -19,7 +19,7 @@ from aiosocketio.workers import supervisor
 from aiosocketio.workers.supervisor import Supervisor, cpu_count, workers_arg
 from helpers import HttpConnection, eio_open
 
-from . import workers_app
+from . import serve_app
 from .procs import HERE, Served, alive, children, until
 
 io = Server()  # a module attribute: app_spec finds it
@@ -50,7 +50,7 @@ def test_bad_worker_options_exit_2(args: list[str], capsys: pytest.CaptureFixtur
 def test_the_import_path_of_an_app() -> None:
     assert app_spec(io) == (f"{__name__}:io", [])
     assert app_spec(factory) == (f"{__name__}:factory", [])
-    assert app_spec(workers_app.io) == (f"{workers_app.__name__}:io", [])
+    assert app_spec(serve_app.io) == (f"{serve_app.__name__}:io", [])
     with pytest.raises(ValueError, match="not a module attribute"):
         app_spec(Server())
     with pytest.raises(ValueError, match="cannot be imported by name"):
@@ -60,7 +60,7 @@ def test_the_import_path_of_an_app() -> None:
 async def test_in_process_it_leaves_no_descriptor_behind(capsys: pytest.CaptureFixture[str]):
     before = sorted(os.listdir("/proc/self/fd"))
     settings = {
-        "app": "workers_app:io",
+        "app": "serve_app:io",
         "host": "127.0.0.1",
         "port": 0,
         "log_level": "warning",

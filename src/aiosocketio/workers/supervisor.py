@@ -4,7 +4,7 @@ workers of one server on one machine, and routes their connections.
 It listens on the port itself ("address in use" is one error line; port 0 is one port for
 all), creates the private run directory of the workers' slots and sockets
 (``AIOSOCKETIO_WORKERS_DIR``), and starts each worker as a fresh interpreter that imports
-the app (``python -m aiosocketio.workers.worker``; never a fork of a running event loop).
+the app (``python -m aiosocketio.workers.supervised``; never a fork of a running event loop).
 The first worker starts alone, so that an app that cannot load fails once, with its own
 error, before the others start. Every connection is accepted here and passed to the worker
 that owns its session (:mod:`aiosocketio.workers.router`); the workers have no TCP socket of
@@ -287,7 +287,7 @@ class Supervisor:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "aiosocketio.workers.worker",
+                "aiosocketio.workers.supervised",
                 stdin=asyncio.subprocess.DEVNULL,
                 pass_fds=(ready_w, lifeline),
                 env=env,

@@ -1,4 +1,4 @@
-"""One worker of ``serve --workers N``: ``python -m aiosocketio.workers.worker``, started by
+"""One worker of ``serve --workers N``: ``python -m aiosocketio.workers.supervised``, started by
 the supervisor (:mod:`aiosocketio.workers.supervisor`), which passes its settings in the
 ``AIOSOCKETIO_WORKER`` environment variable.
 

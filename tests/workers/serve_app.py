@@ -1,4 +1,4 @@
-"""The app of the workers tests (``serve --app workers_app:io`` from this directory).
+"""The app of the workers tests (``serve --app serve_app:io`` from this directory).
 
 ``WORKERS_APP_FAIL=import`` makes every import fail; ``WORKERS_APP_FAIL=file:PATH`` makes
 the imports fail while ``PATH`` exists (a worker that crashes once it is restarted)."""
