@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-import mimetypes
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine.http import Headers, Request
 from .engine.server import EngineServer
+from .static import StaticFile, find_static
 
 if TYPE_CHECKING:
     from .engine.socket import Outgoing
@@ -33,8 +34,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
+Hook = Callable[[], Any]
 
-StaticFile = str | Path | Mapping[str, str]
+
+async def _run_hooks(hooks: list[Hook]) -> None:
+    for hook in list(hooks):
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
 
 
 def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
@@ -242,6 +249,8 @@ class ASGIApp:
         other_app: ASGIApplication | None = None,
         *,
         static_files: Mapping[str, StaticFile] | None = None,
+        on_startup: Iterable[Hook] = (),
+        on_shutdown: Iterable[Hook] = (),
     ) -> None:
         engine = server if isinstance(server, EngineServer) else getattr(server, "engine", None)
         if not isinstance(engine, EngineServer):
@@ -250,6 +259,11 @@ class ASGIApp:
         self.engine: EngineServer = engine
         self.other_app = other_app
         self.static_files: dict[str, StaticFile] = dict(static_files or {})
+        self.on_startup: list[Hook] = list(on_startup)
+        """Called (plain or async, in order) when the ASGI server starts (lifespan startup):
+        the place to start background tasks. A hook that raises fails the startup."""
+        self.on_shutdown: list[Hook] = list(on_shutdown)
+        """Called when the ASGI server stops, before the sessions are closed."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -257,8 +271,12 @@ class ASGIApp:
             path = scope["path"]
             if self.engine.matches(path):
                 await self._http(scope, receive, send)
-            elif path in self.static_files and scope["method"] in ("GET", "HEAD"):
-                await self._static(scope, send, self.static_files[path])
+            elif (
+                self.static_files
+                and scope["method"] in ("GET", "HEAD")
+                and (found := find_static(path, self.static_files))
+            ):
+                await self._static(scope, send, found)
             elif self.other_app is not None:
                 await self.other_app(scope, receive, send)
             else:
@@ -284,7 +302,11 @@ class ASGIApp:
 
             async def receive_and_close() -> Message:
                 message = await receive()
-                if message.get("type") == "lifespan.shutdown":
+                kind = message.get("type")
+                if kind == "lifespan.startup":
+                    await _run_hooks(self.on_startup)  # an error fails the other app's startup
+                elif kind == "lifespan.shutdown":
+                    await _run_hooks(self.on_shutdown)
                     engine.close_all()
                 return message
 
@@ -294,8 +316,18 @@ class ASGIApp:
             message = await receive()
             kind = message.get("type")
             if kind == "lifespan.startup":
+                try:
+                    await _run_hooks(self.on_startup)
+                except Exception as exc:
+                    log.exception("error in a startup hook")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif kind == "lifespan.shutdown":
+                try:
+                    await _run_hooks(self.on_shutdown)
+                except Exception:
+                    log.exception("error in a shutdown hook")
                 engine.close_all()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -393,15 +425,8 @@ class ASGIApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _static(self, scope: Scope, send: Send, entry: StaticFile) -> None:
-        if isinstance(entry, Mapping):
-            filename = str(entry["filename"])
-            content_type = entry.get("content_type")
-        else:
-            filename = str(entry)
-            content_type = None
-        if content_type is None:
-            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    async def _static(self, scope: Scope, send: Send, found: tuple[str, str]) -> None:
+        filename, content_type = found
         try:
             body = await asyncio.to_thread(Path(filename).read_bytes)
         except OSError:

@@ -40,6 +40,7 @@ class Namespace:
         self._connection_handlers: list[Listener] = []
         self._event_handlers: dict[str, list[Listener]] = {}
         self._server_side_handlers: dict[str, list[Listener]] = {}
+        self._unhandled: list[Listener] = []
         self._any_outgoing: list[Listener] | None = None
         self._ack_ids = 0
         self.encode = server.parser.encode  # the parser's encoder, looked up once
@@ -88,6 +89,14 @@ class Namespace:
             return func
 
         return register if handler is None else register(handler)
+
+    def on_unhandled(self, handler: F) -> F:
+        """Handle the events that no handler takes (neither the socket's own nor those of
+        :meth:`on_event`): ``handler(socket, event, *args)``; its return value (or its
+        ``ack`` keyword) acknowledges, as for any handler. Catch-all listeners
+        (``socket.on_any``) still see every event."""
+        self._unhandled.append(Listener(handler))
+        return handler
 
     def use(self, middleware: F) -> F:
         """Connection middleware: ``middleware(socket)``, plain or async. Raise
@@ -301,6 +310,7 @@ class ParentNamespace(Namespace):
         child._connection_handlers = self._connection_handlers
         child._event_handlers = self._event_handlers
         child._server_side_handlers = self._server_side_handlers
+        child._unhandled = self._unhandled
         child._any_outgoing = self._any_outgoing
         self.children.add(child)
         return child

@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import logging
 import math
-import mimetypes
 import re
 import secrets
 import time
@@ -21,17 +20,20 @@ from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
 from ..socketio.parser import JSON_PARSER, Parser
+from ..static import find_static
 from .broadcast import BroadcastOperator
 from .client import Client
 from .namespace import Namespace, NamespaceCheck, ParentNamespace
 
 if TYPE_CHECKING:
-    from ..asgi import ASGIApp, StaticFile
+    from ..asgi import ASGIApp
+    from ..static import StaticFile
     from ..transport.standalone import Fallback, StandaloneServer
 
 __all__ = ["RecoveryOptions", "Server"]
 
 log = logging.getLogger("aiosocketio.server")
+packet_log = logging.getLogger("aiosocketio.packets")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +55,12 @@ class Server:
 
     ``static_files`` maps URL paths to files served as they are on GET and HEAD, by both
     front doors: a file name, or ``{"filename": ..., "content_type": ...}`` (for example
-    ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file).
+    ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file). A key
+    that ends with ``/`` maps a URL prefix to a directory: ``{"/static/": "public/"}``.
+
+    ``log_packets``: log every Engine.IO packet received and sent, at DEBUG level, to the
+    ``aiosocketio.packets`` logger (or to the logger given). Only the sessions opened
+    while it is on pay for it.
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class Server:
         max_namespaces: int | None = 10_000,
         max_connections: int | None = None,
         static_files: Mapping[str, StaticFile] | None = None,
+        log_packets: bool | logging.Logger = False,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -117,6 +125,9 @@ class Server:
         self.connect_timeout = connect_timeout
         self.max_pending_handlers = max_pending_handlers
         self.static_files: dict[str, StaticFile] = dict(static_files or {})
+        self.packet_log: logging.Logger | None = None
+        if log_packets:
+            self.packet_log = log_packets if isinstance(log_packets, logging.Logger) else packet_log
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
         self.recovery: RecoveryOptions | None = connection_state_recovery or None
@@ -308,6 +319,8 @@ class Server:
     # ------------------------------------------------------------------ engine
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         Client(self, conn)
+        if self.packet_log is not None:
+            _log_packets(conn, self.packet_log)
 
     @staticmethod
     def new_id() -> str:
@@ -329,11 +342,25 @@ class Server:
         return hook
 
     # ------------------------------------------------------------------ front doors
-    def asgi_app(self, other_app: Any = None) -> ASGIApp:
-        """An ASGI application serving this server; other paths go to ``other_app``."""
+    def asgi_app(
+        self,
+        other_app: Any = None,
+        *,
+        on_startup: Iterable[Callable[[], Any]] = (),
+        on_shutdown: Iterable[Callable[[], Any]] = (),
+    ) -> ASGIApp:
+        """An ASGI application serving this server; other paths go to ``other_app``.
+        ``on_startup`` / ``on_shutdown``: functions (plain or async) called when the ASGI
+        server starts and stops (its lifespan), e.g. to start background tasks."""
         from ..asgi import ASGIApp
 
-        return ASGIApp(self, other_app, static_files=self.static_files)
+        return ASGIApp(
+            self,
+            other_app,
+            static_files=self.static_files,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+        )
 
     async def start(
         self, host: str = "127.0.0.1", port: int = 3000, **options: Any
@@ -357,18 +384,15 @@ class Server:
         """The standalone server's fallback: :attr:`static_files`, then ``other`` (or 404)."""
 
         async def fallback(request: Request) -> tuple[int, Headers, bytes]:
-            entry = self.static_files.get(request.path)
-            if entry is None or request.method not in ("GET", "HEAD"):
+            found = None
+            if request.method in ("GET", "HEAD"):
+                found = find_static(request.path, self.static_files)
+            if found is None:
                 if other is not None:
                     result = other(request)
                     return await result if inspect.isawaitable(result) else result
                 return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
-            if isinstance(entry, Mapping):
-                filename, content_type = str(entry["filename"]), entry.get("content_type")
-            else:
-                filename, content_type = str(entry), None
-            if content_type is None:
-                content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            filename, content_type = found
             try:
                 body = await asyncio.to_thread(Path(filename).read_bytes)
             except OSError:
@@ -397,3 +421,26 @@ class Server:
             await standalone.close()
         for nsp in list(self._nsps.values()):
             await nsp.adapter.close()
+
+
+def _log_packets(conn: EngineSocket, logger: logging.Logger) -> None:
+    """Log each packet of a session (``log_packets``): ``<sid> received message 2["hi"]``."""
+    sid = conn.sid
+
+    def received(packet: dict[str, Any]) -> None:
+        logger.debug("%s received %s %s", sid, packet["type"], _shown(packet["data"]))
+
+    def sent(packet: dict[str, Any]) -> None:
+        logger.debug("%s sent %s %s", sid, packet["type"], _shown(packet["data"]))
+
+    conn.on("packet", received)
+    conn.on("packetCreate", sent)
+
+
+def _shown(data: Any) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return f"<{len(data)} bytes>"
+    text = str(data)
+    return text if len(text) <= 200 else text[:200] + "..."

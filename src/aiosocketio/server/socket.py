@@ -462,6 +462,16 @@ class Socket:
                 if task is not None:
                     self.client.track(task)
                 ack = None
+        elif not listeners and self.nsp._unhandled:
+            self._unhandled(data, ack)
+
+    def _unhandled(self, data: list[Any], ack: Callable[..., None] | None) -> None:
+        args = [self, *data]
+        for listener in self.nsp._unhandled:
+            task = run_handler(listener, args, ack, "handler of unhandled", data[0])
+            if task is not None:
+                self.client.track(task)
+            ack = None
 
     def _through_middlewares(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         if self._queue is not None:  # an asynchronous middleware is running: keep the order
