@@ -140,7 +140,7 @@ async def main():
         for token in ("banned", "nobody"):
             intruder = socketio.AsyncClient(reconnection=False)
             errors = []
-            intruder.on("connect_error", lambda data: errors.append(data))
+            intruder.on("connect_error", errors.append)
             try:
                 await intruder.connect(url, auth={"token": token})
             except socketio.exceptions.ConnectionError as exc:
