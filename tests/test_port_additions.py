@@ -78,7 +78,9 @@ def test_find_static_directories(tmp_path: Path) -> None:
         "/": str(tmp_path / "index.html"),
         "/static/": str(public),
         "/app/": {"filename": str(public) + "/", "content_type": "text/x-ignored"},
+        "/files": str(public),
     }
+    assert find_static("/files/css/a.css", files) == (str(public / "css/a.css"), "text/css")
     assert find_static("/", files) == (str(tmp_path / "index.html"), "text/html")
     assert find_static("/static/css/site.css", files) == (str(public / "css/site.css"), "text/css")
     assert find_static("/static/", files) == (str(public / "index.html"), "text/html")

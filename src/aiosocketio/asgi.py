@@ -312,6 +312,11 @@ class ASGIApp:
 
             await other(scope, receive_and_close, send)
             return
+        await self._lifespan_alone(receive, send)
+
+    async def _lifespan_alone(self, receive: Receive, send: Send) -> None:
+        """The lifespan protocol without another app: the hooks, then closing every session."""
+        engine = self.engine
         while True:
             message = await receive()
             kind = message.get("type")

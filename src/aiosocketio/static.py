@@ -23,10 +23,11 @@ def find_static(path: str, static_files: Mapping[str, StaticFile]) -> tuple[str,
     entry = static_files.get(path)
     rest = ""
     if entry is None or _is_dir(_filename(entry)):
-        prefix = _longest_prefix(path, static_files)
-        if prefix is None:
+        found = _longest_prefix(path, static_files)
+        if found is None:
             return None
-        entry = static_files[prefix]
+        key, prefix = found
+        entry = static_files[key]
         rest = path[len(prefix) :]
         if not _safe(rest):
             return None
@@ -46,15 +47,15 @@ def _filename(entry: StaticFile) -> str:
     return str(entry["filename"]) if isinstance(entry, Mapping) else str(entry)
 
 
-def _longest_prefix(path: str, static_files: Mapping[str, StaticFile]) -> str | None:
+def _longest_prefix(path: str, static_files: Mapping[str, StaticFile]) -> tuple[str, str] | None:
     """The longest key that names a directory and is a prefix of the path (as ``/static/``
-    with or without its final slash), with that slash."""
-    best: str | None = None
+    with or without its final slash), and that prefix with the slash."""
+    best: tuple[str, str] | None = None
     for key, entry in static_files.items():
         prefix = key if key.endswith("/") else key + "/"
-        longer = best is None or len(prefix) > len(best)
+        longer = best is None or len(prefix) > len(best[1])
         if (path.startswith(prefix) or path == key) and longer and _is_dir(_filename(entry)):
-            best = prefix
+            best = (key, prefix)
     return best
 
 

@@ -47,7 +47,10 @@ class ASGIApp(NativeASGIApp):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.everything and scope["type"] == "http":
+        if scope["type"] == "lifespan" and (self.on_startup or self.on_shutdown):
+            # as python-socketio: with hooks, the other app does not see the lifespan
+            await self._lifespan_alone(receive, send)
+        elif self.everything and scope["type"] == "http":
             await self._http(scope, receive, send)
         elif self.everything and scope["type"] == "websocket":
             await self._websocket(scope, receive, send)

@@ -33,3 +33,29 @@ async def until(predicate, timeout=10.0):
         if loop.time() > deadline:
             raise TimeoutError("the condition did not come true")
         await asyncio.sleep(0.01)
+
+
+async def http_get(url, path):
+    """``(status, content type, body)`` of a GET (plain asyncio: no HTTP client needed)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    if headers.get("transfer-encoding") == "chunked":
+        body = _unchunk(body)
+    return int(lines[0].split()[1]), headers.get("content-type"), body
+
+
+def _unchunk(body):
+    out = b""
+    while body:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            break
+        out, body = out + body[:n], body[n + 2 :]
+    return out
