@@ -209,3 +209,21 @@ async def test_kept_events_are_bounded() -> None:
         with pytest.raises(ValueError):
             sock.keep_unheard(0)
         await sock.disconnect()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_lifespan_hooks_when_the_other_app_has_no_lifespan(fails: bool) -> None:
+    calls: list[str] = []
+
+    async def http_only(scope: Any, receive: Any, send: Any) -> None:
+        if fails:
+            raise KeyError(scope["path"])  # a plain HTTP app that knows no lifespan
+
+    app = ASGIApp(Server(), http_only, on_startup=[lambda: calls.append("start")])
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await app({"type": "lifespan"}, channel.receive, channel.send)
+    assert calls == ["start"]
+    assert [m["type"] for m in channel.sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]

@@ -20,11 +20,18 @@ def on_connection(socket):
     socket.on("greet", lambda: socket.emit("greeting", "hi"))
 
 
+@io.sockets.on_unhandled
+def unhandled(socket, event, *args):
+    print("no handler for", event)
+    return "unknown event"  # the acknowledgement, when the client asked for one
+
+
 async def main():
     server = await io.start("127.0.0.1", 0)
     sock = await connect(f"http://127.0.0.1:{server.port}")
     sock.emit("unhandled", 1, 2)
     await sock.emit_with_ack("greet")
+    print(await sock.emit_with_ack("nope"))
     await sock.disconnect()
     await io.close()
 

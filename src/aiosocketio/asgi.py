@@ -299,8 +299,11 @@ class ASGIApp:
         engine = self.engine
         other = self.other_app
         if other is not None:
+            received = False
 
             async def receive_and_close() -> Message:
+                nonlocal received
+                received = True
                 message = await receive()
                 kind = message.get("type")
                 if kind == "lifespan.startup":
@@ -310,7 +313,13 @@ class ASGIApp:
                     engine.close_all()
                 return message
 
-            await other(scope, receive_and_close, send)
+            try:
+                await other(scope, receive_and_close, send)
+            except Exception:
+                if received:
+                    raise
+            if not received:  # the other app has no lifespan: the hooks run all the same
+                await self._lifespan_alone(receive, send)
             return
         await self._lifespan_alone(receive, send)
 

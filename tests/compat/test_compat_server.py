@@ -319,3 +319,27 @@ async def test_redis_manager(redis_url: str) -> None:
         await emitter.emit("from", "outside", room="r")
         assert await second.next_event() == ("/", "from", ["outside"])
         await emitter.close()
+
+
+# ---------------------------------------------------------------------- the list of differences
+def _bullets(text: str) -> list[str]:
+    items: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(line[2:].strip())
+        elif items and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+        elif items and not line.strip():
+            break
+    return items
+
+
+def test_the_guide_and_the_docstring_list_the_same_differences() -> None:
+    from pathlib import Path
+
+    doc = socketio.__doc__ or ""
+    ours = _bullets(doc[doc.index("What still differs") :].split("\n", 2)[2])
+    guide = (Path(__file__).parents[2] / "docs/migrating-from-python-socketio.md").read_text()
+    section = guide[guide.index("### What still differs") :].split("\n", 2)[2]
+    assert [b.replace("``", "`") for b in ours] == _bullets(section)
+    assert len(ours) >= 10

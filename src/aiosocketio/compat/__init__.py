@@ -24,7 +24,7 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
   other than the standard ``json`` module (aiosocketio encodes with orjson), a custom
   ``serializer`` class, ``http_session`` and ``websocket_extra_options`` on the client.
   ``ping_interval=(interval, grace)`` adds the grace to ``ping_timeout``.
-- Clusters: :class:`AsyncRedisManager` speaks the format of Node's
+- Clusters: ``AsyncRedisManager`` speaks the format of Node's
   ``@socket.io/redis-adapter``, not python-socketio's: every server of a cluster must run
   aiosocketio or Node's socket.io. Kafka, Kombu/AMQP, aio-pika and ZeroMQ managers raise
   NotImplementedError naming the supported adapters (Redis, Redis Streams, PostgreSQL).
@@ -50,6 +50,8 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
   namespaces are connected; events a ``SimpleClient`` receives while an acknowledgement was
   asked are acknowledged at once without arguments (as python-socketio's catch-all does).
   The blocking ``Client`` runs handlers in worker threads and has no class-based namespaces.
+  A client's ``disconnect()`` reaches the server as ``client disconnect`` (python-socketio's
+  client: ``transport close``).
 - ``ASGIApp``: ``static_files``'s ``""`` key (the default file of directories) is not
   supported: a directory serves its ``index.html``.
 """
