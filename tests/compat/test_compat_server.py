@@ -218,6 +218,11 @@ async def test_msgpack_both_ways() -> None:
         {"username": "admin", "password": "s3cret"},
         [{"username": "ops", "password": "x"}, {"username": "admin", "password": "s3cret"}],
         lambda login: login == {"username": "admin", "password": "s3cret"},
+        # a bcrypt hash of "s3cret" (bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)))
+        {
+            "username": "admin",
+            "password": "$2b$04$GpT/O.O5yUsI3XU9AqduFOG2c0u6kD2s/hx03AgOzt1UMEszvyqJi",
+        },
     ],
 )
 async def test_instrument_logins(auth: Any) -> None:
@@ -292,6 +297,39 @@ async def test_client_callbacks_and_sids() -> None:
         assert not client.connected
 
 
+async def test_client_path_headers_as_a_function_and_retry(uvicorn_server: Any) -> None:
+    import socket as _socket
+
+    sio = socketio.AsyncServer()
+    seen: list[Any] = []
+    sio.on("connect", lambda sid, environ: seen.append(environ.get("HTTP_X_TOKEN")))
+    port = await uvicorn_server(socketio.ASGIApp(sio, socketio_path="rt"))
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        f"http://127.0.0.1:{port}", headers=lambda: {"X-Token": "t"}, socketio_path="rt"
+    )
+    assert seen == ["t"]
+    await client.disconnect()
+
+    with _socket.socket() as probe:  # a port nothing listens on, yet
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    later = socketio.AsyncServer()
+    patient = socketio.AsyncClient(reconnection_delay=0.05, reconnection_delay_max=0.1)
+    connecting = asyncio.ensure_future(
+        patient.connect(f"http://127.0.0.1:{free}", transports=["websocket"], retry=True)
+    )
+    await asyncio.sleep(0)
+    assert not connecting.done()
+    await later.server.start("127.0.0.1", free)
+    try:
+        await asyncio.wait_for(connecting, 10)
+        assert patient.connected
+        await patient.disconnect()
+    finally:
+        await later.shutdown()
+
+
 async def test_redis_manager(redis_url: str) -> None:
     import uuid
 
@@ -343,3 +381,30 @@ def test_the_guide_and_the_docstring_list_the_same_differences() -> None:
     section = guide[guide.index("### What still differs") :].split("\n", 2)[2]
     assert [b.replace("``", "`") for b in ours] == _bullets(section)
     assert len(ours) >= 10
+
+
+async def test_blocking_client_handlers_keep_their_signatures() -> None:
+    sio = socketio.AsyncServer()
+    sio.on("kick", lambda sid: asyncio.ensure_future(sio.disconnect(sid)))
+    async with SioServer(sio.server) as srv:
+        seen: list[str] = []
+        client = socketio.Client(reconnection=False)
+        client.on("connect", lambda: seen.append("connect"))
+        client.on("disconnect", lambda: seen.append("disconnect"))  # no reason: left out
+        url = f"http://127.0.0.1:{srv.port}"
+        await asyncio.to_thread(client.connect, url)
+        await asyncio.to_thread(client.emit, "kick")
+        await asyncio.to_thread(client.wait)
+        assert seen == ["connect", "disconnect"]
+        await asyncio.to_thread(client.disconnect)
+
+
+async def test_call_to_a_list_of_rooms() -> None:
+    sio = socketio.AsyncServer()
+    async with SioServer(sio.server) as srv:
+        client, sid = await srv.connected()
+        await sio.enter_room(sid, "r")
+        calling = asyncio.ensure_future(sio.call("q", to=["r"], timeout=5))
+        packet = await client.next_packet(types=(2,))
+        client.ack(packet.id, "a")
+        assert await calling == "a"

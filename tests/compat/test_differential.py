@@ -4,7 +4,17 @@ transcripts must be equal, except for the differences the migration guide lists.
 
 The programs (``programs/*.py``) start a uvicorn server on a free port, run their clients
 against it, and print what happens. They mirror python-socketio's own example programs for
-the ASGI server and the asyncio clients (written here, not copied).
+the ASGI server and the asyncio clients (written here, not copied):
+
+- ``chat.py``: examples/server/asgi/app.py (rooms: join, leave, close room, room events,
+  broadcast, disconnect request), with authentication and sessions;
+- ``dashboard.py``: app.py's background task, fastapi-fiddle.py's other ASGI app beside
+  Socket.IO, fiddle.py's and latency.py's ``static_files`` with a directory;
+- ``waiting.py``: fiddle.py and latency.py with examples/client/async/fiddle_client.py
+  (``wait()``), examples/simple-client/async/latency_client.py (``receive()``) and the
+  blocking simple client and client (examples/simple-client/sync, examples/client/sync);
+- ``jobs.py``: ``call()`` both ways, with timeouts, and emit callbacks;
+- ``classes.py``: class-based namespaces on both sides and the catch-alls.
 """
 
 from __future__ import annotations

@@ -36,9 +36,13 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
 - ``rooms(sid)`` is sorted. ``get_environ()`` and the ``connect`` handler's ``environ`` have
   the WSGI-style keys (``REQUEST_METHOD``, ``PATH_INFO``, ``QUERY_STRING``, ``HTTP_*``,
   ``REMOTE_ADDR`` with the real address, ...) but no ``asgi.*`` entries.
-- A namespace that is not accepted is refused with ``{"message": "Unable to connect"}``
-  (python-socketio sends the bare string); an exception other than ConnectionRefusedError in
-  a ``connect`` handler refuses the client with its message.
+- A namespace that is not accepted is refused with ``{"message": "Invalid namespace"}``
+  (or ``"Unable to connect"`` for one that has handlers but is left out of ``namespaces``);
+  python-socketio sends the bare string ``"Unable to connect"``. An exception other than
+  ConnectionRefusedError in a ``connect`` handler refuses the client with its message.
+- Internals are not there: ``sio.eio``, the tables of ``sio.manager``,
+  ``handle_request()``; ``sio.server`` is the native server (its namespaces, sockets and
+  adapters).
 - CORS: without ``cors_allowed_origins`` no CORS headers are sent and any origin may connect
   (python-socketio allows only the server's own origin); a list or ``"*"`` is honoured.
 - ``shutdown()`` disconnects every client and stops the server.

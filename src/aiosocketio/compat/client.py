@@ -208,6 +208,8 @@ class AsyncClient:
     async def wait(self) -> None:
         """Wait until the connection ends for good (reconnections included)."""
         await asyncio.gather(*(socket.wait() for socket in self.sockets.values()))
+        if self.manager is not None:
+            await self.manager._tasks.wait()  # the handlers of the end (disconnect) are done
 
     async def disconnect(self) -> None:
         """Leave every namespace and close the connection."""

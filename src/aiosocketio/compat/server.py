@@ -449,8 +449,8 @@ class AsyncServer:
         socket = self._socket(sid, namespace)
         return None if socket is None else environ_of(socket)
 
-    def _socket(self, sid: str, namespace: str | None = None) -> Socket | None:
-        socket = self._sockets.get(sid)
+    def _socket(self, sid: Any, namespace: str | None = None) -> Socket | None:
+        socket = self._sockets.get(sid) if type(sid) is str else None
         if socket is None or (namespace is not None and socket.nsp.name != namespace):
             return None
         return socket

@@ -9,6 +9,7 @@ so a handler may block and may call the client's blocking methods.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -25,10 +26,10 @@ T = TypeVar("T")
 
 
 def _in_a_thread(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)  # the same signature: optional arguments are left out alike
     async def run(*args: Any) -> Any:
         return await asyncio.to_thread(func, *args)
 
-    run.__name__ = getattr(func, "__name__", "handler")
     return run
 
 
