@@ -28,9 +28,12 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
   ``@socket.io/redis-adapter``, not python-socketio's: every server of a cluster must run
   aiosocketio or Node's socket.io. Kafka, Kombu/AMQP, aio-pika and ZeroMQ managers raise
   NotImplementedError naming the supported adapters (Redis, Redis Streams, PostgreSQL).
+  The ``callback`` of an ``emit()`` to a room is called for the clients of this server only.
 - Handlers: plain-function handlers run inline, in order; coroutine handlers start as tasks
   in arrival order (python-socketio runs every event in a task). The ``disconnect`` handler
-  runs once the client has left its rooms (``rooms(sid)`` is empty there).
+  runs once the client has left its rooms (``rooms(sid)`` is empty there). Emitting an
+  event named like a reserved one (``connect``, ``connect_error``, ``disconnect``,
+  ``disconnecting``, ``newListener``, ``removeListener``) raises ValueError.
 - ``call()`` raises TimeoutError as soon as the client disconnects (python-socketio waits
   for the timeout).
 - ``rooms(sid)`` is sorted. ``get_environ()`` and the ``connect`` handler's ``environ`` have
@@ -57,7 +60,9 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
   A client's ``disconnect()`` reaches the server as ``client disconnect`` (python-socketio's
   client: ``transport close``).
 - ``ASGIApp``: ``static_files``'s ``""`` key (the default file of directories) is not
-  supported: a directory serves its ``index.html``.
+  supported: a directory serves its ``index.html``. Static files answer GET and HEAD only,
+  and a file that does not exist answers 404 (python-socketio hands the request to
+  ``other_asgi_app``).
 """
 
 from . import exceptions
