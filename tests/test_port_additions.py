@@ -227,3 +227,19 @@ async def test_lifespan_hooks_when_the_other_app_has_no_lifespan(fails: bool) ->
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]
+
+
+async def test_asgi_app_starts_the_adapters_made_before_the_loop() -> None:
+    from aiosocketio.adapters.memory import MemoryAdapter
+
+    started: list[str] = []
+
+    class Watched(MemoryAdapter):
+        async def init(self) -> None:
+            started.append(self.nsp.name)
+
+    io = await asyncio.to_thread(lambda: Server(adapter=Watched))  # no event loop there
+    assert started == []
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await io.asgi_app()({"type": "lifespan"}, channel.receive, channel.send)
+    assert started == ["/"]

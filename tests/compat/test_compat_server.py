@@ -408,3 +408,20 @@ async def test_call_to_a_list_of_rooms() -> None:
         packet = await client.next_packet(types=(2,))
         client.ack(packet.id, "a")
         assert await calling == "a"
+
+
+async def test_the_adapters_start_with_the_asgi_lifespan(redis_url: str) -> None:
+    """A server made at import time (no event loop yet) under an ASGI server: its cluster
+    adapter starts at the lifespan startup."""
+    from test_asgi import Channel
+
+    def made_at_import() -> socketio.AsyncServer:
+        return socketio.AsyncServer(client_manager=socketio.AsyncRedisManager(redis_url))
+
+    sio = await asyncio.to_thread(made_at_import)
+    adapter: Any = sio.server.sockets.adapter
+    assert adapter._init_task is None
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await socketio.ASGIApp(sio)({"type": "lifespan"}, channel.receive, channel.send)
+    assert adapter._init_task is not None and adapter._init_task.done()
+    await sio.server.close()

@@ -42,12 +42,13 @@ class ASGIApp(NativeASGIApp):
             native,
             None if self.everything else other_asgi_app,
             static_files={} if self.everything else static_files,
-            on_startup=[on_startup] if on_startup is not None else [],
+            on_startup=[native._init_adapters, *([on_startup] if on_startup else [])],
             on_shutdown=[on_shutdown] if on_shutdown is not None else [],
         )
+        self.own_lifespan = on_startup is not None or on_shutdown is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" and (self.on_startup or self.on_shutdown):
+        if scope["type"] == "lifespan" and self.own_lifespan:
             # as python-socketio: with hooks, the other app does not see the lifespan
             await self._lifespan_alone(receive, send)
         elif self.everything and scope["type"] == "http":

@@ -358,7 +358,8 @@ class Server:
             self,
             other_app,
             static_files=self.static_files,
-            on_startup=on_startup,
+            # the adapters of the namespaces made before the event loop ran start here
+            on_startup=[self._init_adapters, *on_startup],
             on_shutdown=on_shutdown,
         )
 
