@@ -425,3 +425,20 @@ async def test_the_adapters_start_with_the_asgi_lifespan(redis_url: str) -> None
     await socketio.ASGIApp(sio)({"type": "lifespan"}, channel.receive, channel.send)
     assert adapter._init_task is not None and adapter._init_task.done()
     await sio.server.close()
+
+
+def test_every_python_socketio_name_is_there() -> None:
+    """python-socketio 5's ``__all__``: each name exists; the unsupported ones refuse."""
+    names = [
+        "SimpleClient", "Client", "Server", "Manager", "PubSubManager", "KombuManager",
+        "RedisManager", "ZmqManager", "KafkaManager", "Namespace", "ClientNamespace", "WSGIApp",
+        "Middleware", "AsyncSimpleClient", "AsyncClient", "AsyncServer", "AsyncNamespace",
+        "AsyncClientNamespace", "AsyncManager", "AsyncRedisManager", "ASGIApp",
+        "get_tornado_handler", "AsyncAioPikaManager",
+    ]  # fmt: skip
+    assert sorted(set(socketio.__all__) - {"exceptions"}) == sorted(names)
+    for name in ("Server", "WSGIApp", "Middleware", "Manager", "Namespace", "ClientNamespace"):
+        with pytest.raises(NotImplementedError, match=f"socketio.{name}"):
+            getattr(socketio, name)()
+    with pytest.raises(NotImplementedError, match="tornado"):
+        socketio.get_tornado_handler(object())

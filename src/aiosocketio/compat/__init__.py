@@ -18,8 +18,8 @@ the id of one of its sockets.
 What still differs from python-socketio (also in docs/migrating-from-python-socketio.md):
 
 - ASGI only: ``async_mode`` must be ``"asgi"`` (or left out); ``attach()`` (aiohttp, sanic,
-  tornado), ``Server`` (WSGI), ``WSGIApp``, ``Middleware`` and ``get_tornado_handler`` are
-  not there. ``sio.server.serve(host, port)`` runs the native standalone server instead.
+  tornado), ``Server`` (WSGI), ``WSGIApp``, ``Middleware`` and ``get_tornado_handler`` raise
+  NotImplementedError. ``sio.server.serve(host, port)`` runs the native standalone server instead.
 - Refused options (each with an error that says so): ``async_handlers=False``, ``json=``
   other than the standard ``json`` module (aiosocketio encodes with orjson), a custom
   ``serializer`` class, ``http_session`` and ``websocket_extra_options`` on the client.
@@ -66,6 +66,7 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
 """
 
 from . import exceptions
+from ._missing import unsupported
 from .asgi import ASGIApp
 from .client import AsyncClient
 from .managers import (
@@ -82,6 +83,16 @@ from .server import AsyncServer
 from .simple_client import AsyncSimpleClient
 from .sync import Client, SimpleClient
 
+# python-socketio's other names: each refuses with what to use instead
+Server = unsupported("Server")
+WSGIApp = unsupported("WSGIApp")
+Middleware = unsupported("Middleware")
+get_tornado_handler = unsupported("get_tornado_handler")
+Manager = unsupported("Manager")
+PubSubManager = unsupported("PubSubManager")
+Namespace = unsupported("Namespace")
+ClientNamespace = unsupported("ClientNamespace")
+
 __all__ = [
     "ASGIApp",
     "AsyncAioPikaManager",
@@ -93,10 +104,18 @@ __all__ = [
     "AsyncServer",
     "AsyncSimpleClient",
     "Client",
+    "ClientNamespace",
     "KafkaManager",
     "KombuManager",
+    "Manager",
+    "Middleware",
+    "Namespace",
+    "PubSubManager",
     "RedisManager",
+    "Server",
     "SimpleClient",
+    "WSGIApp",
     "ZmqManager",
     "exceptions",
+    "get_tornado_handler",
 ]
