@@ -442,3 +442,18 @@ def test_every_python_socketio_name_is_there() -> None:
             getattr(socketio, name)()
     with pytest.raises(NotImplementedError, match="tornado"):
         socketio.get_tornado_handler(object())
+
+
+async def test_a_handler_registered_again_replaces_the_first() -> None:
+    sio = socketio.AsyncServer()
+    sio.on("x", lambda sid: "first")
+    sio.on("x", lambda sid: "second")
+
+    @sio.event
+    async def y(sid: str, ack: Any) -> Any:  # "ack" is an ordinary argument here
+        return ack
+
+    async with SioServer(sio.server) as srv:
+        client, _ = await srv.connected()
+        assert await client.emit_with_ack("x") == ["second"]
+        assert await client.emit_with_ack("y", 5) == [5]

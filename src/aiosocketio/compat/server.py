@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConnectionRefused
-from ..server.handlers import ack_args, spawn
+from ..server.handlers import Listener, ack_args, spawn
 from ..server.namespace import Namespace
 from ..server.server import Server
 from ..server.socket import Socket
@@ -105,6 +105,7 @@ class AsyncServer(SidOperations):
         self.namespace_handlers: dict[str, AsyncNamespace] = {}
         self._sockets: dict[str, Socket] = {}
         self._ready: set[Namespace] = set()
+        self._listeners: dict[tuple[Namespace, str], Listener] = {}
         self._setup(self.server.sockets)
         if self.namespaces == "*":
             self._setup(self.server.of(lambda name, auth: True))
@@ -123,13 +124,11 @@ class AsyncServer(SidOperations):
         name = namespace or "/"
 
         def register(func: F) -> F:
-            table = self.handlers.setdefault(name, {})
-            new = event not in table
-            table[event] = func
+            self.handlers.setdefault(name, {})[event] = func
             if name != "*":
                 nsp = self._namespace(name)
-                if new and event not in _RESERVED and event != "*":
-                    nsp.on_event(event, _sid_first(table, event))
+                if event not in _RESERVED and event != "*":
+                    self._register_event(nsp, event, func)
             return func
 
         if handler is None:
@@ -158,6 +157,17 @@ class AsyncServer(SidOperations):
         self.namespace_handlers[name] = namespace_handler
         if name != "*":
             self._namespace(name)
+
+    def _register_event(self, nsp: Namespace, event: str, func: Callable[..., Any]) -> None:
+        """The native handler of an event: ``func(sid, *args)`` itself, called as the native
+        API calls its own (one registration per event: a new handler replaces the old)."""
+        listener = self._listeners.get((nsp, event))
+        if listener is None:
+            self._listeners[(nsp, event)] = nsp._on_event_by_id(event, func)
+        else:
+            new = self._listeners[(nsp, event)] = Listener(func, by_id=True)
+            handlers = nsp._event_handlers[event]
+            handlers[handlers.index(listener)] = new
 
     def _namespace(self, name: str) -> Namespace:
         nsp = self.server.of(name)
@@ -317,12 +327,3 @@ class AsyncServer(SidOperations):
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("serve socketio.ASGIApp(sio) instead of handle_request()")
-
-
-def _sid_first(table: dict[str, Callable[..., Any]], event: str) -> Callable[..., Any]:
-    """The native ``on_event`` handler of a python-socketio handler: ``(sid, *args)``."""
-
-    def call(socket: Socket, *args: Any) -> Any:
-        return table[event](socket.id, *args)
-
-    return call

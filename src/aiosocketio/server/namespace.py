@@ -90,6 +90,14 @@ class Namespace:
 
         return register if handler is None else register(handler)
 
+    def _on_event_by_id(self, event: str, handler: Callable[..., Any]) -> Listener:
+        """As :meth:`on_event`, the handler called with the socket's id in place of the
+        socket (python-socketio's ``handler(sid, *args)``, for :mod:`aiosocketio.compat`; a
+        parameter named ``ack`` is an ordinary one there). Returns the Listener."""
+        listener = Listener(handler, by_id=True)
+        self._event_handlers.setdefault(event, []).append(listener)
+        return listener
+
     def on_unhandled(self, handler: F) -> F:
         """Handle the events that no handler takes (neither the socket's own nor those of
         :meth:`on_event`): ``handler(socket, event, *args)``; its return value (or its

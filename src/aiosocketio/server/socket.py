@@ -456,8 +456,8 @@ class Socket:
         if shared:
             # the event list becomes (socket, *args): the name is not needed any more
             args = data
-            args[0] = self
             for listener in shared:
+                args[0] = self.id if listener.by_id else self
                 task = run_handler(listener, args, ack, "handler of", event)
                 if task is not None:
                     self.client.track(task)
