@@ -75,10 +75,4 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.run(main(args.rounds))
-    except ImportError:
-        asyncio.run(main(args.rounds))
+    bench_server.run(main(parser.parse_args().rounds))
