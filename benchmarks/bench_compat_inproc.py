@@ -4,6 +4,13 @@ server (``bench_server.py``) and the compat server (``bench_compat_server.py``),
 coroutine echo handlers, measured alternately in one process (best of several rounds).
 
     python benchmarks/bench_compat_inproc.py [--rounds 7]
+
+On a busy machine the times are noisy; instruction counts are not: ``--only NAME --reads N``
+runs one server for N reads, once, for ``valgrind --tool=callgrind`` (the difference of two
+runs with different N, divided by the events, is the cost of one event):
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/bench_compat_inproc.py --only "compat, plain echo" --reads 200
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ READS = 1000
 BATCH = b"".join(frame(f'42{i}["echo",{{"n":{i},"s":"hello"}}]') for i in range(10))
 
 
-async def echo_round(ws: Any, coroutines: bool) -> float:
-    """Seconds for READS reads of 10 echo events, every acknowledgement written."""
+async def echo_round(ws: Any, coroutines: bool, reads: int = READS) -> float:
+    """Seconds for ``reads`` reads of 10 echo events, every acknowledgement written."""
     start = time.perf_counter()
-    for _ in range(READS):
+    for _ in range(reads):
         ws.data_received(BATCH)
         if coroutines:
             await asyncio.sleep(0)  # the handler tasks run (they do not wait for anything)
@@ -38,13 +45,23 @@ async def echo_round(ws: Any, coroutines: bool) -> float:
     return time.perf_counter() - start
 
 
+SERVERS: dict[str, Callable[[], Any]] = {
+    "native, plain echo": lambda: bench_server.create_server(),
+    "compat, plain echo": lambda: bench_compat_server.create_server(True).server,
+    "native, coroutine echo": lambda: bench_server.create_server(async_echo=True),
+    "compat, coroutine echo": lambda: bench_compat_server.create_server(False).server,
+}
+
+
+async def one(name: str, reads: int) -> None:
+    """One server, one round of ``reads`` reads (for an instruction count)."""
+    ws = connect(SERVERS[name]())
+    await asyncio.sleep(0.01)
+    await echo_round(ws, "coroutine" in name, reads)
+
+
 async def main(rounds: int) -> None:
-    servers: dict[str, Callable[[], Any]] = {
-        "native, plain echo": lambda: bench_server.create_server(),
-        "compat, plain echo": lambda: bench_compat_server.create_server(True).server,
-        "native, coroutine echo": lambda: bench_server.create_server(async_echo=True),
-        "compat, coroutine echo": lambda: bench_compat_server.create_server(False).server,
-    }
+    servers = SERVERS
     made = {name: make() for name, make in servers.items()}
 
     async def fresh() -> dict[str, Any]:
@@ -75,4 +92,10 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
-    bench_server.run(main(parser.parse_args().rounds))
+    parser.add_argument("--only", choices=list(SERVERS), help="one server, one round")
+    parser.add_argument("--reads", type=int, default=READS, help="with --only")
+    args = parser.parse_args()
+    if args.only:
+        bench_server.run(one(args.only, args.reads))
+    else:
+        bench_server.run(main(args.rounds))
