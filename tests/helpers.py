@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from aiosocketio.ws.frames import (
     BINARY,
@@ -27,6 +31,18 @@ from aiosocketio.ws.handshake import build_request, check_response
 TIMEOUT = 3.0
 EIO = "/engine.io/"
 SEP = "\x1e"
+INTEROP = Path(__file__).resolve().parent / "interop"
+
+
+def node_or_skip() -> str:
+    """The ``node`` executable that runs the official JavaScript packages of
+    tests/interop/node_modules; the test is skipped when either is missing."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("this test runs the official client under Node.js: `node` is not on PATH")
+    if not (INTEROP / "node_modules" / "socket.io-client" / "package.json").is_file():
+        pytest.skip(f"this test needs the npm packages: `npm ci` in {INTEROP}")
+    return node
 
 
 @dataclass

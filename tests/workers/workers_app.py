@@ -33,7 +33,11 @@ io = ReportingServer()
 
 @io.on_connection_error
 def report(request: Any, code: int, message: str, context: dict[str, Any]) -> None:
-    print(f"CONNECTION_ERROR pid={os.getpid()} {code} {message} {context}", file=sys.stderr)
+    print(
+        f"CONNECTION_ERROR pid={os.getpid()} {code} {message} {context} "
+        f"{request.method} {request.url} forwarded={request.forwarded}",
+        file=sys.stderr,
+    )
 
 
 @io.on("connection")

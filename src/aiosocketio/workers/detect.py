@@ -96,8 +96,9 @@ class SiblingCheck:
     """The engine's router when workers mode is off: it routes nothing, and warns once when
     unknown session ids arrive in a process that has sibling workers."""
 
-    def __init__(self, proc: Path = Path("/proc")) -> None:
+    def __init__(self, proc: Path = Path("/proc"), pid: int | None = None) -> None:
         self.proc = proc
+        self.pid = pid  # this process by default
         self.warned = False
         self._looked_at = -math.inf
 
@@ -119,7 +120,7 @@ class SiblingCheck:
         if now - self._looked_at < _RECHECK:
             return
         self._looked_at = now
-        siblings = sibling_workers(self.proc)
+        siblings = sibling_workers(self.proc, self.pid)
         if siblings:
             self.warned = True
             pids = ", ".join(map(str, siblings[:8])) + (", ..." if len(siblings) > 8 else "")
