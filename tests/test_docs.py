@@ -55,6 +55,7 @@ PAGES = [
     "rooms.md",
     "security.md",
     "migrating-from-python-socketio.md",
+    "deploying.md",
 ]
 
 EXAMPLE_TIMEOUT = 30.0

@@ -1,5 +1,8 @@
-"""Real processes, real clients: the ASGI app under uvicorn, gunicorn and hypercorn with 2
-workers, and two standalone servers with TLS, in workers mode (one run directory).
+"""Real processes, real clients: the ASGI app under uvicorn, gunicorn and hypercorn with
+several workers, and two standalone servers with TLS, in workers mode (one run directory).
+
+The ASGI servers are started with the commands of docs/deploying.md (its ``sh`` blocks marked
+``<!-- command: NAME -->``), on this test's port, run directory and app.
 
 The official socket.io-client (Node, tests/interop/scenarios/workers_clients.js) connects a few
 dozen clients per transport mode (polling only, WebSocket only, polling then upgrade) and
@@ -19,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import ssl
@@ -38,6 +42,7 @@ from aiosocketio.workers import WORKERS_DIR_ENV
 from aiosocketio.workers.slots import WorkerDir
 from helpers import INTEROP, Proxy, node_or_skip
 from servers import free_port
+from test_docs import DOCS, blocks
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -109,33 +114,38 @@ def check_clients(result: dict[str, Any], count: int = CLIENTS) -> set[int]:
 
 
 # ---------------------------------------------------------------------- ASGI servers
-def _command(server: str, port: int) -> list[str]:
-    bind = f"127.0.0.1:{port}"
-    if server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "workers_app:app", "--workers", "2"]
-    if server == "gunicorn":
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-k",
-            "uvicorn.workers.UvicornWorker",
-            "-w",
-            "2",
-            "-b",
-            bind,
-            "--log-level",
-            "warning",
-            "workers_app:app",
-        ]
-    assert server == "hypercorn"
-    return [sys.executable, "-m", "hypercorn", "--workers", "2", "-b", bind, "workers_app:app"]
+GUIDE_PORT = "8000"
+GUIDE_APP = "chat:app"
+
+
+def guide_command(server: str) -> tuple[str, list[str]]:
+    """The guide's command for ``server``: the variable it exports, and the command line."""
+    found = [b for b in blocks(DOCS / "deploying.md") if b.annotation == f"command: {server}"]
+    assert len(found) == 1, f"docs/deploying.md has no single <!-- command: {server} --> block"
+    export, command = found[0].text.splitlines()
+    name, _, _ = export.removeprefix("export ").partition("=")
+    return name, shlex.split(command)
+
+
+def _command(server: str, port: int) -> tuple[list[str], int]:
+    """The guide's command on ``port`` with the test's app; and its number of workers."""
+    name, argv = guide_command(server)
+    assert name == WORKERS_DIR_ENV
+    assert argv[0] == server and GUIDE_APP in argv
+    command = [sys.executable, "-m", server]
+    for arg in argv[1:]:
+        arg = "workers_app:app" if arg == GUIDE_APP else arg
+        command.append(re.sub(rf"(^|:){GUIDE_PORT}$", rf"\g<1>{port}", arg))
+    assert str(port) in " ".join(command), "the guide's command names no port 8000"
+    flag = next(f for f in ("--workers", "-w") if f in argv)
+    return command, int(argv[argv.index(flag) + 1])
 
 
 @dataclass
 class Running:
     proc: subprocess.Popen[bytes]
     port: int
+    workers: int
     log: Path
     run: WorkerDir | None
 
@@ -145,11 +155,10 @@ class Running:
 
 @contextlib.contextmanager
 def asgi_workers(server: str, tmp_path: Path, *, workers_mode: bool = True) -> Iterator[Running]:
-    """``server`` with 2 workers of tests/workers/workers_app.py; stopped with SIGTERM."""
+    """``server`` running tests/workers/workers_app.py as the guide says; stopped with
+    SIGTERM."""
     port = free_port()
-    command = _command(server, port)
-    if server == "uvicorn":
-        command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command, workers = _command(server, port)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     env.pop(WORKERS_DIR_ENV, None)
     run = None
@@ -161,7 +170,7 @@ def asgi_workers(server: str, tmp_path: Path, *, workers_mode: bool = True) -> I
         proc = subprocess.Popen(
             command, cwd=HERE, env=env, stdout=out, stderr=out, start_new_session=True
         )
-    running = Running(proc, port, log, run)
+    running = Running(proc, port, workers, log, run)
     try:
         yield running
     finally:
@@ -191,15 +200,15 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-async def wait_ready(running: Running, started: int = 2) -> None:
-    """Both workers have started (their slots are claimed, or their startup is logged) and
-    the port accepts connections."""
+async def wait_ready(running: Running) -> None:
+    """Every worker has started (its slot is claimed, or its startup is logged) and the port
+    accepts connections."""
 
     def ready() -> bool:
         assert running.proc.poll() is None, running.stderr()
         if running.run is not None:
-            return len(running.run.live_slots()) == started
-        return running.stderr().count("Application startup complete") >= started
+            return len(running.run.live_slots()) == running.workers
+        return running.stderr().count("Application startup complete") >= running.workers
 
     await until(ready, 30, "the workers start")
 
@@ -217,12 +226,13 @@ async def wait_ready(running: Running, started: int = 2) -> None:
         await asyncio.sleep(0.05)
 
 
-def check_stats(stderr: str) -> None:
+def check_stats(running: Running) -> None:
     """What the workers printed: no refused request, forwarding at work, no lost owner."""
+    stderr = running.stderr()
     assert "CONNECTION_ERROR" not in stderr, stderr
     assert "Traceback" not in stderr, stderr
     stats = re.findall(r"STATS pid=(\d+) slot=(\d+) forwarded=(\d+) unreachable=(\d+)", stderr)
-    assert len(stats) == 2, stderr
+    assert len(stats) == running.workers, stderr
     assert sum(int(s[2]) for s in stats) > 0, stats
     assert all(s[3] == "0" for s in stats), stats
 
@@ -236,9 +246,9 @@ async def test_the_asgi_app_under_workers(server: str, tmp_path: Path, node: str
         pids: set[int] = set()
         for result in results:
             pids |= check_clients(result)
-        assert len(pids) == 2, pids  # sessions on both workers
+        assert len(pids) >= 2, pids  # sessions on several workers
     assert running.proc.returncode is not None
-    check_stats(running.stderr())
+    check_stats(running)
     assert running.run is not None
     assert running.run.live_slots() == []
     assert not list(running.run.path.glob("*.http"))
@@ -258,7 +268,7 @@ async def test_without_workers_mode_a_warning_names_the_fix(tmp_path: Path, node
             assert time.monotonic() < deadline, running.stderr()
     stderr = running.stderr()
     assert "AIOSOCKETIO_WORKERS_DIR" in stderr
-    assert stderr.count("Turn workers mode on") <= 2  # once per worker at most
+    assert stderr.count("Turn workers mode on") <= running.workers  # once per worker at most
 
 
 # ---------------------------------------------------------------------- our server, TLS
