@@ -338,3 +338,49 @@ async def test_binary_and_text_frames_keep_their_kind(
         assert await ws.recv_frame() == (TEXT, "4\x01")
     finally:
         ws.abort()
+
+
+class _Answer:
+    """A responder that keeps the answer."""
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[tuple[int, Headers, bytes]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        self.future.set_result((status, headers, body))
+
+
+async def test_a_kept_connection_closed_by_the_owner_is_replaced(
+    pair: Callable[..., Awaitable[Pair]],
+) -> None:
+    p = await pair()
+    sid = await p.open_on_b()
+    forwarder = p.forwarder
+    owner = p.worker_b.slot.number  # type: ignore[union-attr]
+    assert (await http_request(p.port_a, "POST", poll_url(sid), body="4one")).status == 200
+    assert forwarder.idle_connections(owner) == 1
+    # the owner closes its side (idle timeout, restart...) just as the connection is reused:
+    # this side has not heard of it yet when it sends the next request
+    endpoint = p.worker_b.endpoint
+    assert endpoint is not None
+    for connection in list(endpoint.connections):
+        connection.shutdown()
+    answer = _Answer()
+    request = Request("POST", "/engine.io/", poll_url(sid).split("?")[1], {}, body=b"4two")
+    assert forwarder.route_request(request, answer)
+    status, _, body = await asyncio.wait_for(answer.future, 5)
+    assert (status, body) == (200, b"ok")
+    assert p.b.messages == ["one", "two"]
+
+
+async def test_a_worker_that_stops_tells_its_relayed_clients_to_go(
+    pair: Callable[..., Awaitable[Pair]],
+) -> None:
+    p = await pair()
+    sid, ws = await _upgraded_through_a(p)
+    await p.worker_a.close()
+    assert await ws.expect_close() == (1001, "")
+    ws.abort()
+    assert await p.b.wait_closed(sid) == "transport close"  # the owner's session ends too

@@ -284,7 +284,7 @@ class _WebSocketCall(_Call):
 class _Link(asyncio.Protocol):
     """One connection to an owner's internal socket: requests one at a time, kept alive."""
 
-    __slots__ = ("_idle_handle", "call", "closed", "forwarder", "owner", "transport", "used")
+    __slots__ = ("_idle_handle", "call", "closed", "forwarder", "owner", "transport")
 
     def __init__(self, forwarder: Forwarder, owner: int) -> None:
         self.forwarder = forwarder
@@ -292,7 +292,6 @@ class _Link(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.call: _Call | None = None
         self.closed = False
-        self.used = 0
         self._idle_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -304,7 +303,6 @@ class _Link(asyncio.Protocol):
         call.link = self
         call.reset()
         call.parser = httptools.HttpResponseParser(call)
-        self.used += 1
         body = call.body
         if len(body) < 16384:
             self.transport.write(call.head + body)
@@ -350,8 +348,9 @@ class _Link(asyncio.Protocol):
         if call is None or call.done:
             return
         call.link = None
-        if self.used > 1 and not call.received and not call.retried:
-            # a kept-alive connection the owner closed as we reused it: once more, anew
+        if not call.received and not call.retried:
+            # nothing answered: a kept-alive connection the owner closed as it was reused, or
+            # a connection that never was (a Unix socket's full backlog): once more, anew
             call.retried = True
             self.forwarder.connect(call)
         else:
