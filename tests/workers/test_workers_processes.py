@@ -7,10 +7,11 @@ The ASGI servers are started with the commands of docs/deploying.md (its ``sh`` 
 The official socket.io-client (Node, tests/interop/scenarios/workers_clients.js) connects a few
 dozen clients per transport mode (polling only, WebSocket only, polling then upgrade) and
 makes round trips: an event with an ack, and an event the server sends back with an ack of
-the client's. Polling clients open a new connection for every request, so that the requests
-of one session reach both workers. Every connection must succeed and every round trip
-complete, with no request refused (the app prints its connection errors) and no owner found
-unreachable; the workers must have forwarded requests, and given their slots back at exit.
+the client's. Long-polling clients run twice: with a new connection for every request (so
+that the requests of one session reach several workers), and with kept-alive connections.
+Every connection must succeed and every round trip complete, with no request refused (the
+app prints its connection errors) and no owner found unreachable; the workers must have
+forwarded requests, and given their slots back at exit.
 
 Broadcasts across workers need the inter-worker adapter: ``BROADCAST`` turns their check on.
 """
@@ -50,7 +51,9 @@ SCENARIO = INTEROP / "scenarios" / "workers_clients.js"
 
 CLIENTS = 30  # per transport mode
 ROUNDS = 3
-MODES = ("polling", "websocket", "upgrade")
+# (transport mode, keep-alive connections): polling clients both ways, a new connection for
+# every request (each may reach another worker), and kept-alive ones as browsers have
+RUNS = (("polling", False), ("polling", True), ("websocket", True), ("upgrade", True))
 BROADCAST = False  # True once the inter-worker adapter is the default in workers mode
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.timeout(150)]
@@ -69,13 +72,15 @@ async def until(check: Any, timeout: float, what: str) -> None:
 
 
 # ---------------------------------------------------------------------- the Node clients
-async def run_clients(node: str, url: str, mode: str, **config: Any) -> dict[str, Any]:
+async def run_clients(
+    node: str, url: str, mode: str, keep_alive: bool = True, **config: Any
+) -> dict[str, Any]:
     config = {
         "url": url,
         "mode": mode,
         "count": CLIENTS,
         "rounds": ROUNDS,
-        "keepAlive": mode != "polling",
+        "keepAlive": keep_alive,
         "broadcast": BROADCAST,
         "nonce": uuid.uuid4().hex,
         **config,
@@ -91,7 +96,7 @@ async def run_clients(node: str, url: str, mode: str, **config: Any) -> dict[str
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, f"{mode}: {stderr.decode(errors='replace')}"
     result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
-    result["mode"] = mode
+    result["mode"] = f"{mode} (keep-alive: {keep_alive})"
     return result
 
 
@@ -103,7 +108,7 @@ def check_clients(result: dict[str, Any], count: int = CLIENTS) -> set[int]:
     assert not errors, f"{mode}: {len(errors)} clients saw errors: {list(errors.items())[:5]}"
     assert len(clients) == count
     assert all(c["connected"] for c in clients), mode
-    expected = "polling" if mode == "polling" else "websocket"
+    expected = "polling" if mode.startswith("polling") else "websocket"
     assert {c["transport"] for c in clients} == {expected}, mode
     assert all(c["acks"] == ROUNDS and c["events"] == ROUNDS for c in clients), mode
     assert all(len(c["sids"]) == 1 and len(c["pids"]) == 1 for c in clients), mode
@@ -242,7 +247,7 @@ async def test_the_asgi_app_under_workers(server: str, tmp_path: Path, node: str
     with asgi_workers(server, tmp_path) as running:
         await wait_ready(running)
         url = f"http://127.0.0.1:{running.port}"
-        results = await asyncio.gather(*(run_clients(node, url, mode) for mode in MODES))
+        results = await asyncio.gather(*(run_clients(node, url, *run) for run in RUNS))
         pids: set[int] = set()
         for result in results:
             pids |= check_clients(result)
@@ -260,7 +265,7 @@ async def test_without_workers_mode_a_warning_names_the_fix(tmp_path: Path, node
         url = f"http://127.0.0.1:{running.port}"
 
         async def warned() -> bool:
-            await run_clients(node, url, "polling", count=10, rounds=1)
+            await run_clients(node, url, "polling", False, count=10, rounds=1)
             return "Turn workers mode on" in running.stderr()
 
         deadline = time.monotonic() + 60
@@ -312,6 +317,12 @@ def tls_app(run: Path, errors: list[str]) -> Server:
 
         socket.on("ask-me", ask_me)
 
+        def broadcast(text: str) -> bool:
+            io.emit("news", text)
+            return True
+
+        socket.on("broadcast", broadcast)
+
     return io
 
 
@@ -345,7 +356,7 @@ async def test_standalone_servers_with_tls_forward(
 ) -> None:
     servers, proxy, _ = tls_pair
     url = f"https://localhost:{proxy.port}"
-    results = await asyncio.gather(*(run_clients(node, url, mode) for mode in MODES))
+    results = await asyncio.gather(*(run_clients(node, url, *run) for run in RUNS))
     owners: set[int] = set()
     for result in results:
         owners |= check_clients(result)
