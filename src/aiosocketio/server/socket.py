@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
@@ -46,34 +47,55 @@ _VALUE = 2  # callback(value): None, the one argument, or a tuple of them
 _BROADCAST = 3  # as _VALUE, but silent when the socket goes away (the broadcast times out)
 
 
+@dataclass(init=False, slots=True)
 class Handshake:
-    """What the client sent when it connected (Node: ``socket.handshake``)."""
+    """What the client sent when it connected (Node: ``socket.handshake``).
 
-    __slots__ = (
-        "address",
-        "auth",
-        "headers",
-        "issued",
-        "query",
-        "secure",
-        "time",
-        "url",
-        "xdomain",
-    )
+    Sent (emitted, returned as an acknowledgement) it is the object Node sends, with the same
+    keys in the same order: ``time`` a string as JavaScript's ``new Date().toString()``
+    writes it, ``issued`` milliseconds since the epoch."""
+
+    headers: dict[str, str]
+    time: str
+    address: str
+    xdomain: bool
+    secure: bool
+    issued: int
+    url: str
+    query: dict[str, str]
+    auth: dict[str, Any]
 
     def __init__(self, request: Request, auth: dict[str, Any], issued: float) -> None:
         self.headers = request.headers
-        self.query = request.query
-        self.url = request.url
+        self.time = js_date_string(issued)
         self.address = request.remote[0] if request.remote else ""
-        self.secure = request.secure
         self.xdomain = "origin" in request.headers
+        self.secure = request.secure
         self.issued = int(issued * 1000)
-        self.time = formatdate(issued, usegmt=True)
+        self.url = request.url
+        self.query = request.query
         self.auth = auth
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def js_date_string(seconds: float) -> str:
+    """JavaScript's ``Date.prototype.toString()`` in the local time zone, such as
+    ``Sun Dec 06 2026 11:44:47 GMT+0100 (CET)``; the zone's name is the system's (V8 writes
+    its long name, which ``Date.parse`` ignores as well)."""
+    local = _dt.datetime.fromtimestamp(seconds).astimezone()
+    name = local.tzname() or ""
+    if name == "UTC":
+        name = "Coordinated Universal Time"  # as V8 names it
+    return (
+        f"{_DAYS[local.weekday()]} {_MONTHS[local.month - 1]} {local.day:02d} "
+        f"{local.year:04d} {local:%H:%M:%S} GMT{local:%z} ({name})"
+    )
 
 
 class _PendingAck:
