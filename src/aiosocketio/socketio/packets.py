@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+from orjson import dumps as _orjson_dumps
 from orjson import loads as _orjson_loads
 
 from .. import _json
-from .._json import dumps_bytes as _dumps_bytes
+from .._json import ORJSON_OPTION, plain
 from ..errors import PayloadTooLarge, ProtocolError
 
 __all__ = [
@@ -162,7 +163,7 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
     if kind in (EVENT, ACK):
         try:
             # the common case in one pass: orjson refuses bytes, so no binary walk first
-            body: str | None = _dumps_bytes(data).decode()
+            body: str | None = _orjson_dumps(data, plain, ORJSON_OPTION).decode()
         except TypeError:
             body = None
         if body is None:
