@@ -289,8 +289,18 @@ class Socket:
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Send an event and wait for the acknowledgement: returns None (no arguments), the
         argument, or a tuple of arguments. Raises AckTimeout after ``timeout`` seconds."""
+        return await self._emit_with_ack(event, args, timeout, False, True)
+
+    async def _emit_with_ack(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None,
+        volatile: bool,
+        compress: bool,
+    ) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._emit(event, args, _settle(future), timeout, False, future=True)
+        self._emit(event, args, _settle(future), timeout, volatile, future=True, compress=compress)
         return await future
 
     def timeout(self, seconds: float) -> SocketEmitter:
@@ -599,7 +609,8 @@ class Socket:
 
 
 class SocketEmitter:
-    """``socket.timeout(s)``, ``socket.volatile``: one emit with flags."""
+    """``socket.timeout(s)``, ``socket.volatile``, ``socket.compress(False)``: one emit with
+    flags (chainable); ``emit``, ``send`` and ``emit_with_ack`` all honour them."""
 
     __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
@@ -637,8 +648,14 @@ class SocketEmitter:
             event, args, callback, self._timeout, self._volatile, compress=self._compress
         )
 
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
+        """Emit a ``message`` event with these flags."""
+        return self.emit("message", *args, callback=callback)
+
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)
+        return await self._socket._emit_with_ack(
+            event, args, self._timeout, self._volatile, self._compress
+        )
 
 
 def _value(args: list[Any]) -> Any:
