@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -221,6 +222,68 @@ async def test_on_any_prepend_any_off_any(srv):
     await client.emit("x", 4)
     await until(lambda: len(calls) == 1)
     assert calls == [("handler", 4)]
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["namespace", "dynamic namespace"])
+async def test_on_unhandled_sees_only_the_events_no_handler_took(srv, dynamic):
+    # python-socketio's @sio.on("*"), with the official-protocol acknowledgement
+    seen: list[tuple[Any, ...]] = []
+    nsp = srv.io.of(re.compile(r"^/dyn")) if dynamic else srv.io.of("/chat")
+    name = "/dyn1" if dynamic else "/chat"
+
+    @nsp.on("connection")
+    def on_connection(socket):
+        socket.on("mine", lambda: "socket handler")
+        socket.once("first-only", lambda: "once")
+        socket.on_any(lambda event, *args: seen.append(("any", event)))
+
+        @socket.on_unhandled
+        def socket_level(event, *args):  # runs first: its value is the acknowledgement
+            seen.append(("socket", event, *args))
+            return f"unhandled {event}"
+
+    nsp.on_event("shared", lambda socket: "on_event handler")
+
+    @nsp.on_unhandled
+    async def namespace_level(socket, event, *args):
+        seen.append(("namespace", event, *args))
+
+    client = await srv.client()
+    await client.connect(name)
+    assert await client.emit_with_ack("mine", nsp=name) == ["socket handler"]
+    assert await client.emit_with_ack("shared", nsp=name) == ["on_event handler"]
+    assert await client.emit_with_ack("first-only", nsp=name) == ["once"]
+    assert await client.emit_with_ack("first-only", 1, nsp=name) == ["unhandled first-only"]
+    assert await client.emit_with_ack("other", 2, {"a": 3}, nsp=name) == ["unhandled other"]
+    assert [entry for entry in seen if entry[0] != "any"] == [
+        ("socket", "first-only", 1),
+        ("namespace", "first-only", 1),
+        ("socket", "other", 2, {"a": 3}),
+        ("namespace", "other", 2, {"a": 3}),
+    ]
+    # on_any saw every event
+    assert [entry[1] for entry in seen if entry[0] == "any"] == [
+        "mine", "shared", "first-only", "first-only", "other",
+    ]  # fmt: skip
+
+
+async def test_off_unhandled(srv):
+    seen: list[str] = []
+
+    @srv.io.on("connection")
+    def on_connection(socket):
+        def record(event, *args):
+            seen.append(event)
+
+        socket.on_unhandled(record)
+        socket.on("off", lambda: socket.off_unhandled(record))
+
+    client, _ = await srv.connected()
+    await client.emit("x")
+    await client.emit_with_ack("off")
+    await client.emit("y")
+    await client.emit_with_ack("off")  # handled: the events before it were dispatched
+    assert seen == ["x"]
 
 
 async def test_on_any_outgoing(srv):

@@ -40,6 +40,7 @@ class Namespace:
         self._connection_handlers: list[Listener] = []
         self._event_handlers: dict[str, list[Listener]] = {}
         self._server_side_handlers: dict[str, list[Listener]] = {}
+        self._unhandled_handlers: list[Listener] = []
         self._any_outgoing: list[Listener] | None = None
         self._ack_ids = 0
         self.encode = server.parser.encode  # the parser's encoder, looked up once
@@ -88,6 +89,14 @@ class Namespace:
             return func
 
         return register if handler is None else register(handler)
+
+    def on_unhandled(self, handler: F) -> F:
+        """Handle the events of any socket of the namespace that no handler took (neither
+        the socket's own nor ``on_event``): ``handler(socket, event, *args)``; its return
+        value acknowledges the event. python-socketio's ``@sio.on("*")``; ``on_any`` of a
+        socket sees every event instead."""
+        self._unhandled_handlers.append(Listener(handler))
+        return handler
 
     def use(self, middleware: F) -> F:
         """Connection middleware: ``middleware(socket)``, plain or async. Return None to let
@@ -350,6 +359,7 @@ class ParentNamespace(Namespace):
         child._connection_handlers = self._connection_handlers
         child._event_handlers = self._event_handlers
         child._server_side_handlers = self._server_side_handlers
+        child._unhandled_handlers = self._unhandled_handlers
         child._any_outgoing = self._any_outgoing
         self.children.add(child)
         return child

@@ -121,6 +121,7 @@ class Socket:
         "_issued",
         "_middlewares",
         "_queue",
+        "_unhandled",
         "client",
         "conn",
         "connected",
@@ -145,6 +146,7 @@ class Socket:
         self._handlers: dict[str, list[Listener]] | None = None
         self._any: list[Listener] | None = None
         self._any_out: list[Listener] | None = None
+        self._unhandled: list[Listener] | None = None
         self._acks: dict[int, _PendingAck] | None = None
         self._acks_dropped = 0
         self._middlewares: list[Listener] | None = None
@@ -251,6 +253,17 @@ class Socket:
 
     def listeners_any(self) -> list[Callable[..., Any]]:
         return [lst.func for lst in self._any or ()]
+
+    def on_unhandled(self, handler: F) -> F:
+        """Called as handler(event, *args) for each event received that no handler took
+        (neither this socket's nor the namespace's ``on_event``), after the catch-all
+        listeners; its return value (or its ``ack`` parameter) acknowledges the event.
+        python-socketio's ``@sio.on("*")``."""
+        self._unhandled = [*(self._unhandled or []), Listener(handler)]
+        return handler
+
+    def off_unhandled(self, handler: Callable[..., Any] | None = None) -> None:
+        self._unhandled = _without(self._unhandled, handler)
 
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to this client."""
@@ -475,6 +488,7 @@ class Socket:
                 run_handler(listener, data, None, "catch-all listener")
         handlers = self._handlers
         listeners = handlers.get(event) if handlers is not None else None
+        handled = bool(listeners)
         if listeners:
             args = data[1:]
             for listener in tuple(listeners):
@@ -491,6 +505,21 @@ class Socket:
             args[0] = self
             for listener in shared:
                 task = run_handler(listener, args, ack, "handler of", event)
+                if task is not None:
+                    self.client.track(task)
+                ack = None
+        elif not handled and (self._unhandled is not None or self.nsp._unhandled_handlers):
+            self._dispatch_unhandled(data, ack)
+
+    def _dispatch_unhandled(self, data: list[Any], ack: Callable[..., None] | None) -> None:
+        """No handler took the event: the socket's ``on_unhandled`` listeners get
+        ``(event, *args)``, then the namespace's get ``(socket, event, *args)``."""
+        for listeners, args in (
+            (self._unhandled, data),
+            (self.nsp._unhandled_handlers, [self, *data]),
+        ):
+            for listener in listeners or ():
+                task = run_handler(listener, list(args), ack, "unhandled-event listener")
                 if task is not None:
                     self.client.track(task)
                 ack = None
