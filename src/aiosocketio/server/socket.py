@@ -47,7 +47,7 @@ _VALUE = 2  # callback(value): None, the one argument, or a tuple of them
 _BROADCAST = 3  # as _VALUE, but silent when the socket goes away (the broadcast times out)
 
 
-@dataclass(init=False, slots=True)
+@dataclass(init=False, slots=True, eq=False)
 class Handshake:
     """What the client sent when it connected (Node: ``socket.handshake``).
 
@@ -67,7 +67,7 @@ class Handshake:
 
     def __init__(self, request: Request, auth: dict[str, Any], issued: float) -> None:
         self.headers = request.headers
-        self.time = js_date_string(issued)
+        self.time = _js_date_string(issued)
         self.address = request.remote[0] if request.remote else ""
         self.xdomain = "origin" in request.headers
         self.secure = request.secure
@@ -84,7 +84,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def js_date_string(seconds: float) -> str:
+def _js_date_string(seconds: float) -> str:
     """JavaScript's ``Date.prototype.toString()`` in the local time zone, such as
     ``Sun Dec 06 2026 11:44:47 GMT+0100 (CET)``; the zone's name is the system's (V8 writes
     its long name, which ``Date.parse`` ignores as well)."""
