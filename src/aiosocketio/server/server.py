@@ -252,6 +252,10 @@ class Server:
     def use(self, middleware: F) -> F:
         return self.sockets.use(middleware)
 
+    def on_unhandled(self, handler: F) -> F:
+        """``handler(socket, event, *args)`` for the events of ``/`` that no handler took."""
+        return self.sockets.on_unhandled(handler)
+
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to a socket of ``/``."""
         return self.sockets.on_any_outgoing(handler)
