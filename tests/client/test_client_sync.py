@@ -158,12 +158,12 @@ async def test_sync_client_refuses_a_running_event_loop() -> None:
         started = loop.time()
         with pytest.raises(RuntimeError, match=r"running event loop.*aiosocketio\.connect"):
             client.connect(timeout=5)
-        with pytest.raises(RuntimeError, match="aiosocketio.connect"), client:
+        with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"), client:
             pass
         assert loop.time() - started < 1.0
         assert not client.connected
         assert client_threads() == []
-        with pytest.raises(RuntimeError, match="aiosocketio.connect"):
+        with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"):
             client.wait(0.1)
 
         def connected_elsewhere() -> SyncClient:  # connected on a thread without a loop
@@ -173,7 +173,7 @@ async def test_sync_client_refuses_a_running_event_loop() -> None:
 
         other = await asyncio.to_thread(connected_elsewhere)
         try:
-            with pytest.raises(RuntimeError, match="aiosocketio.connect"):
+            with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"):
                 other.call("anything", timeout=5)
         finally:
             await asyncio.to_thread(other.disconnect)
