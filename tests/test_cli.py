@@ -122,6 +122,17 @@ async def test_help_exits_0() -> None:
     assert "/ack EVENT" in result.out
 
 
+def test_serve_help_refers_to_the_engine_options_where_they_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    group = out.index("engine options (without --app):")
+    note = out.index("the engine options above")
+    assert group < note
+    assert "options below" not in out
+
+
 @pytest.mark.parametrize(
     "args",
     [

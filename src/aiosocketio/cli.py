@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from importlib import metadata
 from typing import Any
 
 from .cli_connect import (
@@ -49,7 +50,8 @@ status line on a terminal, a log line on each change otherwise (--quiet: neither
 SIGINT or SIGTERM stops the server (exit code 0).
 
 With --app, the server is the module attribute (default attribute: io), or what it returns
-when it is a function (plain or async); the engine options below are then the app's own.
+when it is a function (plain or async); the engine options above are then ignored (the
+app's server has its own).
 
 exit codes:
   0  stopped by SIGINT or SIGTERM
@@ -101,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Socket.IO v5 server and client for asyncio.",
         epilog=MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"aiosocketio {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser(
@@ -157,6 +162,16 @@ def _parser() -> argparse.ArgumentParser:
     _common(serve)
     add_connect_parser(sub, _common)
     return parser
+
+
+def _version() -> str:
+    """The installed version (the source's when the package is not installed)."""
+    try:
+        return metadata.version("aiosocketio")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def _port(text: str) -> int:
