@@ -322,6 +322,14 @@ async def test_refused_connection_prints_message_and_data(server: Target) -> Non
     assert "connect_error: not authorized" in result.err
 
 
+async def test_the_socketio_path_in_the_url_gets_a_hint(server: Target) -> None:
+    result = await cli("connect", server.url + "/socket.io/", "--emit", "x")
+    assert result.code == 1
+    assert "connect_error: Invalid namespace" in result.err
+    assert "the path after the host is the namespace" in result.err
+    assert f"connect to {server.url}/ " in result.err
+
+
 async def test_unreachable_server_exits_3() -> None:
     port = free_port()
     result = await cli("connect", f"http://127.0.0.1:{port}", "--emit", "x", "--timeout", "2")
@@ -440,10 +448,24 @@ def create():
     return io
 
 io = create()
+app = io.asgi_app()
+
+
+async def create_app():
+    return create().asgi_app()
 """
 
 
-@pytest.mark.parametrize("spec", ["cli_test_app:io", "cli_test_app:create", "cli_test_app"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "cli_test_app:io",
+        "cli_test_app:create",
+        "cli_test_app",
+        "cli_test_app:app",
+        "cli_test_app:create_app",
+    ],
+)
 async def test_serve_app_module(tmp_path: Path, spec: str) -> None:
     env = app_env(tmp_path, APP)
     async with serving("--app", spec, "--port", "0", env=env) as served:
@@ -457,17 +479,62 @@ async def test_serve_app_module(tmp_path: Path, spec: str) -> None:
         assert await served.stop() == 0
 
 
+BAD_APPS = """
+from aiosocketio.asgi import ASGIApp
+from aiosocketio.engine.server import EngineServer
+
+NUMBER = 3
+
+
+def broken():
+    raise RuntimeError("boom")
+
+
+async def asgi(scope, receive, send):  # an ASGI app, but not the app of a Server
+    pass
+
+
+def three():
+    return 3
+
+
+engine_app = ASGIApp(EngineServer(lambda conn: None))
+"""
+
+EXPECTED = "an aiosocketio.Server, its asgi_app() or a function returning one"
+
+
+async def test_serve_asgi_app_with_other_routes_warns(tmp_path: Path) -> None:
+    source = APP + "\n\nasync def other(scope, receive, send):\n    pass\n\n"
+    source += "with_routes = create().asgi_app(other)\n"
+    env = app_env(tmp_path, source)
+    async with serving("--app", "cli_test_app:with_routes", "--port", "0", env=env) as served:
+        await served.read_err_until("not the ASGI app's other routes")
+        assert await served.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
         ("no_such_module_xyz:io", 2, "no module named 'no_such_module_xyz'"),
         ("cli_test_app:missing", 2, "'missing' not found"),
-        ("cli_test_app:NUMBER", 2, "is a int, not an aiosocketio.Server"),
+        ("cli_test_app:NUMBER", 2, f"'cli_test_app:NUMBER' is an int, not {EXPECTED}"),
         ("cli_test_app:broken", 1, "could not load cli_test_app:broken"),
+        (
+            "cli_test_app:asgi",
+            2,
+            f"'cli_test_app:asgi' is a function that takes arguments, not {EXPECTED}",
+        ),
+        ("cli_test_app:three", 2, f"'cli_test_app:three' returned an int, not {EXPECTED}"),
+        (
+            "cli_test_app:engine_app",
+            2,
+            "'cli_test_app:engine_app' is the ASGI app of an EngineServer, not of a Server",
+        ),
     ],
 )
 async def test_serve_bad_app(tmp_path: Path, spec: str, code: int, message: str) -> None:
-    env = app_env(tmp_path, "NUMBER = 3\n\ndef broken():\n    raise RuntimeError('boom')\n")
+    env = app_env(tmp_path, BAD_APPS)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

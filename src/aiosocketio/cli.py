@@ -22,6 +22,7 @@ from collections.abc import Coroutine, Sequence
 from importlib import metadata
 from typing import Any
 
+from .asgi import ASGIApp
 from .cli_connect import (
     EXIT_CONNECT,
     EXIT_ERROR,
@@ -49,14 +50,14 @@ The listening address is printed on stdout ("listening on http://HOST:PORT/PATH/
 status line on a terminal, a log line on each change otherwise (--quiet: neither).
 SIGINT or SIGTERM stops the server (exit code 0).
 
-With --app, the server is the module attribute (default attribute: io), or what it returns
-when it is a function (plain or async); the engine options above are then ignored (the
-app's server has its own).
+With --app, the server is the module attribute (default attribute: io): a Server, its ASGI
+app (io.asgi_app()), or a function (plain or async) returning either; the engine options
+above are then ignored (the app's server has its own).
 
 exit codes:
   0  stopped by SIGINT or SIGTERM
   1  runtime error (cannot listen on the address, the app failed to load)
-  2  usage error (bad option, --app does not name a Server)"""
+  2  usage error (bad option, --app names no Server)"""
 
 
 ENGINE_OPTIONS = (
@@ -80,7 +81,7 @@ exit codes:
 
 
 class _AppError(Exception):
-    """--app does not name a Server."""
+    """--app does not name a Server (or its ASGI app, or a factory of either)."""
 
 
 # ---------------------------------------------------------------------- parser
@@ -118,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--app",
         metavar="MODULE:ATTRIBUTE",
-        help="the Server to run (or a function returning it); default: an empty server",
+        help="the Server to run (or its ASGI app, or a function returning either); "
+        "default: an empty server",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
@@ -232,13 +234,47 @@ async def _load_app(spec: str) -> Server:
             value = getattr(value, name)
         except AttributeError:
             raise _AppError(f"--app {spec!r}: {name!r} not found") from None
-    if callable(value) and not isinstance(value, Server):
+    if not isinstance(value, Server | ASGIApp):
+        if not callable(value):
+            raise _AppError(f"--app {spec!r} is {_a(value)}, not {_EXPECTED}")
+        if not _callable_without_arguments(value):
+            raise _AppError(f"--app {spec!r} is {_a(value)} that takes arguments, not {_EXPECTED}")
         value = value()
         if inspect.isawaitable(value):
             value = await value
-    if not isinstance(value, Server):
-        raise _AppError(f"--app {spec!r} is a {type(value).__name__}, not an aiosocketio.Server")
+        if not isinstance(value, Server | ASGIApp):
+            raise _AppError(f"--app {spec!r} returned {_a(value)}, not {_EXPECTED}")
+    if isinstance(value, ASGIApp):
+        if not isinstance(value.server, Server):
+            server = _a(value.server)
+            raise _AppError(f"--app {spec!r} is the ASGI app of {server}, not of a Server")
+        if value.other_app is not None:
+            log.warning(
+                "--app %s: the standalone server serves the Socket.IO server and its static "
+                "files, not the ASGI app's other routes (run it under an ASGI server for them)",
+                spec,
+            )
+        return value.server
     return value
+
+
+_EXPECTED = "an aiosocketio.Server, its asgi_app() or a function returning one"
+
+
+def _a(value: Any) -> str:
+    """ "a function", "an int": the name of the value's type with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _callable_without_arguments(value: Any) -> bool:
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        return False
+    except ValueError:
+        return True  # no signature to read (a builtin): try it
+    return True
 
 
 def _build_server(args: argparse.Namespace) -> Server:
