@@ -29,7 +29,8 @@ from aiosocketio.client import connect
 from servers import free_port
 
 TIMEOUT = 10.0
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/\S*)")
+LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/) \(Socket\.IO path: (\S+)\)")
+CLIENTS = re.compile(r"clients connect to (http://\S+)")
 
 
 @dataclass
@@ -126,7 +127,7 @@ def test_serve_help_refers_to_the_engine_options_where_they_are(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["serve", "--help"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     group = out.index("engine options (without --app):")
     note = out.index("the engine options above")
     assert group < note
@@ -353,10 +354,17 @@ async def test_connect_timeout_exits_3() -> None:
 
 # ---------------------------------------------------------------------- serve
 class Served:
-    def __init__(self, proc: asyncio.subprocess.Process, url: str, port: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, lines: list[str]) -> None:
         self.proc = proc
-        self.url = url
-        self.port = port
+        self.lines = lines  # what it printed on stdout when it started
+        match = LISTENING.fullmatch(lines[0])
+        assert match, lines
+        self.url = match.group(1)
+        self.port = int(match.group(2))
+        self.path = match.group(3)
+        clients = CLIENTS.match(lines[-1])
+        assert clients, lines
+        self.connect_url = clients.group(1)
         self.err: list[str] = []
 
     async def read_err_until(self, text: str) -> None:
@@ -389,11 +397,13 @@ async def serving(*args: str, env: dict[str, str] | None = None) -> AsyncIterato
     )
     try:
         assert proc.stdout is not None
+        lines: list[str] = []
         async with asyncio.timeout(TIMEOUT):
-            line = (await proc.stdout.readline()).decode()
-        match = LISTENING.search(line)
-        assert match, line
-        yield Served(proc, match.group(1), int(match.group(2)))
+            while not lines or not lines[-1].startswith("clients connect to "):
+                line = await proc.stdout.readline()
+                assert line, f"stdout closed after {lines}"
+                lines.append(line.decode().rstrip("\n"))
+        yield Served(proc, lines)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -426,6 +436,56 @@ async def test_serve_quiet_says_nothing_on_stderr() -> None:
         assert await served.stop() == 0
         assert served.proc.stderr is not None
         assert await served.proc.stderr.read() == b""
+
+
+PAGE_APP = """
+from pathlib import Path
+
+from aiosocketio import Server
+
+page = Path(__file__).with_name("index.html")
+page.write_text("<h1>hello</h1>")
+io = Server(static_files={"/": str(page)})
+io.on("connection", lambda socket: socket.on("whoami", lambda: "page app"))
+"""
+
+
+async def test_serve_prints_the_page_to_open_and_the_url_to_connect_to(tmp_path: Path) -> None:
+    """The printed URLs work as printed: the page opens, `connect` reaches the main
+    namespace (the Socket.IO path printed apart is not part of them)."""
+    env = app_env(tmp_path, PAGE_APP)
+    async with serving("--app", "cli_test_app", "--port", "0", env=env) as served:
+        base = f"http://127.0.0.1:{served.port}/"
+        assert served.lines == [
+            f"listening on {base} (Socket.IO path: /socket.io/)",
+            f"open {base} in a browser",
+            f"clients connect to {base} (the path after the host is the namespace)",
+        ]
+        status, body = await http_get(served.port, "/")
+        assert (status, body) == (200, b"<h1>hello</h1>")
+        result = await cli("connect", served.connect_url, "--emit", "whoami", "--ack")
+        assert (result.code, result.out) == (0, '["page app"]\n'), result.err
+        assert await served.stop() == 0
+
+
+async def test_serve_without_a_page_prints_no_page(tmp_path: Path) -> None:
+    async with serving("--port", "0", "--quiet") as served:
+        assert len(served.lines) == 2
+        result = await cli("connect", served.connect_url, "--wait", "0.1")
+        assert result.code == 0, result.err
+        assert await served.stop() == 0
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        async with asyncio.timeout(TIMEOUT):
+            response = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
 
 
 def app_env(tmp_path: Path, source: str) -> dict[str, str]:
@@ -469,7 +529,11 @@ async def create_app():
 async def test_serve_app_module(tmp_path: Path, spec: str) -> None:
     env = app_env(tmp_path, APP)
     async with serving("--app", spec, "--port", "0", env=env) as served:
-        assert served.url == f"http://127.0.0.1:{served.port}/rt/"
+        assert (served.url, served.path) == (f"http://127.0.0.1:{served.port}/", "/rt/")
+        assert served.lines[1:] == [
+            f'clients connect to http://127.0.0.1:{served.port}/ with path="/rt" '
+            "(the path after the host is the namespace)"
+        ]
         base = f"http://127.0.0.1:{served.port}"
         sock = await connect(base, path="/rt", force_new=True, reconnection=False, wait_timeout=5)
         assert await sock.emit_with_ack("whoami", timeout=5) == "app"

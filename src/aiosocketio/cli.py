@@ -16,7 +16,6 @@ import importlib
 import inspect
 import logging
 import os
-import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from importlib import metadata
@@ -36,6 +35,7 @@ from .cli_connect import (
     run_connect,
     transports_arg,
 )
+from .server.running import ListenError, listening_lines, stop_on_signals
 from .server.server import Server
 
 __all__ = ["EXIT_CONNECT", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
@@ -45,10 +45,12 @@ log = logging.getLogger("aiosocketio.cli")
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 SERVE_EPILOG = """\
-The listening address is printed on stdout ("listening on http://HOST:PORT/PATH/"); with
---port 0 the system picks a free port. The number of connections is shown on stderr: a
-status line on a terminal, a log line on each change otherwise (--quiet: neither).
-SIGINT or SIGTERM stops the server (exit code 0).
+Where it listens is printed on stdout: "listening on http://HOST:PORT/ (Socket.IO path:
+/PATH/)", "open http://HOST:PORT/ in a browser" when the app serves a page at /, and the
+URL clients connect to (the path after the host is the namespace); with --port 0 the
+system picks a free port. The number of connections is shown on stderr: a status line on
+a terminal, a log line on each change otherwise (--quiet: neither). SIGINT or SIGTERM
+stops the server (exit code 0).
 
 With --app, the server is the module attribute (default attribute: io): a Server, its ASGI
 app (io.asgi_app()), or a function (plain or async) returning either; the engine options
@@ -289,12 +291,6 @@ def _build_server(args: argparse.Namespace) -> Server:
     return Server(**options)
 
 
-def _url(host: str, port: int, path: str) -> str:
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}{path.rstrip('/')}/"
-
-
 async def _report_connections(io: Server, tty: bool) -> None:
     """Keep the connection count on the status line (terminal) or log its changes."""
     last = None if tty else (0, 0)
@@ -326,21 +322,25 @@ async def _serve(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     else:
         io = _build_server(args)
-    try:
-        standalone = await io.start(args.host, args.port)
-    except OSError as exc:
-        log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
-        return EXIT_ERROR
-    console.line(f"listening on {_url(args.host, standalone.port, io.engine.path)}")
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
+    with stop_on_signals(stop.set, always=True):
+        try:
+            standalone = await io.start(args.host, args.port)
+        except ListenError as exc:
+            log.error("%s", exc)
+            return EXIT_ERROR
+        except OSError as exc:
+            log.error("could not start the server: %s", exc)
+            return EXIT_ERROR
+        page = "/" in io.static_files
+        for line in listening_lines(args.host, standalone.port, io.engine.path, page=page):
+            console.line(line)
+        return await _until_stopped(io, stop, args.quiet)
+
+
+async def _until_stopped(io: Server, stop: asyncio.Event, quiet: bool) -> int:
     reporter = None
-    if not args.quiet:
+    if not quiet:
         reporter = asyncio.ensure_future(_report_connections(io, sys.stderr.isatty()))
     try:
         await stop.wait()
@@ -355,8 +355,6 @@ async def _serve(args: argparse.Namespace) -> int:
             await asyncio.wait_for(io.close(), 10.0)
         except TimeoutError:
             log.warning("the server did not close within 10s")
-        for sig in handled:
-            loop.remove_signal_handler(sig)
     return EXIT_OK
 
 
