@@ -264,7 +264,7 @@ _EXPECTED = "an aiosocketio.Server, its asgi_app() or a function returning one"
 
 
 def _a(value: Any) -> str:
-    """ "a function", "an int": the name of the value's type with its article."""
+    """The name of the value's type with its article: "a function", "an int"."""
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 

@@ -26,7 +26,10 @@ class ListenError(OSError):
     ``cannot listen on HOST port PORT: REASON``."""
 
     def __init__(self, host: str | None, port: int, cause: OSError) -> None:
-        reason = os.strerror(cause.errno).lower() if cause.errno else str(cause)
+        if cause.errno is not None and cause.errno > 0:
+            reason = os.strerror(cause.errno).lower()  # not asyncio's longer text
+        else:  # a host name that does not resolve (negative codes), or no code
+            reason = str(cause.strerror or cause)
         super().__init__(cause.errno, f"cannot listen on {host or '*'} port {port}: {reason}")
 
     def __str__(self) -> str:
