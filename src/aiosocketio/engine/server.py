@@ -123,6 +123,7 @@ class EngineServer:
         self.initial_headers_hooks: list[HeadersHook] = []
         self.headers_hooks: list[HeadersHook] = []
         self.connection_error_hooks: list[ConnectionErrorHook] = []
+        self._warned_origins: set[str] = set()
 
     def matches(self, path: str) -> bool:
         """Whether an HTTP path is this server's (with or without the trailing slash)."""
@@ -139,6 +140,13 @@ class EngineServer:
     # ------------------------------------------------------------------ HTTP
     def handle_request(self, request: Request, responder: Responder) -> None:
         """Answer a long-polling request (now, or later for a pending GET)."""
+        upgrade = request.headers.get("upgrade")
+        if upgrade is not None and upgrade.strip().lower() != "websocket":
+            # as Node (ws): an upgrade to another protocol (h2c, a known way to smuggle
+            # requests past a proxy) is refused, whatever the transport
+            log.debug("refused an upgrade to %r", upgrade[:40])
+            responder.respond(400, list(_INVALID_UPGRADE_HEADERS), _INVALID_UPGRADE)
+            return
         method = request.method
         if method == "OPTIONS":
             self._preflight(request, responder)
@@ -408,6 +416,7 @@ class EngineServer:
         if code is None and not self.cors.websocket_origin_ok(
             request.headers.get("origin"), request.headers.get("host")
         ):
+            self._warn_origin(request.headers.get("origin") or "")
             code = FORBIDDEN
         if code is not None:
             self.reject_websocket(request, upgrade, code)
@@ -439,6 +448,21 @@ class EngineServer:
             conn.close(None)
             return
         esock.start_upgrade(conn)
+
+    def _warn_origin(self, origin: str) -> None:
+        """One warning line per refused origin (Node accepts any: a port must be told why)."""
+        origin = origin[:200]
+        if origin in self._warned_origins or len(self._warned_origins) >= 1000:
+            return
+        self._warned_origins.add(origin)
+        if self.cors.enabled:
+            why = "the cors option does not allow it; add it to cors to accept it"
+        else:
+            why = (
+                f"cross-origin WebSockets are refused while CORS is off; to accept it, "
+                f"pass cors=[{origin!r}] (or cors='*') to the Server"
+            )
+        log.warning("refused a WebSocket (403) from origin %r: %s", origin, why)
 
     def reject_websocket(
         self, request: Request, upgrade: WebSocketUpgrade, code: int, message: str | None = None
@@ -484,6 +508,12 @@ class EngineServer:
 
 
 _STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}
+
+_INVALID_UPGRADE = b"Invalid Upgrade header"  # Node's answer, from the ws package
+_INVALID_UPGRADE_HEADERS: Headers = [
+    ("Content-Type", "text/html"),
+    ("Content-Length", str(len(_INVALID_UPGRADE))),
+]
 
 
 _SID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")

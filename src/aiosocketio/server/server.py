@@ -279,6 +279,10 @@ class Server:
     def use(self, middleware: F) -> F:
         return self.sockets.use(middleware)
 
+    def on_unhandled(self, handler: F) -> F:
+        """``handler(socket, event, *args)`` for the events of ``/`` that no handler took."""
+        return self.sockets.on_unhandled(handler)
+
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to a socket of ``/``."""
         return self.sockets.on_any_outgoing(handler)
@@ -424,8 +428,11 @@ class Server:
         """Start the standalone server and return it (``.port`` has the bound port).
 
         ``server_options`` (a dict) goes to :class:`StandaloneServer`; its ``fallback``
-        answers the paths that are neither the engine's nor in :attr:`static_files`."""
+        answers the paths that are neither the engine's nor in :attr:`static_files`.
+        An address it cannot listen on raises an OSError (its ``errno`` tells why) whose
+        text is one line: ``cannot listen on HOST port PORT: address already in use``."""
         from ..transport.standalone import StandaloneServer
+        from .running import ListenError
 
         await asyncio.shield(self._join_workers())
         await self._init_adapters()
@@ -435,6 +442,9 @@ class Server:
         standalone = StandaloneServer([self.engine], **server_options)
         try:
             await standalone.start(host, port, **options)
+        except OSError as exc:
+            await self.shutdown()
+            raise ListenError(host, port, exc) from exc
         except BaseException:
             await self.shutdown()
             raise
@@ -466,13 +476,47 @@ class Server:
 
         return fallback
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Run the standalone server until cancelled."""
-        standalone = await self.start(host, port, **options)
-        try:
-            await standalone.serve_forever()
-        finally:
-            await self.close()
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False, **options: Any
+    ) -> None:
+        """Run the standalone server until Ctrl-C (SIGINT), SIGTERM or cancellation: the
+        main coroutine of a program, ``asyncio.run(io.serve("127.0.0.1", 3000))``.
+
+        It prints where it listens and where clients connect on stderr (``quiet=True``:
+        nothing). SIGINT and SIGTERM close the server, and ``serve`` returns, unless the
+        program handles or ignores them itself. An address it cannot listen on ends the
+        program with a one-line message (SystemExit); :meth:`start` raises the OSError
+        instead. Options are :meth:`start`'s."""
+        import sys
+
+        from .running import ListenError, listening_lines, stop_on_signals
+
+        signalled = asyncio.Event()
+        with stop_on_signals(signalled.set):  # from the start: a signal never comes too early
+            try:
+                standalone = await self.start(host, port, **options)
+            except ListenError as exc:
+                raise SystemExit(str(exc)) from None
+            try:
+                if not quiet:
+                    page = "/" in self.static_files
+                    secure = options.get("ssl") is not None
+                    for line in listening_lines(
+                        host, standalone.port, self.engine.path, page=page, secure=secure
+                    ):
+                        print(line, file=sys.stderr, flush=True)
+                waiters = [
+                    asyncio.ensure_future(standalone.serve_forever()),
+                    asyncio.ensure_future(signalled.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+                    await asyncio.gather(*waiters, return_exceptions=True)
+            finally:
+                await self.close()
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down") and stop serving."""
