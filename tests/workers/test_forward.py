@@ -291,8 +291,11 @@ async def test_an_upgrade_is_relayed_both_ways(pair: Callable[..., Awaitable[Pai
         ws.send_bytes(b"\x00\xff" * 40_000)
         assert await ws.recv() == b"\x00\xff" * 40_000
         assert p.b.messages == ["text é", b"\x00\xff" * 40_000]
+        assert len(p.forwarder.relays) == 1
+        assert not p.forwarder._links  # the upgraded connection is the relay's alone
     finally:
         ws.abort()
+    await until(lambda: not p.forwarder.relays)
 
 
 async def test_close_codes_are_relayed(pair: Callable[..., Awaitable[Pair]]) -> None:

@@ -320,6 +320,7 @@ class _Link(asyncio.Protocol):
         except httptools.HttpParserUpgrade as exc:
             self.call = None
             self.closed = True  # the connection is the WebSocket's from now on
+            self.forwarder.forget(self)
             call.upgraded(self, data[exc.args[0] :])
             return
         except httptools.HttpParserError as exc:
