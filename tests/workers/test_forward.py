@@ -387,3 +387,37 @@ async def test_a_worker_that_stops_tells_its_relayed_clients_to_go(
     assert await ws.expect_close() == (1001, "")
     ws.abort()
     assert await p.b.wait_closed(sid) == "transport close"  # the owner's session ends too
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"not HTTP at all\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    ],
+    ids=["garbage", "unasked-upgrade"],
+)
+async def test_a_wrong_answer_from_an_owner_gives_400(
+    pair: Callable[..., Awaitable[Pair]], tmp_path: Path, answer: bytes
+) -> None:
+    p = await pair()
+    hung_up = asyncio.Event()
+
+    async def wrong_owner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await reader.read()  # until the forwarder hangs up
+        hung_up.set()
+        writer.close()
+
+    owner = await asyncio.start_unix_server(wrong_owner, str(tmp_path / "run" / "w9.http"))
+    try:
+        sid = slot_code(9) + "w" * 18
+        response = await http_request(p.port_a, "GET", poll_url(sid))
+        assert response.status == 400
+        assert response.json()["code"] == 1
+        assert p.forwarder.idle_connections(9) == 0
+        await asyncio.wait_for(hung_up.wait(), 5)
+    finally:
+        owner.close()
+        await owner.wait_closed()

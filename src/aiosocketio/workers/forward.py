@@ -175,7 +175,7 @@ class _Call:
         raise NotImplementedError
 
     def upgraded(self, link: _Link, rest: bytes) -> None:
-        link.close()
+        link.transport.close()  # an upgrade nobody asked for
         self.failed()
 
     def failed(self) -> None:
