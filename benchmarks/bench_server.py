@@ -18,7 +18,8 @@ from aiosocketio import Server, Socket
 
 
 def create_server(async_echo: bool = False) -> Server:
-    io = Server(max_http_buffer_size=1_000_000)
+    # any origin, as the harness's Node reference server (cors: "*"): browsers run against it
+    io = Server(max_http_buffer_size=1_000_000, cors="*")
 
     if async_echo:
 

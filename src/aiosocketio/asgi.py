@@ -5,6 +5,10 @@ granian, or inside another ASGI application.
 
 Requests under the engine's path go to the engine; everything else goes to ``other_app``
 (404 without one). ``static_files`` maps URL paths to files served as they are.
+
+A server with ``startup()`` and ``shutdown()`` coroutines (the Socket.IO server: workers mode)
+has them awaited at the lifespan's startup and shutdown; without a lifespan (a server that
+runs none, or an app mounted in another), ``startup()`` is awaited before the first request.
 """
 
 from __future__ import annotations
@@ -122,11 +126,13 @@ class ASGIWebSocket:
         "_queued",
         "_reading",
         "_wakeup",
+        "close_code",
         "receiver",
     )
 
     def __init__(self, max_buffer_size: int = 8 * 1024 * 1024) -> None:
         self.receiver: Any = None
+        self.close_code: int | None = None  # of the client's close, once received
         self._queue: deque[str | bytes] = deque()
         self._queued = 0
         self._max_buffer = max_buffer_size
@@ -264,12 +270,20 @@ class ASGIApp:
         the place to start background tasks. A hook that raises fails the startup."""
         self.on_shutdown: list[Hook] = list(on_shutdown)
         """Called when the ASGI server stops, before the sessions are closed."""
+        startup = getattr(server, "startup", None) if engine is not server else None
+        self._startup: Callable[[], Awaitable[None]] | None = startup
+        self._shutdown: Callable[[], Awaitable[None]] | None = (
+            getattr(server, "shutdown", None) if startup is not None else None
+        )
+        self._ready = startup is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             path = scope["path"]
             if self.engine.matches(path):
+                if not self._ready:
+                    await self._get_ready()
                 await self._http(scope, receive, send)
             elif (
                 self.static_files
@@ -283,6 +297,8 @@ class ASGIApp:
                 await self._plain(send, 404, b"Not Found")
         elif kind == "websocket":
             if self.engine.matches(scope["path"]):
+                if not self._ready:
+                    await self._get_ready()
                 await self._websocket(scope, receive, send)
             elif self.other_app is not None:
                 await self.other_app(scope, receive, send)
@@ -295,8 +311,30 @@ class ASGIApp:
             await self.other_app(scope, receive, send)
 
     # ------------------------------------------------------------------ lifespan
+    async def _get_ready(self) -> None:
+        if self._startup is not None:
+            await self._startup()
+        self._ready = True
+
+    async def _stop(self) -> None:
+        self.engine.close_all()
+        if self._shutdown is not None:
+            await self._shutdown()
+
+    async def _start_lifespan(self) -> None:
+        """The lifespan startup: the server gets ready, then the ``on_startup`` hooks run."""
+        await self._get_ready()
+        await _run_hooks(self.on_startup)
+
+    async def _stop_lifespan(self) -> None:
+        """The lifespan shutdown: the ``on_shutdown`` hooks, then the sessions are closed."""
+        try:
+            await _run_hooks(self.on_shutdown)
+        except Exception:
+            log.exception("error in a shutdown hook")
+        await self._stop()
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        engine = self.engine
         other = self.other_app
         if other is not None:
             received = False
@@ -307,10 +345,9 @@ class ASGIApp:
                 message = await receive()
                 kind = message.get("type")
                 if kind == "lifespan.startup":
-                    await _run_hooks(self.on_startup)  # an error fails the other app's startup
+                    await self._start_lifespan()  # an error fails the other app's startup
                 elif kind == "lifespan.shutdown":
-                    await _run_hooks(self.on_shutdown)
-                    engine.close_all()
+                    await self._stop_lifespan()
                 return message
 
             try:
@@ -324,25 +361,20 @@ class ASGIApp:
         await self._lifespan_alone(receive, send)
 
     async def _lifespan_alone(self, receive: Receive, send: Send) -> None:
-        """The lifespan protocol without another app: the hooks, then closing every session."""
-        engine = self.engine
+        """The lifespan protocol without another app (or beside one that has none)."""
         while True:
             message = await receive()
             kind = message.get("type")
             if kind == "lifespan.startup":
                 try:
-                    await _run_hooks(self.on_startup)
+                    await self._start_lifespan()
                 except Exception as exc:
-                    log.exception("error in a startup hook")
-                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    log.exception("error while starting")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif kind == "lifespan.shutdown":
-                try:
-                    await _run_hooks(self.on_shutdown)
-                except Exception:
-                    log.exception("error in a shutdown hook")
-                engine.close_all()
+                await self._stop_lifespan()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -386,7 +418,7 @@ class ASGIApp:
         responder = _FutureResponder(future)
         engine.handle_request(request, responder)
         if not future.done() and not await self._wait_answer(future, receive):
-            self._aborted(request, responder)
+            engine.request_aborted(request, responder)
             return
         status, headers, body = future.result()
         await send(
@@ -414,13 +446,6 @@ class ASGIApp:
                 listen.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await listen
-
-    def _aborted(self, request: Request, responder: _FutureResponder) -> None:
-        sid = request.query.get("sid")
-        if request.method == "GET" and sid:
-            esock = self.engine.sessions.get(sid)
-            if esock is not None:
-                esock.poll_aborted(responder)
 
     async def _too_large(self, send: Send, request: Request) -> None:
         headers: Headers = [("Content-Length", "0"), ("Connection", "close")]
@@ -488,7 +513,8 @@ class ASGIApp:
             message = await receive()
             kind = message.get("type")
             if kind == "websocket.disconnect":
-                return int(message.get("code", 1005)) not in (1000, 1001, 1005)
+                code = conn.close_code = int(message.get("code", 1005))
+                return code not in (1000, 1001, 1005)
             if kind != "websocket.receive":
                 continue
             text = message.get("text")

@@ -46,8 +46,10 @@ What still differs from python-socketio (also in docs/migrating-from-python-sock
 - Internals are not there: ``sio.eio``, the tables of ``sio.manager``,
   ``handle_request()``; ``sio.server`` is the native server (its namespaces, sockets and
   adapters).
-- CORS: without ``cors_allowed_origins`` no CORS headers are sent and any origin may connect
-  (python-socketio allows only the server's own origin); a list or ``"*"`` is honoured.
+- CORS: without ``cors_allowed_origins``, a WebSocket from another origin is refused with 403
+  and a long-polling request from another origin is answered without CORS headers (so a
+  browser cannot read it); python-socketio answers both with 400. A list or ``"*"`` is
+  honoured.
 - ``shutdown()`` disconnects every client and stops the server.
 - ``logger=True`` logs events received and emitted (``socketio.server``, INFO);
   ``engineio_logger=True`` logs every Engine.IO packet (``aiosocketio.packets``, DEBUG).

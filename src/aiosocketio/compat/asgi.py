@@ -42,7 +42,7 @@ class ASGIApp(NativeASGIApp):
             native,
             None if self.everything else other_asgi_app,
             static_files={} if self.everything else static_files,
-            on_startup=[native._init_adapters, *([on_startup] if on_startup else [])],
+            on_startup=[on_startup] if on_startup is not None else [],
             on_shutdown=[on_shutdown] if on_shutdown is not None else [],
         )
         self.own_lifespan = on_startup is not None or on_shutdown is not None
