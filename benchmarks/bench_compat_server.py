@@ -22,7 +22,10 @@ import aiosocketio.compat as socketio
 
 
 def create_server(plain: bool) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=1_000_000)
+    # any origin, as bench_server.py and the harness's Node reference server
+    sio = socketio.AsyncServer(
+        async_mode="asgi", max_http_buffer_size=1_000_000, cors_allowed_origins="*"
+    )
     if plain:
 
         @sio.on("echo")
