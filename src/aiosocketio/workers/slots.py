@@ -158,16 +158,26 @@ class WorkerDir:
                 number = int(entry.name[1:-5])
             except ValueError:
                 continue
-            try:
-                fd = os.open(entry, os.O_RDWR | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if self._held(entry):
                 live.append(number)
-            else:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
         return sorted(live)
+
+    def is_live(self, slot: int) -> bool:
+        """Whether a running process holds ``slot`` now."""
+        return self._held(self._lock_path(slot))
+
+    @staticmethod
+    def _held(lock: Path) -> bool:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
