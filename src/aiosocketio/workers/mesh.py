@@ -37,7 +37,7 @@ from typing import Any
 from .. import _json
 from .slots import MAX_SLOTS, Slot
 
-__all__ = ["Mesh", "MeshError", "Peer"]
+__all__ = ["Mesh", "MeshError", "Peer", "check_limits"]
 
 log = logging.getLogger("aiosocketio.workers.mesh")
 
@@ -55,6 +55,14 @@ MessageHook = Callable[["Peer", "bytes | bytearray"], None]
 
 class MeshError(Exception):
     """A peer broke the mesh protocol (its connection is closed)."""
+
+
+def check_limits(max_buffer: int, max_frame: int) -> None:
+    """Raise ValueError unless 0 < max_frame <= max_buffer."""
+    if max_frame <= 0 or max_buffer < max_frame:
+        raise ValueError(
+            f"the mesh needs 0 < max_frame <= max_buffer ({max_frame=}, {max_buffer=})"
+        )
 
 
 def frame(kind: int, body: bytes) -> bytes:
@@ -260,10 +268,7 @@ class Mesh:
         rescan_interval: float = 2.0,
         hello_timeout: float = 5.0,
     ) -> None:
-        if max_frame <= 0 or max_buffer < max_frame:
-            raise ValueError(
-                f"the mesh needs 0 < max_frame <= max_buffer ({max_frame=}, {max_buffer=})"
-            )
+        check_limits(max_buffer, max_frame)
         self.slot = slot
         self.uid = secrets.token_hex(8)
         self.on_join = on_join
@@ -277,6 +282,10 @@ class Mesh:
         """The joined peers, by slot."""
         self.dropped = 0
         """How many peers were dropped because they stopped reading."""
+        self.frames_out = 0
+        """Payloads sent, counted once per peer."""
+        self.frames_in = 0
+        """Payloads received."""
         self.closed = False
         self._all: tuple[Peer, ...] = ()
         self._dialing: set[int] = set()
@@ -395,6 +404,7 @@ class Mesh:
         data = self._frame(payload)
         for peer in peers:
             self._queue(peer, data)
+        self.frames_out += len(peers)
         return len(peers)
 
     def send(self, peer: Peer, payload: bytes) -> bool:
@@ -402,6 +412,7 @@ class Mesh:
         if peer.closed:
             return False
         self._queue(peer, self._frame(payload))
+        self.frames_out += 1
         return True
 
     def _frame(self, payload: bytes) -> bytes:
@@ -485,6 +496,7 @@ class Mesh:
             _call(self.on_join, peer)
 
     def _on_data(self, peer: Peer, body: bytes | bytearray) -> None:
+        self.frames_in += 1
         if self.on_message is not None and not peer.closed:
             _call(self.on_message, peer, body)
 
