@@ -1,7 +1,7 @@
 """A worker process of the cross-process tests: a Server with the inter-worker adapter in a
-slot of the run directory ``argv[1]``, on a free port of 127.0.0.1. It prints
-``{"port", "slot", "pid"}`` as one JSON line once it serves, and stops when its standard
-input closes.
+slot of the run directory ``argv[1]``, on a free port of 127.0.0.1 (on uvloop when it is
+installed). It prints ``{"port", "slot", "pid"}`` as one JSON line once it serves, and stops
+when its standard input closes.
 
 Its clients may emit ``shout`` (the worker broadcasts ``heard(slot, text)``), ``count`` (the
 server count), ``fetch`` (the ids of every socket of every worker) and ``poll`` (a broadcast
@@ -46,4 +46,9 @@ async def main(run_dir: str) -> None:
     slot.release()
 
 
-asyncio.run(main(sys.argv[1]))
+try:
+    import uvloop  # as the standalone server runs when it is installed
+except ImportError:
+    asyncio.run(main(sys.argv[1]))
+else:
+    uvloop.run(main(sys.argv[1]))

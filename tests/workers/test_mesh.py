@@ -195,3 +195,29 @@ async def test_closing_twice_and_options(wdir: WorkerDir) -> None:
     await node.close()
     await node.mesh.close()
     assert node.mesh.publish(b"nobody") == 0
+
+
+def test_under_uvloop(wdir: WorkerDir) -> None:
+    """The standalone server runs uvloop: its transports are not asyncio's classes."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> None:
+        nodes = await start_recorders(wdir, 2, max_buffer=256 * 1024, max_frame=64 * 1024)
+        try:
+            a, b = nodes
+            a.mesh.publish(b"hi")
+            await until(lambda: b.messages == [(0, b"hi")])
+            transport = b.mesh.peers[0]._conn.transport
+            assert transport is not None
+            transport.pause_reading()
+            for _ in range(200):  # 12 MB
+                a.mesh.publish(b"z" * 60_000)
+                await asyncio.sleep(0)
+                if a.mesh.dropped:
+                    break
+            await until(lambda: a.left)
+            assert a.left[0][1].startswith("dropped")
+        finally:
+            await close_all(nodes)
+
+    uvloop.run(scenario())

@@ -32,7 +32,7 @@ import os
 import secrets
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .. import _json
 from .slots import MAX_SLOTS, Slot
@@ -111,7 +111,7 @@ class _Connection(asyncio.Protocol):
 
     # ---------------------------------------------------------------- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.transport = transport
         mesh = self.mesh
         if mesh.closed:
