@@ -61,15 +61,20 @@ def test_message_codec() -> None:
     plain = {"type": 3, "data": {"packet": {"data": ["e", 1, "é", None]}}, "nsp": "/"}
     assert encode_message(plain)[:1] == b"{"
     assert decode_message(encode_message(plain)) == plain
-    binary = {"data": [b"\x00\x01", {"n": [bytearray(b"ab"), memoryview(b"")]}, 2**70]}
+    binary = {"data": [b"\x00\x01", {"n": [bytearray(b"ab"), memoryview(b"")]}, 2]}
+    decoded = {"data": [b"\x00\x01", {"n": [b"ab", b""]}, 2]}
+    assert encode_message(binary)[0] == 0x81  # MessagePack
+    assert decode_message(encode_message(binary)) == decoded
+    # what MessagePack refuses (integers beyond 64 bits): JSON with attachments
+    binary["data"][2] = decoded["data"][2] = 2**70
     data = encode_message(binary)
     assert data[0] == 0
-    assert decode_message(data) == {"data": [b"\x00\x01", {"n": [b"ab", b""]}, 2**70]}
+    assert decode_message(data) == decoded
     assert decode_message(bytearray(data)) == decode_message(data)
     assert decode_message(encode_message({1: "non-string key"})) == {"1": "non-string key"}
     with pytest.raises(TypeError):
         encode_message({"x": object()})
-    for bad in (b"", b"\x00", b"\x00\x00\x00\x00\x05", data[:-1], b"{", b"\xff"):
+    for bad in (b"", b"\x00", b"\x00\x00\x00\x00\x05", data[:-1], b"{", b"\xff", b"\x82\x01"):
         with pytest.raises(ValueError):
             decode_message(bad)
     with pytest.raises(ValueError, match="attachments"):
@@ -81,7 +86,14 @@ def test_no_msgpack_needed() -> None:
     code = (
         "import sys; sys.modules['msgpack'] = None\n"
         "from aiosocketio.adapters.workers import decode_message, encode_message\n"
-        "assert decode_message(encode_message({'b': b'x'})) == {'b': b'x'}\n"
+        "data = encode_message({'b': b'x'})\n"
+        "assert data[0] == 0 and decode_message(data) == {'b': b'x'}\n"
+        "try:\n"
+        "    decode_message(bytes([0x81, 0xA1, 0x62, 0x01]))\n"
+        "except ValueError as exc:\n"
+        "    assert 'msgpack is not installed' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('decoded MessagePack without msgpack')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
 

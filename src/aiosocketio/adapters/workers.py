@@ -20,8 +20,9 @@ answers). The session lives where the client was last connected, which after a m
 the worker its private id was first made on: asking every worker is what finds it.
 
 The mesh protocol is private to the workers of one deployment (there are no Node peers on
-it): JSON (orjson) for messages, and for a message holding binary data the JSON with
-placeholders (as the Socket.IO wire does) followed by the raw attachments.
+it): JSON (orjson) for messages, MessagePack for a message holding binary data (or, without
+msgpack installed, the JSON with placeholders as the Socket.IO wire has them, followed by the
+raw attachments).
 
 Use it through :func:`workers_adapter` (a Server in workers mode does)::
 
@@ -66,6 +67,7 @@ __all__ = [
     "WorkersLink",
     "decode_message",
     "encode_message",
+    "encode_with_attachments",
     "workers_adapter",
 ]
 
@@ -84,17 +86,39 @@ _orjson_dumps = orjson.dumps
 
 
 # ---------------------------------------------------------------------------------- wire forms
+try:
+    from .msgpack_codec import decode as _msgpack_decode
+    from .msgpack_codec import encode as _msgpack_encode
+except ImportError:  # msgpack is optional: binary messages then use the attachments form
+    _msgpack_encode = _msgpack_decode = None  # type: ignore[assignment]
+
+_MSGPACK_MAPS = frozenset((*range(0x80, 0x90), 0xDE, 0xDF))  # the first byte of a map
+
+
 def encode_message(message: Any) -> bytes:
     """A message as the workers send it. Raises TypeError when it cannot be encoded.
 
-    JSON; with binary data inside: a zero byte, the number of attachments and their lengths
-    (4 bytes each, big-endian), the JSON with placeholders, then the attachments."""
+    JSON; with binary data inside, MessagePack (4 to 10 times faster than the other form
+    here), or when msgpack is not installed or refuses the message (integers beyond 64
+    bits): a zero byte, the number of attachments and their lengths (4 bytes each,
+    big-endian), the JSON with placeholders (as the Socket.IO wire has them), then the
+    attachments."""
     try:
         return _orjson_dumps(message)  # the common case: orjson refuses bytes, so no walk first
     except TypeError:
         pass
     if not has_binary(message):
         return _json.dumps(message).encode()  # big integers, non-string keys...
+    if _msgpack_encode is not None:
+        try:
+            return _msgpack_encode(message)
+        except TypeError:
+            pass
+    return encode_with_attachments(message)
+
+
+def encode_with_attachments(message: Any) -> bytes:
+    """The form of a binary message without MessagePack (see :func:`encode_message`)."""
     buffers: list[bytes] = []
     skeleton = _json.dumps(_deconstruct(message, buffers)).encode()
     head = struct.pack(f">BI{len(buffers)}I", _BINARY, len(buffers), *map(len, buffers))
@@ -103,8 +127,17 @@ def encode_message(message: Any) -> bytes:
 
 def decode_message(data: bytes | bytearray) -> Any:
     """A message from :func:`encode_message`; ValueError when it is not one."""
-    if not data or data[0] != _BINARY:
-        return _json.loads(data)
+    first = data[0] if data else None
+    if first == _BINARY:
+        return _with_attachments(data)
+    if first in _MSGPACK_MAPS:
+        if _msgpack_decode is None:
+            raise ValueError("a MessagePack message, and msgpack is not installed here")
+        return _msgpack_decode(data)  # type: ignore[arg-type]
+    return _json.loads(data)
+
+
+def _with_attachments(data: bytes | bytearray) -> Any:
     try:
         (count,) = _U32.unpack_from(data, 1)
         lengths = struct.unpack_from(f">{count}I", data, 5)
