@@ -114,7 +114,7 @@ def encode_flags(flags: BroadcastFlags) -> dict[str, Any]:
 
 
 def decode_flags(raw: Any) -> BroadcastFlags:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return BroadcastFlags()
     compress = raw.get("compress")
     timeout = raw.get("timeout")
@@ -133,9 +133,15 @@ def encode_options(opts: BroadcastOptions, *, flags: bool = True) -> dict[str, A
     return out
 
 
+_EVERYONE = BroadcastOptions()
+_EVERYONE_ON_THE_WIRE = encode_options(_EVERYONE)
+
+
 def decode_options(raw: Any) -> BroadcastOptions:
     """Options from the wire; a socket received from elsewhere is never ``local``."""
-    if not isinstance(raw, Mapping):
+    if raw == _EVERYONE_ON_THE_WIRE:  # the most common broadcast, in one comparison
+        return _EVERYONE
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return BroadcastOptions()
     return BroadcastOptions(
         rooms=frozenset(_rooms(raw.get("rooms"))),

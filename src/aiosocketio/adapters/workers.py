@@ -80,6 +80,7 @@ RESTORE_SESSION = 100
 RESTORE_SESSION_RESPONSE = 101
 """Private message types (connection state recovery across workers)."""
 
+_BROADCAST = int(MessageType.BROADCAST)
 _BINARY = 0  # the first byte of a message with attachments (a JSON one starts with "{")
 _U32 = struct.Struct(">I")
 _orjson_dumps = orjson.dumps
@@ -441,6 +442,11 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
             self.peer_of[uid] = peer
             self.nodes[uid] = 0.0
         kind = message.get("type")
+        if kind == _BROADCAST:  # the common case first, without the generic checks
+            data = message.get("data")
+            if type(data) is dict:
+                self._on_broadcast(uid, data)
+            return
         if kind == MessageType.HEARTBEAT:
             return
         if kind == MessageType.INITIAL_HEARTBEAT:
