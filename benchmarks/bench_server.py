@@ -17,7 +17,8 @@ from aiosocketio import Server, Socket
 
 
 def create_server() -> Server:
-    io = Server(max_http_buffer_size=1_000_000)
+    # any origin, as the harness's Node reference server (cors: "*"): browsers run against it
+    io = Server(max_http_buffer_size=1_000_000, cors="*")
 
     @io.on_event("echo")
     def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:

@@ -5,6 +5,10 @@ granian, or inside another ASGI application.
 
 Requests under the engine's path go to the engine; everything else goes to ``other_app``
 (404 without one). ``static_files`` maps URL paths to files served as they are.
+
+A server with ``startup()`` and ``shutdown()`` coroutines (the Socket.IO server: workers mode)
+has them awaited at the lifespan's startup and shutdown; without a lifespan (a server that
+runs none, or an app mounted in another), ``startup()`` is awaited before the first request.
 """
 
 from __future__ import annotations
@@ -115,11 +119,13 @@ class ASGIWebSocket:
         "_queued",
         "_reading",
         "_wakeup",
+        "close_code",
         "receiver",
     )
 
     def __init__(self, max_buffer_size: int = 8 * 1024 * 1024) -> None:
         self.receiver: Any = None
+        self.close_code: int | None = None  # of the client's close, once received
         self._queue: deque[str | bytes] = deque()
         self._queued = 0
         self._max_buffer = max_buffer_size
@@ -250,12 +256,20 @@ class ASGIApp:
         self.engine: EngineServer = engine
         self.other_app = other_app
         self.static_files: dict[str, StaticFile] = dict(static_files or {})
+        startup = getattr(server, "startup", None) if engine is not server else None
+        self._startup: Callable[[], Awaitable[None]] | None = startup
+        self._shutdown: Callable[[], Awaitable[None]] | None = (
+            getattr(server, "shutdown", None) if startup is not None else None
+        )
+        self._ready = startup is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             path = scope["path"]
             if self.engine.matches(path):
+                if not self._ready:
+                    await self._get_ready()
                 await self._http(scope, receive, send)
             elif path in self.static_files and scope["method"] in ("GET", "HEAD"):
                 await self._static(scope, send, self.static_files[path])
@@ -265,6 +279,8 @@ class ASGIApp:
                 await self._plain(send, 404, b"Not Found")
         elif kind == "websocket":
             if self.engine.matches(scope["path"]):
+                if not self._ready:
+                    await self._get_ready()
                 await self._websocket(scope, receive, send)
             elif self.other_app is not None:
                 await self.other_app(scope, receive, send)
@@ -277,15 +293,27 @@ class ASGIApp:
             await self.other_app(scope, receive, send)
 
     # ------------------------------------------------------------------ lifespan
+    async def _get_ready(self) -> None:
+        if self._startup is not None:
+            await self._startup()
+        self._ready = True
+
+    async def _stop(self) -> None:
+        self.engine.close_all()
+        if self._shutdown is not None:
+            await self._shutdown()
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        engine = self.engine
         other = self.other_app
         if other is not None:
 
             async def receive_and_close() -> Message:
                 message = await receive()
-                if message.get("type") == "lifespan.shutdown":
-                    engine.close_all()
+                kind = message.get("type")
+                if kind == "lifespan.startup":
+                    await self._get_ready()
+                elif kind == "lifespan.shutdown":
+                    await self._stop()
                 return message
 
             await other(scope, receive_and_close, send)
@@ -294,9 +322,15 @@ class ASGIApp:
             message = await receive()
             kind = message.get("type")
             if kind == "lifespan.startup":
+                try:
+                    await self._get_ready()
+                except Exception as exc:
+                    log.exception("error while starting")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif kind == "lifespan.shutdown":
-                engine.close_all()
+                await self._stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -340,7 +374,7 @@ class ASGIApp:
         responder = _FutureResponder(future)
         engine.handle_request(request, responder)
         if not future.done() and not await self._wait_answer(future, receive):
-            self._aborted(request, responder)
+            engine.request_aborted(request, responder)
             return
         status, headers, body = future.result()
         await send(
@@ -368,13 +402,6 @@ class ASGIApp:
                 listen.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await listen
-
-    def _aborted(self, request: Request, responder: _FutureResponder) -> None:
-        sid = request.query.get("sid")
-        if request.method == "GET" and sid:
-            esock = self.engine.sessions.get(sid)
-            if esock is not None:
-                esock.poll_aborted(responder)
 
     async def _too_large(self, send: Send, request: Request) -> None:
         headers: Headers = [("Content-Length", "0"), ("Connection", "close")]
@@ -449,7 +476,8 @@ class ASGIApp:
             message = await receive()
             kind = message.get("type")
             if kind == "websocket.disconnect":
-                return int(message.get("code", 1005)) not in (1000, 1001, 1005)
+                code = conn.close_code = int(message.get("code", 1005))
+                return code not in (1000, 1001, 1005)
             if kind != "websocket.receive":
                 continue
             text = message.get("text")

@@ -531,6 +531,9 @@ class Socket(Emitter):
                 error = ConnectionRefused(str(data.get("message", "")), data.get("data"))
             else:
                 error = ConnectionRefused(str(data))
+            hint = self.io.namespace_hint(self.nsp)
+            if hint is not None:
+                error.add_note(hint)
             self._report_connect_error(error)
 
     def _on_event(self, packet: Packet) -> None:

@@ -53,6 +53,18 @@ class SyncClient:
         self._done = threading.Event()
 
     # ------------------------------------------------------------------ loop thread
+    @staticmethod
+    def _refuse_event_loop() -> None:
+        """Blocking here would block the caller's event loop, and a server on it."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise RuntimeError(
+            "SyncClient would block the running event loop of this thread: in async code, "
+            "use the asyncio client (sock = await aiosocketio.connect(url, ...))"
+        )
+
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         loop = self._loop
         if loop is None:
@@ -109,7 +121,9 @@ class SyncClient:
     # ------------------------------------------------------------------ connecting
     def connect(self, timeout: float | None = 20.0) -> None:
         """Connect and wait for the namespace; raises what ``connect_error`` reports
-        (ConnectionRefused, TransportError) or TimeoutError."""
+        (ConnectionRefused, TransportError) or TimeoutError. RuntimeError at once on a
+        thread that runs an event loop (use :func:`aiosocketio.connect` there)."""
+        self._refuse_event_loop()
         with self._lock:
             if self._loop is not None:
                 raise RuntimeError("the client is connected already")
@@ -171,6 +185,7 @@ class SyncClient:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the client is disconnected for good (by :meth:`disconnect`, or by
         the server without a reconnection); False after ``timeout`` seconds."""
+        self._refuse_event_loop()
         return self._done.wait(timeout)
 
     close = disconnect
@@ -257,6 +272,7 @@ class SyncClient:
     def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
         """Emit and wait for the acknowledgement (None, the argument, or a tuple).
         Raises AckTimeout after ``timeout`` seconds, NotConnected on a disconnection."""
+        self._refuse_event_loop()
         sock = self._socket
         if sock is None:
             raise RuntimeError("the client is not connected (call connect() first)")

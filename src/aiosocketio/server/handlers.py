@@ -103,7 +103,10 @@ def run_handler(
     if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
         return spawn(_await_then_ack(result, ack), _name(what, event))
     if ack is not None:
-        ack(*ack_args(result))
+        try:
+            ack(*ack_args(result))
+        except Exception:  # a value the parser refuses (docs/json.md)
+            log.exception("error in %s", _name(what, event))
     return None
 
 

@@ -7,6 +7,7 @@ import inspect
 import logging
 import math
 import mimetypes
+import os
 import re
 import secrets
 import time
@@ -21,6 +22,8 @@ from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
 from ..socketio.parser import JSON_PARSER, Parser
+from ..workers import WORKERS_DIR_ENV
+from ..workers.detect import SiblingCheck
 from .broadcast import BroadcastOperator
 from .client import Client
 from .namespace import Namespace, NamespaceCheck, ParentNamespace
@@ -28,6 +31,10 @@ from .namespace import Namespace, NamespaceCheck, ParentNamespace
 if TYPE_CHECKING:
     from ..asgi import ASGIApp, StaticFile
     from ..transport.standalone import Fallback, StandaloneServer
+    from ..workers.slots import Slot
+    from ..workers.worker import Worker
+
+AdapterFactory = Callable[[Namespace], Adapter]
 
 __all__ = ["RecoveryOptions", "Server"]
 
@@ -54,13 +61,22 @@ class Server:
     ``static_files`` maps URL paths to files served as they are on GET and HEAD, by both
     front doors: a file name, or ``{"filename": ..., "content_type": ...}`` (for example
     ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file).
+
+    ``workers_dir`` (default: the environment variable ``AIOSOCKETIO_WORKERS_DIR``) turns
+    *workers mode* on, for several processes of this server on one machine (``uvicorn
+    --workers N``, gunicorn, hypercorn, or our own server's workers): the workers share that
+    directory. Each claims a slot there when it starts (:meth:`start`, or :meth:`startup`
+    under an ASGI server); its session ids start with the slot's two characters (with a
+    ``generate_id`` of yours, they are put before your id), and a request for another
+    worker's session is passed on to that worker. See "Deploying on all cores"
+    (docs/deploying.md).
     """
 
     def __init__(
         self,
         *,
         path: str = "/socket.io",
-        adapter: Callable[[Namespace], Adapter] = MemoryAdapter,
+        adapter: AdapterFactory | None = None,
         parser: Parser = JSON_PARSER,
         connect_timeout: float = 45.0,
         connection_state_recovery: RecoveryOptions | bool | None = None,
@@ -83,6 +99,7 @@ class Server:
         max_namespaces: int | None = 10_000,
         max_connections: int | None = None,
         static_files: Mapping[str, StaticFile] | None = None,
+        workers_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -112,7 +129,17 @@ class Server:
         self.max_pending_acks = max_pending_acks
         self.max_namespaces = max_namespaces
         self._namespaces_full_logged_at = -math.inf
-        self.adapter_factory = adapter
+        self._default_adapter = adapter is None
+        self.adapter_factory: AdapterFactory = adapter or MemoryAdapter
+        if workers_dir is None:
+            workers_dir = os.environ.get(WORKERS_DIR_ENV) or None
+        self.workers_dir: str | None = None if workers_dir is None else os.fspath(workers_dir)
+        """The run directory of the workers (workers mode), or None."""
+        self.worker: Worker | None = None
+        """This process's share of the run directory, once started in workers mode."""
+        self._joining: asyncio.Future[None] | None = None
+        if self.workers_dir is None:
+            self.engine.router = SiblingCheck()
         self.parser = parser
         self.connect_timeout = connect_timeout
         self.max_pending_handlers = max_pending_handlers
@@ -252,6 +279,10 @@ class Server:
     def use(self, middleware: F) -> F:
         return self.sockets.use(middleware)
 
+    def on_unhandled(self, handler: F) -> F:
+        """``handler(socket, event, *args)`` for the events of ``/`` that no handler took."""
+        return self.sockets.on_unhandled(handler)
+
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to a socket of ``/``."""
         return self.sockets.on_any_outgoing(handler)
@@ -328,6 +359,62 @@ class Server:
         self.engine.headers_hooks.append(hook)
         return hook
 
+    # ------------------------------------------------------------------ workers mode
+    async def startup(self) -> None:
+        """Get ready to serve from another server's front door (the ASGI app calls this at
+        the lifespan startup, or at its first request when the server runs no lifespan): in
+        workers mode, join the workers. Safe to call again."""
+        await asyncio.shield(self._join_workers())
+
+    async def shutdown(self) -> None:
+        """Leave the workers (the ASGI app calls this at the lifespan shutdown)."""
+        joining, self._joining = self._joining, None
+        worker, self.worker = self.worker, None
+        if joining is not None and not joining.done():
+            joining.cancel()
+        if worker is not None:
+            await worker.close()
+
+    def _join_workers(self) -> asyncio.Future[None]:
+        """Claim a slot, once (workers mode)."""
+        joining = self._joining
+        if joining is None:
+            joining = self._joining = asyncio.ensure_future(self._join())
+        return joining
+
+    async def _join(self) -> None:
+        if self.workers_dir is None:
+            return
+        from ..workers.worker import Worker
+
+        worker = Worker(self.workers_dir)
+        slot = await worker.start(self.engine)
+        self.worker = worker
+        log.info("worker slot %d of %s", slot.number, worker.dir.path)
+        factory = self._workers_adapter_factory(slot) if self._default_adapter else None
+        if factory is not None:
+            for adapter in await self._replace_adapters(factory):
+                await adapter.init()
+
+    def _workers_adapter_factory(self, slot: Slot) -> AdapterFactory | None:
+        """The default adapter in workers mode, for the worker of ``slot`` (None: keep the
+        in-memory one). The seam for the inter-worker adapter."""
+        return None
+
+    async def _replace_adapters(self, factory: AdapterFactory) -> list[Adapter]:
+        """Give the namespaces made so far (before the start) adapters from ``factory``,
+        keeping the room listeners added to the old ones."""
+        self.adapter_factory = factory
+        replaced: list[Adapter] = []
+        for nsp in list(self._nsps.values()):
+            old = nsp.adapter
+            new = factory(nsp)
+            new._room_listeners = old._room_listeners
+            nsp.adapter = new
+            replaced.append(new)
+            await old.close()
+        return replaced
+
     # ------------------------------------------------------------------ front doors
     def asgi_app(self, other_app: Any = None) -> ASGIApp:
         """An ASGI application serving this server; other paths go to ``other_app``."""
@@ -341,15 +428,26 @@ class Server:
         """Start the standalone server and return it (``.port`` has the bound port).
 
         ``server_options`` (a dict) goes to :class:`StandaloneServer`; its ``fallback``
-        answers the paths that are neither the engine's nor in :attr:`static_files`."""
+        answers the paths that are neither the engine's nor in :attr:`static_files`.
+        An address it cannot listen on raises an OSError (its ``errno`` tells why) whose
+        text is one line: ``cannot listen on HOST port PORT: address already in use``."""
         from ..transport.standalone import StandaloneServer
+        from .running import ListenError
 
+        await asyncio.shield(self._join_workers())
         await self._init_adapters()
         server_options = dict(options.pop("server_options", {}))
         if self.static_files:
             server_options["fallback"] = self._static_fallback(server_options.get("fallback"))
         standalone = StandaloneServer([self.engine], **server_options)
-        await standalone.start(host, port, **options)
+        try:
+            await standalone.start(host, port, **options)
+        except OSError as exc:
+            await self.shutdown()
+            raise ListenError(host, port, exc) from exc
+        except BaseException:
+            await self.shutdown()
+            raise
         self._standalone = standalone
         return standalone
 
@@ -378,13 +476,47 @@ class Server:
 
         return fallback
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Run the standalone server until cancelled."""
-        standalone = await self.start(host, port, **options)
-        try:
-            await standalone.serve_forever()
-        finally:
-            await self.close()
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False, **options: Any
+    ) -> None:
+        """Run the standalone server until Ctrl-C (SIGINT), SIGTERM or cancellation: the
+        main coroutine of a program, ``asyncio.run(io.serve("127.0.0.1", 3000))``.
+
+        It prints where it listens and where clients connect on stderr (``quiet=True``:
+        nothing). SIGINT and SIGTERM close the server, and ``serve`` returns, unless the
+        program handles or ignores them itself. An address it cannot listen on ends the
+        program with a one-line message (SystemExit); :meth:`start` raises the OSError
+        instead. Options are :meth:`start`'s."""
+        import sys
+
+        from .running import ListenError, listening_lines, stop_on_signals
+
+        signalled = asyncio.Event()
+        with stop_on_signals(signalled.set):  # from the start: a signal never comes too early
+            try:
+                standalone = await self.start(host, port, **options)
+            except ListenError as exc:
+                raise SystemExit(str(exc)) from None
+            try:
+                if not quiet:
+                    page = "/" in self.static_files
+                    secure = options.get("ssl") is not None
+                    for line in listening_lines(
+                        host, standalone.port, self.engine.path, page=page, secure=secure
+                    ):
+                        print(line, file=sys.stderr, flush=True)
+                waiters = [
+                    asyncio.ensure_future(standalone.serve_forever()),
+                    asyncio.ensure_future(signalled.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+                    await asyncio.gather(*waiters, return_exceptions=True)
+            finally:
+                await self.close()
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down") and stop serving."""
@@ -395,5 +527,6 @@ class Server:
         if self._standalone is not None:
             standalone, self._standalone = self._standalone, None
             await standalone.close()
+        await self.shutdown()
         for nsp in list(self._nsps.values()):
             await nsp.adapter.close()

@@ -72,6 +72,8 @@ class StandaloneServer:
         self.ws_close_timeout = ws_close_timeout
         self.backlog = backlog
         self.secure = False
+        self.forwarded = False
+        """Whether requests come from other workers of the same server (see :meth:`start_unix`)."""
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._closing = False
@@ -102,12 +104,8 @@ class StandaloneServer:
         reuse_port: bool = False,
     ) -> None:
         """Listen on ``host:port`` (port 0 picks a free port, see :attr:`port`)."""
-        if self._server is not None:
-            raise RuntimeError("the server is already started")
-        loop = asyncio.get_running_loop()
+        loop = self._starting()
         self.secure = ssl is not None
-        self._closing = False
-        self._stopped = loop.create_future()
         self._server = await loop.create_server(
             lambda: HttpProtocol(self),
             host,
@@ -117,6 +115,25 @@ class StandaloneServer:
             backlog=self.backlog,
         )
 
+    async def start_unix(self, path: str, *, forwarded: bool = False) -> None:
+        """Listen on the Unix socket ``path`` (an existing socket file there is replaced).
+
+        With ``forwarded``, this is a worker's internal socket: its requests were passed on
+        by another worker of the same server (they are marked, and never passed on again)."""
+        loop = self._starting()
+        self.forwarded = forwarded
+        self._server = await loop.create_unix_server(
+            lambda: HttpProtocol(self), path, backlog=self.backlog
+        )
+
+    def _starting(self) -> asyncio.AbstractEventLoop:
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        self._closing = False
+        self._stopped = loop.create_future()
+        return loop
+
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
         server = self._server
@@ -124,9 +141,10 @@ class StandaloneServer:
 
     @property
     def port(self) -> int:
-        """The port of the first listening socket."""
+        """The port of the first listening TCP socket."""
         for sock in self.sockets:
-            return int(sock.getsockname()[1])
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return int(sock.getsockname()[1])
         raise RuntimeError("the server is not listening")
 
     async def serve_forever(self) -> None:
