@@ -29,7 +29,7 @@ from adapters.helpers import (
     sockets_join_leave_disconnect,
     wait_for_servers,
 )
-from aiosocketio import Socket
+from aiosocketio import Server, Socket
 from aiosocketio.adapters.base import ClusterTimeout
 from aiosocketio.adapters.cluster import RemoteSocket
 from aiosocketio.adapters.workers import (
@@ -40,7 +40,7 @@ from aiosocketio.adapters.workers import (
     workers_adapter,
 )
 from aiosocketio.workers.mesh import Mesh
-from aiosocketio.workers.slots import WorkerDir
+from aiosocketio.workers.slots import Slot, WorkerDir
 from sioclient import SioServer, until
 
 
@@ -261,6 +261,34 @@ async def test_the_slot_may_come_after_the_adapter(wdir: WorkerDir) -> None:
     finally:
         claimed[0].release()
         other_slot.release()
+
+
+class _MeshServer(Server):
+    """Workers mode with this adapter as its default, through the server's seam."""
+
+    def _workers_adapter_factory(self, slot: Slot) -> Any:
+        return workers_adapter(slot, request_timeout=1.0)
+
+
+async def test_workers_mode_with_the_adapter(wdir: WorkerDir) -> None:
+    """Servers in workers mode on one directory, the adapter made by the seam once each
+    claimed its slot (namespaces made before the start included)."""
+    nodes = [SioServer(_MeshServer(workers_dir=wdir.path)) for _ in range(3)]
+    for node in nodes:
+        node.io.of("/chat")
+    try:
+        for node in nodes:
+            await node.__aenter__()
+        await wait_for_servers(nodes, 3)
+        await wait_for_servers(nodes, 3, "/chat")
+        assert sorted(mesh_of(n).slot.number for n in nodes) == [0, 1, 2]
+        await broadcast_reaches_every_server_once(nodes)
+        await nodes[2].close()
+        await wait_for_servers(nodes[:2], 2, timeout=0.5)
+    finally:
+        for node in nodes:
+            await node.close()
+    assert sorted(p.name for p in wdir.path.iterdir()) == ["w0.lock", "w1.lock", "w2.lock"]
 
 
 # ---------------------------------------------------------------------------------- recovery

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
@@ -221,3 +222,13 @@ def test_under_uvloop(wdir: WorkerDir) -> None:
             await close_all(nodes)
 
     uvloop.run(scenario())
+
+
+async def test_giving_the_slot_back_stops_the_mesh(wdir: WorkerDir, nodes: list[Recorder]) -> None:
+    nodes += await start_recorders(wdir, 2)
+    a, b = nodes
+    b.slot.release()  # what a worker that leaves does, whoever owns the mesh
+    assert b.mesh.closed and not os.path.exists(b.slot.path("mesh"))
+    await until(lambda: a.left, timeout=0.5)
+    assert a.peer_slots == [] and [p.slot for p, _ in b.left] == [0]
+    await b.mesh.close()

@@ -14,9 +14,10 @@ Frames: a 4-byte big-endian length (of what follows), a kind byte, the body::
     DATA     either way           the payload, after HELLO / WELCOME
 
 A worker's ``uid`` is random per incarnation: a worker that restarts in the same slot is a new
-peer (its old connections ended with its process). A peer is *joined* once the hello exchange
-is done and *leaves* when its connection closes, at once. A peer that stops reading is dropped
-once ``max_buffer`` bytes wait for it, and reported: memory stays bounded.
+peer (its old connections ended with its process). The mesh stops when its slot is given
+back. A peer is *joined* once the hello exchange is done and *leaves* when its connection
+closes, at once. A peer that stops reading is dropped once ``max_buffer`` bytes wait for it,
+and reported: memory stays bounded.
 
 Payloads are opaque bytes: :meth:`Mesh.publish` frames a payload once and writes that same
 frame to every peer. Frames queued in one turn of the event loop leave together (one write per
@@ -313,6 +314,7 @@ class Mesh:
             lambda: _Connection(self, None), path, backlog=MAX_SLOTS
         )
         self._inode = os.stat(path).st_ino
+        self.slot.on_release(self.stop)  # a worker that gave its slot back is out of the mesh
         await self.scan()
         if self.rescan_interval > 0:
             self._rescan = self._loop.create_task(self._rescan_loop())
@@ -359,30 +361,38 @@ class Mesh:
         finally:
             self._dialing.discard(number)
 
-    async def close(self, timeout: float = 1.0) -> None:
-        """Stop listening, send what waits, close every connection (peers see it at once)."""
+    def stop(self) -> None:
+        """Stop listening, send what waits and close every connection (peers see it at
+        once), without waiting; the slot's release calls this."""
         if self.closed:
             return
         self.closed = True
         if self._rescan is not None:
             self._rescan.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rescan
-        server, self._server = self._server, None
+        server = self._server
         if server is not None:
             server.close()
             self._unlink()
         self._flush()
-        connections = list(self._connections)
-        for conn in connections:
+        for conn in list(self._connections):
             conn.close()
         for peer in list(self._all):
             self._lost(peer, "this worker closed its mesh")
+
+    async def close(self, timeout: float = 1.0) -> None:
+        """:meth:`stop`, then wait (at most ``timeout``) for the connections to end."""
+        connections = list(self._connections)
+        self.stop()
+        rescan, self._rescan = self._rescan, None
+        if rescan is not None and rescan is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError):
+                await rescan
         if connections:
             await asyncio.wait([c.lost for c in connections], timeout=timeout)
             for conn in connections:
                 if not conn.lost.done():
                     conn.abort()
+        server, self._server = self._server, None
         if server is not None:
             await server.wait_closed()
 
