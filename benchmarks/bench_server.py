@@ -12,17 +12,27 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from aiosocketio import Server, Socket
 
 
-def create_server() -> Server:
-    io = Server(max_http_buffer_size=1_000_000)
+def create_server(async_echo: bool = False) -> Server:
+    # any origin, as the harness's Node reference server (cors: "*"): browsers run against it
+    io = Server(max_http_buffer_size=1_000_000, cors="*")
 
-    @io.on_event("echo")
-    def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
-        return args
+    if async_echo:
+
+        @io.on_event("echo")
+        async def echo_async(socket: Socket, *args: Any) -> tuple[Any, ...]:
+            return args
+
+    else:
+
+        @io.on_event("echo")
+        def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
+            return args
 
     @io.on_event("broadcast")
     def broadcast(socket: Socket, payload: Any) -> None:
@@ -39,8 +49,8 @@ def create_server() -> Server:
     return io
 
 
-async def run_standalone(port: int) -> None:
-    io = create_server()
+async def serve_standalone(io: Server, port: int) -> None:
+    """Run ``io``'s standalone server until SIGINT or SIGTERM."""
     await io.start("127.0.0.1", port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -50,12 +60,12 @@ async def run_standalone(port: int) -> None:
     await io.close()
 
 
-def run_asgi(port: int) -> None:
+def serve_asgi(app: Any, port: int) -> None:
+    """Run an ASGI app on uvicorn, as the harness's python-socketio reference runs."""
     import uvicorn
 
-    io = create_server()
     uvicorn.run(
-        io.asgi_app(),
+        app,
         host="127.0.0.1",
         port=port,
         loop="uvloop",
@@ -66,9 +76,30 @@ def run_asgi(port: int) -> None:
     )
 
 
+def run(coro: Coroutine[Any, Any, None], loop: str = "uvloop") -> str:
+    """Run a coroutine on uvloop (when installed and asked for) or asyncio; the loop used."""
+    try:
+        import uvloop
+    except ImportError:
+        loop = "asyncio"
+    if loop == "asyncio":
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+    return loop
+
+
+def create_async_server() -> Server:
+    """``create_server(async_echo=True)``, importable by name (for the workers)."""
+    return create_server(True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--asgi", action="store_true", help="serve as an ASGI app on uvicorn")
+    parser.add_argument(
+        "--async-echo", action="store_true", help="a coroutine echo handler (a task per event)"
+    )
     parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
@@ -94,23 +125,18 @@ def main() -> None:
     if args.workers is not None:
         front += f", {args.workers} workers"
     print(f"aiosocketio {aiosocketio.__version__} {front} on 127.0.0.1:{port}", flush=True)
-    if args.asgi:
-        run_asgi(port)
-        return
     if args.workers is not None:
-        # each worker imports this file as a module and calls create_server()
+        # each worker imports this file as a module and calls the factory
+        factory = create_async_server if args.async_echo else create_server
         aiosocketio.run(
-            create_server, "127.0.0.1", port, workers=args.workers, grace=3.0, log_level="warning"
+            factory, "127.0.0.1", port, workers=args.workers, grace=3.0, log_level="warning"
         )
         return
-    try:
-        import uvloop
-    except ImportError:
-        args.loop = "asyncio"
-    if args.loop == "asyncio":
-        asyncio.run(run_standalone(port))
+    io = create_server(args.async_echo)
+    if args.asgi:
+        serve_asgi(io.asgi_app(), port)
     else:
-        uvloop.run(run_standalone(port))
+        run(serve_standalone(io, port), args.loop)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from aiosocketio.ws.deflate import Deflate, DeflateParams
 from aiosocketio.ws.frames import (
     BINARY,
     CLOSE,
@@ -27,6 +33,18 @@ from aiosocketio.ws.handshake import build_request, check_response
 TIMEOUT = 3.0
 EIO = "/engine.io/"
 SEP = "\x1e"
+INTEROP = Path(__file__).resolve().parent / "interop"
+
+
+def node_or_skip() -> str:
+    """The ``node`` executable that runs the official JavaScript packages of
+    tests/interop/node_modules; the test is skipped when either is missing."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("this test runs the official client under Node.js: `node` is not on PATH")
+    if not (INTEROP / "node_modules" / "socket.io-client" / "package.json").is_file():
+        pytest.skip(f"this test needs the npm packages: `npm ci` in {INTEROP}")
+    return node
 
 
 @dataclass
@@ -342,8 +360,11 @@ class Proxy:
     ones refused) and brought back on the same port: a broker outage without touching the
     shared broker."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, tap: Callable[[], Callable[[bytes], None]] | None = None):
+        """``tap``, when given, makes for each connection a function that sees every byte
+        the client sends."""
         self.target_port = target_port
+        self.tap = tap
         self.port = 0
         self.server: asyncio.Server | None = None
         self.pipes: set[asyncio.StreamWriter] = set()
@@ -361,9 +382,15 @@ class Proxy:
             return
         self.pipes.update((writer, up_writer))
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(
+            src: asyncio.StreamReader,
+            dst: asyncio.StreamWriter,
+            tap: Callable[[bytes], None] | None = None,
+        ) -> None:
             try:
                 while data := await src.read(65536):
+                    if tap is not None:
+                        tap(data)
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
@@ -372,7 +399,7 @@ class Proxy:
                 dst.close()
 
         for task in (
-            asyncio.ensure_future(pipe(reader, up_writer)),
+            asyncio.ensure_future(pipe(reader, up_writer, self.tap() if self.tap else None)),
             asyncio.ensure_future(pipe(up_reader, writer)),
         ):
             self.tasks.add(task)
@@ -393,3 +420,29 @@ class Proxy:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class RecordingDeflate(Deflate):
+    """permessage-deflate (default parameters) that records every message it inflates: the
+    messages that came compressed."""
+
+    def __init__(self, out: list[bytes], *, client_side: bool) -> None:
+        super().__init__(DeflateParams(), client_side=client_side)
+        self._out = out
+
+    def decompress(self, data: bytes, max_size: int) -> bytes:
+        message = super().decompress(data, max_size)
+        self._out.append(message)
+        return message
+
+
+# flags of one emit (a server's Socket or the client's) -> sent without compression
+EMIT_FLAGS: dict[str, tuple[Callable[[Any], Any], bool]] = {
+    "none": (lambda s: s, False),
+    "compress": (lambda s: s.compress(True), False),
+    "plain": (lambda s: s.compress(False), True),
+    "timeout-plain": (lambda s: s.timeout(5).compress(False), True),
+    "plain-timeout": (lambda s: s.compress(False).timeout(5), True),
+    "volatile-plain": (lambda s: s.volatile.compress(False), True),
+    "plain-volatile": (lambda s: s.compress(False).volatile, True),
+}

@@ -31,8 +31,17 @@ from aiosocketio.socketio.packets import (
     Packet,
     encode,
 )
-from aiosocketio.ws.frames import BINARY, CLOSE, PING, PONG, TEXT, encode_frame, parse_close
-from helpers import WsConnection
+from aiosocketio.ws.frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    FrameParser,
+    encode_frame,
+    parse_close,
+)
+from helpers import RecordingDeflate, WsConnection
 
 __all__ = ["ConnectRefused", "Disconnected", "SioClient", "SioServer", "settle", "until"]
 
@@ -114,6 +123,7 @@ class SioClient:
         self.raw: _Inbox[str | bytes] = _Inbox()
         self.packets: _Inbox[Packet] = _Inbox()
         self.errors: list[Exception] = []
+        self.inflated: list[bytes] = []
         self.pings = 0
         self.sids: dict[str, str] = {}
         self.last_connect: Any = None
@@ -131,10 +141,20 @@ class SioClient:
         query: str = "",
         headers: list[tuple[str, str]] | None = None,
         auto_pong: bool = True,
+        deflate: bool = False,
     ) -> SioClient:
+        """With ``deflate``, offer permessage-deflate: ``inflated`` then lists the messages
+        that came compressed."""
         target = f"{path}?EIO=4&transport=websocket" + (f"&{query}" if query else "")
-        ws = await WsConnection.open(port, target, headers=headers)
+        extensions = "permessage-deflate; client_max_window_bits" if deflate else None
+        ws = await WsConnection.open(port, target, headers=headers, extensions=extensions)
         client = cls(ws, auto_pong=auto_pong)
+        if deflate:
+            ws.parser = FrameParser(
+                client_side=True,
+                max_message_size=1 << 30,
+                deflate=RecordingDeflate(client.inflated, client_side=True),
+            )
         client._task = asyncio.ensure_future(client._read_loop())
         first = await client.next_raw()
         assert isinstance(first, str) and first[:1] == "0", first

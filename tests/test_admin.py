@@ -168,17 +168,83 @@ async def test_passwords_count_as_bcryptjs_counts_them() -> None:
             await client.connect("/admin", {"username": "ü", "password": "é" * 35})
 
 
+PLAIN = {"type": "basic", "username": "admin", "password": "changeit"}
+OTHER = {"type": "basic", "username": "ops", "password": BCRYPTJS_HASH}
+
+
+async def _check_admin(auth: Any, good: list[Any], bad: list[Any]) -> None:
+    io, _ = make_server(auth=auth)
+    async with SioServer(io) as srv:
+        for login in good:
+            client = await admin_client(srv, login)
+            assert await admin_event(client, "config") == [{"supportedFeatures": ALL_FEATURES}]
+        for login in bad:
+            client = await srv.client()
+            with pytest.raises(ConnectRefused):
+                await client.connect("/admin", login)
+
+
+async def test_a_plain_password() -> None:
+    await _check_admin(
+        PLAIN,
+        [LOGIN],
+        [{"username": "admin", "password": "changei"}, {"username": "x", "password": "changeit"}],
+    )
+
+
+@needs_bcrypt
+async def test_a_list_of_credentials_plain_and_hashed() -> None:
+    await _check_admin(
+        [PLAIN, OTHER],
+        [LOGIN, {"username": "ops", "password": "changeit"}],
+        [{"username": "ops", "password": "nope"}, {"username": "admin", "password": "x"}],
+    )
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_function_decides(is_async: bool) -> None:
+    seen: list[Any] = []
+
+    def check(auth: dict[str, Any]) -> bool:
+        seen.append(auth)
+        if auth.get("token") == "boom":
+            raise RuntimeError("a bug in the check")
+        return auth.get("token") == "t0k3n"
+
+    async def async_check(auth: dict[str, Any]) -> bool:
+        return check(auth)
+
+    await _check_admin(
+        async_check if is_async else check,
+        [{"token": "t0k3n"}],
+        [{"token": "x"}, {"token": "boom"}],
+    )
+    assert seen[0] == {"token": "t0k3n"}
+
+
+async def test_stats_interval() -> None:
+    io, _ = make_server(stats_interval=0.5)
+    async with SioServer(io) as srv:
+        ui = await admin_client(srv)
+        await admin_event(ui, "server_stats", timeout=1.5)
+        await admin_event(ui, "server_stats", timeout=0.9)  # the next within 0.5 s, not 2
+
+
 def test_instrument_checks_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
     for auth in (
         {},
         {"type": "digest", "username": "a", "password": BCRYPTJS_HASH},
-        {"type": "basic", "username": "a", "password": "plain text"},
+        {"type": "basic", "username": "a", "password": ""},
         {"type": "basic", "password": BCRYPTJS_HASH},
+        [],
+        [{"type": "basic", "username": "a", "password": "x"}, {"username": "b"}],
     ):
         with pytest.raises(ValueError):
             instrument(Server(), auth=auth)
     with pytest.raises(ValueError, match="mode"):
         instrument(Server(), mode="staging")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="stats_interval"):
+        instrument(Server(), stats_interval=0)
     io = Server()
     instrument(io)
     with pytest.raises(RuntimeError, match="already"):

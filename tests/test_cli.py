@@ -29,7 +29,8 @@ from aiosocketio.client import connect
 from servers import free_port
 
 TIMEOUT = 10.0
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/\S*)")
+LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/) \(Socket\.IO path: (\S+)\)")
+CLIENTS = re.compile(r"clients connect to (http://\S+)")
 
 
 @dataclass
@@ -120,6 +121,17 @@ async def test_help_exits_0() -> None:
     result = await cli("connect", "--help")
     assert "exit codes:" in result.out
     assert "/ack EVENT" in result.out
+
+
+def test_serve_help_refers_to_the_engine_options_where_they_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    group = out.index("engine options (without --app):")
+    note = out.index("the engine options above")
+    assert group < note
+    assert "options below" not in out
 
 
 @pytest.mark.parametrize(
@@ -311,6 +323,14 @@ async def test_refused_connection_prints_message_and_data(server: Target) -> Non
     assert "connect_error: not authorized" in result.err
 
 
+async def test_the_socketio_path_in_the_url_gets_a_hint(server: Target) -> None:
+    result = await cli("connect", server.url + "/socket.io/", "--emit", "x")
+    assert result.code == 1
+    assert "connect_error: Invalid namespace" in result.err
+    assert "the path after the host is the namespace" in result.err
+    assert f"connect to {server.url}/ " in result.err
+
+
 async def test_unreachable_server_exits_3() -> None:
     port = free_port()
     result = await cli("connect", f"http://127.0.0.1:{port}", "--emit", "x", "--timeout", "2")
@@ -334,10 +354,17 @@ async def test_connect_timeout_exits_3() -> None:
 
 # ---------------------------------------------------------------------- serve
 class Served:
-    def __init__(self, proc: asyncio.subprocess.Process, url: str, port: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, lines: list[str]) -> None:
         self.proc = proc
-        self.url = url
-        self.port = port
+        self.lines = lines  # what it printed on stdout when it started
+        match = LISTENING.fullmatch(lines[0])
+        assert match, lines
+        self.url = match.group(1)
+        self.port = int(match.group(2))
+        self.path = match.group(3)
+        clients = CLIENTS.match(lines[-1])
+        assert clients, lines
+        self.connect_url = clients.group(1)
         self.err: list[str] = []
 
     async def read_err_until(self, text: str) -> None:
@@ -370,11 +397,13 @@ async def serving(*args: str, env: dict[str, str] | None = None) -> AsyncIterato
     )
     try:
         assert proc.stdout is not None
+        lines: list[str] = []
         async with asyncio.timeout(TIMEOUT):
-            line = (await proc.stdout.readline()).decode()
-        match = LISTENING.search(line)
-        assert match, line
-        yield Served(proc, match.group(1), int(match.group(2)))
+            while not lines or not lines[-1].startswith("clients connect to "):
+                line = await proc.stdout.readline()
+                assert line, f"stdout closed after {lines}"
+                lines.append(line.decode().rstrip("\n"))
+        yield Served(proc, lines)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -409,6 +438,56 @@ async def test_serve_quiet_says_nothing_on_stderr() -> None:
         assert await served.proc.stderr.read() == b""
 
 
+PAGE_APP = """
+from pathlib import Path
+
+from aiosocketio import Server
+
+page = Path(__file__).with_name("index.html")
+page.write_text("<h1>hello</h1>")
+io = Server(static_files={"/": str(page)})
+io.on("connection", lambda socket: socket.on("whoami", lambda: "page app"))
+"""
+
+
+async def test_serve_prints_the_page_to_open_and_the_url_to_connect_to(tmp_path: Path) -> None:
+    """The printed URLs work as printed: the page opens, `connect` reaches the main
+    namespace (the Socket.IO path printed apart is not part of them)."""
+    env = app_env(tmp_path, PAGE_APP)
+    async with serving("--app", "cli_test_app", "--port", "0", env=env) as served:
+        base = f"http://127.0.0.1:{served.port}/"
+        assert served.lines == [
+            f"listening on {base} (Socket.IO path: /socket.io/)",
+            f"open {base} in a browser",
+            f"clients connect to {base} (the path after the host is the namespace)",
+        ]
+        status, body = await http_get(served.port, "/")
+        assert (status, body) == (200, b"<h1>hello</h1>")
+        result = await cli("connect", served.connect_url, "--emit", "whoami", "--ack")
+        assert (result.code, result.out) == (0, '["page app"]\n'), result.err
+        assert await served.stop() == 0
+
+
+async def test_serve_without_a_page_prints_no_page(tmp_path: Path) -> None:
+    async with serving("--port", "0", "--quiet") as served:
+        assert len(served.lines) == 2
+        result = await cli("connect", served.connect_url, "--wait", "0.1")
+        assert result.code == 0, result.err
+        assert await served.stop() == 0
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        async with asyncio.timeout(TIMEOUT):
+            response = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 def app_env(tmp_path: Path, source: str) -> dict[str, str]:
     (tmp_path / "cli_test_app.py").write_text(source)
     env = dict(os.environ)
@@ -429,14 +508,32 @@ def create():
     return io
 
 io = create()
+app = io.asgi_app()
+
+
+async def create_app():
+    return create().asgi_app()
 """
 
 
-@pytest.mark.parametrize("spec", ["cli_test_app:io", "cli_test_app:create", "cli_test_app"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "cli_test_app:io",
+        "cli_test_app:create",
+        "cli_test_app",
+        "cli_test_app:app",
+        "cli_test_app:create_app",
+    ],
+)
 async def test_serve_app_module(tmp_path: Path, spec: str) -> None:
     env = app_env(tmp_path, APP)
     async with serving("--app", spec, "--port", "0", env=env) as served:
-        assert served.url == f"http://127.0.0.1:{served.port}/rt/"
+        assert (served.url, served.path) == (f"http://127.0.0.1:{served.port}/", "/rt/")
+        assert served.lines[1:] == [
+            f'clients connect to http://127.0.0.1:{served.port}/ with path="/rt" '
+            "(the path after the host is the namespace)"
+        ]
         base = f"http://127.0.0.1:{served.port}"
         sock = await connect(base, path="/rt", force_new=True, reconnection=False, wait_timeout=5)
         assert await sock.emit_with_ack("whoami", timeout=5) == "app"
@@ -446,17 +543,62 @@ async def test_serve_app_module(tmp_path: Path, spec: str) -> None:
         assert await served.stop() == 0
 
 
+BAD_APPS = """
+from aiosocketio.asgi import ASGIApp
+from aiosocketio.engine.server import EngineServer
+
+NUMBER = 3
+
+
+def broken():
+    raise RuntimeError("boom")
+
+
+async def asgi(scope, receive, send):  # an ASGI app, but not the app of a Server
+    pass
+
+
+def three():
+    return 3
+
+
+engine_app = ASGIApp(EngineServer(lambda conn: None))
+"""
+
+EXPECTED = "an aiosocketio.Server, its asgi_app() or a function returning one"
+
+
+async def test_serve_asgi_app_with_other_routes_warns(tmp_path: Path) -> None:
+    source = APP + "\n\nasync def other(scope, receive, send):\n    pass\n\n"
+    source += "with_routes = create().asgi_app(other)\n"
+    env = app_env(tmp_path, source)
+    async with serving("--app", "cli_test_app:with_routes", "--port", "0", env=env) as served:
+        await served.read_err_until("not the ASGI app's other routes")
+        assert await served.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
         ("no_such_module_xyz:io", 2, "no module named 'no_such_module_xyz'"),
         ("cli_test_app:missing", 2, "'missing' not found"),
-        ("cli_test_app:NUMBER", 2, "is a int, not an aiosocketio.Server"),
+        ("cli_test_app:NUMBER", 2, f"'cli_test_app:NUMBER' is an int, not {EXPECTED}"),
         ("cli_test_app:broken", 1, "could not load cli_test_app:broken"),
+        (
+            "cli_test_app:asgi",
+            2,
+            f"'cli_test_app:asgi' is a function that takes arguments, not {EXPECTED}",
+        ),
+        ("cli_test_app:three", 2, f"'cli_test_app:three' returned an int, not {EXPECTED}"),
+        (
+            "cli_test_app:engine_app",
+            2,
+            "'cli_test_app:engine_app' is the ASGI app of an EngineServer, not of a Server",
+        ),
     ],
 )
 async def test_serve_bad_app(tmp_path: Path, spec: str, code: int, message: str) -> None:
-    env = app_env(tmp_path, "NUMBER = 3\n\ndef broken():\n    raise RuntimeError('boom')\n")
+    env = app_env(tmp_path, BAD_APPS)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 
 from aiosocketio import ClientSocket, connect
+from helpers import node_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "examples" / "cluster"
@@ -74,12 +74,7 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        pytest.skip("the cluster example test needs Node.js: `node` is not on PATH")
-    if not (INTEROP / "node_modules" / "socket.io-client" / "package.json").is_file():
-        pytest.skip(f"the cluster example test needs the npm packages: `npm ci` in {INTEROP}")
-    return path
+    return node_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,7 @@ PAGES = [
     "rooms.md",
     "security.md",
     "migrating-from-python-socketio.md",
+    "deploying.md",
 ]
 
 EXAMPLE_TIMEOUT = 30.0
@@ -357,6 +358,14 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
     raise AssertionError(f"nothing listens on port {port}")
 
 
+# runs a file with Ctrl-C as in a terminal (SIGINT is ignored when the tests run in the background)
+AS_IN_A_TERMINAL = """
+import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
 def test_readme_server_and_client() -> None:
     """README's server and client, each as written (but on a free port)."""
     port = str(_free_port())
@@ -366,7 +375,7 @@ def test_readme_server_and_client() -> None:
         server_file = Path(tmp) / "readme_server.py"
         server_file.write_text(server_source.replace("3000", port), encoding="utf-8")
         server = subprocess.Popen(
-            [sys.executable, str(server_file)],
+            [sys.executable, "-c", AS_IN_A_TERMINAL, str(server_file)],
             cwd=EXAMPLES,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -386,3 +395,10 @@ def test_readme_server_and_client() -> None:
     assert run.returncode == 0, report
     # the README's "join" handler returns nothing: an acknowledgement without arguments
     assert run.stdout == "joined lobby\n", report
+    # the server said where it listens, and Ctrl-C stopped it without a traceback
+    assert server_stderr.startswith(
+        f"listening on http://127.0.0.1:{port}/ (Socket.IO path: /socket.io/)\n"
+    ), report
+    assert f"clients connect to http://127.0.0.1:{port}/ " in server_stderr, report
+    assert not any(bad in server_stderr for bad in (*BAD_STDERR, "KeyboardInterrupt")), report
+    assert server.returncode == 0, report

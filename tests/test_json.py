@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
 import math
+import uuid
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from aiosocketio import _json
+from aiosocketio.socketio.packets import EVENT, encode
 
 
 def test_dumps_is_compact() -> None:
@@ -109,3 +116,173 @@ def test_loads_refuses_deep_nesting_with_value_error() -> None:
 
 def test_json_decode_error_is_value_error() -> None:
     assert issubclass(_json.JSONDecodeError, ValueError)
+
+
+# ---------------------------------------------------------------------- Python types on the wire
+# One test per row of docs/json.md. Each value goes through both paths of _json.dumps (orjson,
+# and the standard library, which a big integer elsewhere in the data forces), through the
+# Socket.IO packet encoder, and through the msgpack parser where it writes the same value.
+
+BIG = 2**70
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+    label: str = "p"
+
+
+@dataclasses.dataclass
+class Blob:
+    name: str
+    data: bytes
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+def both_paths(value: Any) -> str:
+    """The JSON of value, checked to be the same on the orjson and the fallback path."""
+    fast = _json.dumps(value)
+    slow = _json.dumps([value, BIG])
+    assert slow == f"[{fast},{BIG}]"
+    return fast
+
+
+def msgpack_value(value: Any) -> Any:
+    msgpack = pytest.importorskip("msgpack")
+    from aiosocketio.socketio.msgpack_parser import MsgpackParser
+
+    (message,) = MsgpackParser().encode(EVENT, "/", ["e", value])
+    return msgpack.unpackb(message, strict_map_key=False)["data"][1]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # aware: converted to UTC
+        (dt.datetime(2026, 12, 6, 9, 42, 33, 740000, tzinfo=dt.UTC), "2026-12-06T09:42:33.740Z"),
+        (
+            dt.datetime(2026, 12, 6, 11, 42, 33, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2026-12-06T09:42:33.000Z",
+        ),
+        # microseconds are cut to milliseconds, as new Date() cuts a fraction
+        (dt.datetime(2026, 12, 6, 9, 42, 27, 521999, tzinfo=dt.UTC), "2026-12-06T09:42:27.521Z"),
+        # naive: taken as UTC (the msgpack parser does the same)
+        (dt.datetime(2026, 12, 6, 9, 42, 27, 521569), "2026-12-06T09:42:27.521Z"),
+        (dt.datetime(1, 1, 1), "0001-01-01T00:00:00.000Z"),
+    ],
+)
+def test_datetime_is_sent_as_a_javascript_date(value: dt.datetime, expected: str) -> None:
+    assert both_paths(value) == f'"{expected}"'
+    assert both_paths({"at": [value]}) == f'{{"at":["{expected}"]}}'
+    assert encode(EVENT, "/", ["e", value]) == [f'2["e","{expected}"]']
+
+
+def test_datetime_through_msgpack_is_a_date_extension() -> None:
+    value = dt.datetime(2026, 12, 6, 9, 42, 33, 740999, tzinfo=dt.UTC)
+    # the msgpack decoder reads the Date extension back as a datetime
+    from aiosocketio.socketio.msgpack_parser import MsgpackDecoder, MsgpackParser
+
+    pytest.importorskip("msgpack")
+    (message,) = MsgpackParser().encode(EVENT, "/", ["e", value])
+    packet = MsgpackDecoder().decode_binary(message)
+    assert packet is not None
+    assert packet.data[1] == value.replace(microsecond=740000)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (dt.date(2026, 12, 6), '"2026-12-06"'),
+        (dt.time(9, 42, 33), '"09:42:33"'),
+        (dt.time(9, 42, 33, 5), '"09:42:33.000005"'),
+    ],
+)
+def test_date_and_time_are_iso_strings(value: Any, expected: str) -> None:
+    assert both_paths(value) == expected
+    assert msgpack_value(value) == expected.strip('"')
+
+
+def test_sets_are_arrays() -> None:
+    assert both_paths({3}) == "[3]"
+    assert both_paths(frozenset(["a"])) == '["a"]'
+    assert msgpack_value({3}) == [3]
+
+
+def test_tuples_are_arrays() -> None:
+    assert both_paths((1, (2, "x"))) == '[1,[2,"x"]]'
+    assert msgpack_value((1, (2, "x"))) == [1, [2, "x"]]
+
+
+def test_dataclasses_are_objects_of_their_fields_in_order() -> None:
+    assert both_paths(Point(2, 1)) == '{"x":2,"y":1,"label":"p"}'
+    assert both_paths({"p": [Point(0, 0, "o")]}) == '{"p":[{"x":0,"y":0,"label":"o"}]}'
+    assert msgpack_value(Point(2, 1)) == {"x": 2, "y": 1, "label": "p"}
+
+
+def test_enums_are_their_values() -> None:
+    assert both_paths(Color.RED) == '"red"'
+    assert both_paths(Level.HIGH) == "3"
+    assert msgpack_value(Color.RED) == "red"
+    assert msgpack_value(Level.HIGH) == 3
+
+
+def test_uuids_are_strings() -> None:
+    value = uuid.UUID(int=1)
+    assert both_paths(value) == '"00000000-0000-0000-0000-000000000001"'
+    assert msgpack_value(value) == str(value)
+
+
+def test_big_integers_are_exact_numbers() -> None:
+    assert _json.dumps([BIG]) == f"[{BIG}]"
+    with pytest.raises(TypeError, match="64 bits"):
+        msgpack_value(BIG)
+
+
+def test_non_string_keys_are_strings() -> None:
+    assert both_paths({1: "a", 2.5: "b", None: "c"}) == '{"1":"a","2.5":"b","null":"c"}'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, b"\x01"]},
+        (b"\x01",),
+        {b"\x01"},
+        Blob("n", b"\x01"),
+        {"deep": [{"deeper": (Blob("n", b"\x01"),)}]},
+    ],
+)
+def test_bytes_anywhere_become_binary_attachments(value: Any) -> None:
+    head, attachment = encode(EVENT, "/", ["e", value])
+    assert isinstance(head, str) and head.startswith('51-["e",')
+    assert '{"_placeholder":true,"num":0}' in head
+    assert attachment == b"\x01"
+
+
+def test_bytes_outside_a_packet_are_refused() -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        _json.dumps({"a": b"\x01"})
+
+
+def test_decimal_is_refused_with_what_to_do() -> None:
+    for dumps in (_json.dumps, msgpack_value, lambda v: encode(EVENT, "/", ["e", v])):
+        with pytest.raises(TypeError, match=r"Decimal.*str\(value\).*float\(value\)"):
+            dumps(Decimal("1.10"))
+
+
+@pytest.mark.parametrize("value", [object(), dt.timedelta(seconds=1), 1j, Point])
+def test_other_types_are_refused(value: Any) -> None:
+    with pytest.raises(TypeError, match="is not JSON serializable"):
+        _json.dumps({"a": value})
+    with pytest.raises(TypeError, match="is not JSON serializable"):
+        encode(EVENT, "/", ["e", value])
+    with pytest.raises(TypeError, match="is not MessagePack serializable"):
+        msgpack_value(value)

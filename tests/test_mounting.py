@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from helpers import (
     HttpConnection,
     WsConnection,
     eio_open,
+    node_or_skip,
     open_packet,
     poll_url,
     ws_url,
@@ -37,19 +37,10 @@ PATH = "/socket.io/"
 
 
 # ---------------------------------------------------------------------- the official client
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("the official client needs Node.js: `node` is not on PATH")
-    if not (INTEROP / "node_modules" / "socket.io-client" / "package.json").is_file():
-        pytest.skip(f"the official client needs the npm packages: `npm ci` in {INTEROP}")
-    return node
-
-
 async def official_client(port: int, modes: str, *extra: str) -> list[dict[str, Any]]:
     """Run scenarios/options_mounting.js; return the JSON lines it printed."""
     proc = await asyncio.create_subprocess_exec(
-        _node(),
+        node_or_skip(),
         str(INTEROP / "scenarios" / "options_mounting.js"),
         str(port),
         modes,

@@ -1,4 +1,4 @@
-"""Catch-all listeners: every event in and out of a socket."""
+"""Catch-all listeners: every event in and out of a socket, and the events no handler took."""
 
 import asyncio
 
@@ -20,10 +20,16 @@ def on_connection(socket):
     socket.on("greet", lambda: socket.emit("greeting", "hi"))
 
 
+@io.on_unhandled
+def unhandled(socket, event, *args):  # only the events no handler took
+    print("unhandled:", event, args)
+    return "no such event"
+
+
 async def main():
     server = await io.start("127.0.0.1", 0)
     sock = await connect(f"http://127.0.0.1:{server.port}")
-    sock.emit("unhandled", 1, 2)
+    print("ack:", await sock.emit_with_ack("unknown", 1, 2))
     await sock.emit_with_ack("greet")
     await sock.disconnect()
     await io.close()

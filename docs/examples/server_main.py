@@ -13,15 +13,8 @@ io.on("connection", lambda socket: socket.on("add", lambda a, b: a + b))
 
 
 async def main(host, port):
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    server = await io.start(host, port)
-    print(f"listening on http://{host}:{server.port}/socket.io/")
-    await stop.wait()
-    await io.close()  # every client is disconnected ("server shutting down")
-    print("stopped")
+    await io.serve(host, port)  # prints where it listens; stops on Ctrl-C or SIGTERM
+    print("stopped")  # every client was disconnected ("server shutting down")
 
 
 async def demo():

@@ -21,16 +21,19 @@ async def main():
     with tempfile.TemporaryDirectory() as public:
         Path(public, "index.html").write_text("<h1>chat</h1>")
         Path(public, "chat.mjs").write_text("export {}")
+        Path(public, "img").mkdir()
+        Path(public, "img", "logo.svg").write_text("<svg/>")
 
         io = Server(
             static_files={
                 "/": f"{public}/index.html",  # the content type comes from the name
                 "/chat.js": {"filename": f"{public}/chat.mjs", "content_type": "text/javascript"},
+                "/assets/": public,  # a directory: /assets/img/logo.svg, /assets/ (index.html)
             }
         )
         server = await io.start("127.0.0.1", 0)
         url = f"http://127.0.0.1:{server.port}"
-        for path in ("/", "/chat.js", "/other"):
+        for path in ("/", "/chat.js", "/assets/img/logo.svg", "/assets/../secret", "/other"):
             print(path, await asyncio.to_thread(get, url + path))
         await io.close()
 

@@ -14,8 +14,9 @@ What the UI gets, on the admin namespace (``/admin`` by default):
 What it may ask (not in read-only mode): ``emit``, ``join``, ``leave``, ``_disconnect``.
 
 Passwords are bcrypt hashes, as the Node package takes them (``$2a$``/``$2b$`` hashes made
-by ``bcryptjs``); checking them needs the ``bcrypt`` package: ``pip install
-'aiosocketio[admin]'``. See ``docs/admin-ui.md``.
+by ``bcryptjs``; checking them needs the ``bcrypt`` package: ``pip install
+'aiosocketio[admin]'``), or plain passwords. Several credentials may be given as a list, and
+a function may decide instead. See ``docs/admin-ui.md``.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ class Feature:
 
 STATS_INTERVAL = 2.0  # seconds between two server_stats, as the Node package
 _TICK = 0.5  # how often upgrades (polling -> websocket) are looked for
-_TICKS_PER_STATS = round(STATS_INTERVAL / _TICK)
 
 # Engine.IO close reasons (the others only leave a namespace)
 _ENGINE_REASONS = frozenset(
@@ -91,6 +91,10 @@ _ENGINE_REASONS = frozenset(
         "forced server close",
     )
 )
+
+Credentials = Mapping[str, str]
+AuthCheck = Callable[[dict[str, Any]], "bool | Awaitable[bool]"]
+AdminAuth = Credentials | list[Credentials] | AuthCheck | Literal[False] | None
 
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _MAX_PENDING_LOGINS = 1024
@@ -299,17 +303,22 @@ _instrumented: weakref.WeakSet[Server] = weakref.WeakSet()
 def instrument(
     io: Server,
     *,
-    auth: Mapping[str, str] | Literal[False] | None = None,
+    auth: AdminAuth = None,
     mode: Mode = "development",
     read_only: bool = False,
     namespace_name: str = "/admin",
     server_id: str | None = None,
     store: Store | None = None,
+    stats_interval: float = STATS_INTERVAL,
 ) -> AdminUI:
     """Serve the Admin UI protocol on ``io`` (Node: ``instrument(io, options)``).
 
-    ``auth``: ``{"type": "basic", "username": ..., "password": <bcrypt hash>}``, or None /
-    False for no authentication (anyone who reaches the server may use the admin namespace).
+    ``auth``: ``{"type": "basic", "username": ..., "password": ...}`` (the password a bcrypt
+    hash, or plain), a list of them (any may log in), a function ``check(auth)`` (plain or
+    async) given what the UI sent (``{"username": ..., "password": ...}``) that returns
+    whether to let it in, or None / False for no authentication (anyone who reaches the
+    server may use the admin namespace). ``stats_interval``: seconds between two
+    ``server_stats``.
     ``mode="production"`` sends only the aggregated statistics (no per-socket events, no
     socket list), which costs nothing per event. ``read_only`` refuses every command.
     ``server_id`` names this server in the UI (default: the host name, with ``#pid`` when the
@@ -326,6 +335,7 @@ def instrument(
         namespace_name=namespace_name,
         server_id=server_id,
         store=store if store is not None else InMemoryStore(),
+        stats_interval=stats_interval,
     )
     _instrumented.add(io)
     return admin
@@ -338,23 +348,34 @@ class AdminUI:
         self,
         io: Server,
         *,
-        auth: Mapping[str, str] | Literal[False] | None,
+        auth: AdminAuth,
         mode: Mode,
         read_only: bool,
         namespace_name: str,
         server_id: str | None,
         store: Store,
+        stats_interval: float = STATS_INTERVAL,
     ) -> None:
         if mode not in ("development", "production"):
             raise ValueError("mode must be 'development' or 'production'")
+        if not stats_interval > 0:
+            raise ValueError("stats_interval must be a positive number of seconds")
+        self._ticks_per_stats = max(1, round(stats_interval / _TICK))
         self.io = io
         self.mode: Mode = mode
         self.read_only = read_only
         self.store = store
-        self._username: bytes | None = None
-        self._password_hash: bytes | None = None
+        self._credentials: list[tuple[bytes, bytes, bool]] = []  # username, password, hashed
+        self._check: AuthCheck | None = None
         self._bcrypt: Any = None
-        if auth is not None and auth is not False:
+        if callable(auth):
+            self._check = auth
+        elif isinstance(auth, list):
+            if not auth:
+                raise ValueError("the `auth` list is empty")
+            for one in auth:
+                self._setup_auth(one)
+        elif auth is not None and auth is not False:
             self._setup_auth(auth)
         else:
             log.warning("admin UI: authentication is disabled, please use with caution")
@@ -396,7 +417,7 @@ class AdminUI:
 
         self.namespace: Namespace = io.of(namespace_name)
         nsp = self.namespace
-        if self._password_hash is not None:
+        if self._credentials or self._check is not None:
             nsp.use(self._authenticate)
         nsp.on("connection", self._on_admin_connection)
         if not read_only:
@@ -415,28 +436,56 @@ class AdminUI:
         return f"<AdminUI {self.namespace.name!r} mode={self.mode} read_only={self.read_only}>"
 
     # ------------------------------------------------------------------ authentication
-    def _setup_auth(self, auth: Mapping[str, str]) -> None:
-        if auth.get("type") != "basic":
+    def _setup_auth(self, auth: Any) -> None:
+        if not isinstance(auth, Mapping) or auth.get("type") != "basic":
             raise ValueError("invalid `auth` option: expected {'type': 'basic', ...}")
         username, password = auth.get("username"), auth.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise ValueError("the `username` and `password` fields must be strings")
-        if _BCRYPT_HASH.fullmatch(password) is None:
-            raise ValueError("the `password` field must be a valid bcrypt hash")
-        self._bcrypt = _load_bcrypt()
-        self._username = username.encode()
-        self._password_hash = password.encode()
+        if not password:
+            raise ValueError("the `password` field must not be empty")
+        hashed = _BCRYPT_HASH.fullmatch(password) is not None
+        if hashed and self._bcrypt is None:
+            self._bcrypt = _load_bcrypt()
+        self._credentials.append((username.encode(), password.encode(), hashed))
 
-    def _check_password(self, password: str) -> bool:
+    def _check_password(self, username: str, password: str) -> bool:
+        """Whether a username and password match one of the credentials."""
         try:
-            # as bcryptjs: UTF-8, only the first 72 bytes count
-            secret = password.encode("utf-8")[:72]
+            name = username.encode("utf-8")
+            secret = password.encode("utf-8")
         except UnicodeEncodeError:
             return False
-        try:
-            return bool(self._bcrypt.checkpw(secret, self._password_hash))
-        except ValueError:
+        ok = False
+        for expected_name, expected, hashed in self._credentials:
+            if not hmac.compare_digest(name, expected_name):
+                continue
+            if hashed:
+                try:
+                    # as bcryptjs: only the first 72 bytes count
+                    ok = ok or bool(self._bcrypt.checkpw(secret[:72], expected))
+                except ValueError:
+                    pass
+            else:
+                ok = hmac.compare_digest(secret, expected) or ok
+        return ok
+
+    async def _allowed(self, auth: dict[str, Any]) -> bool:
+        if self._check is not None:
+            try:
+                result = self._check(dict(auth))
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                log.exception("admin UI: error in the auth function")
+                return False
+            return bool(result)
+        username, password = auth.get("username"), auth.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
             return False
+        if any(hashed for _, _, hashed in self._credentials):
+            return await asyncio.to_thread(self._check_password, username, password)
+        return self._check_password(username, password)
 
     async def _authenticate(self, socket: Socket) -> None:
         auth = socket.handshake.auth
@@ -447,14 +496,7 @@ class AdminUI:
                 exists = await exists
             if exists:
                 return
-        username, password = auth.get("username"), auth.get("password")
-        if (
-            isinstance(username, str)
-            and isinstance(password, str)
-            and self._username is not None
-            and hmac.compare_digest(username.encode("utf-8", "replace"), self._username)
-            and await asyncio.to_thread(self._check_password, password)
-        ):
+        if await self._allowed(auth):
             new_session = secrets.token_hex(16)
             try:
                 saved = self.store.save_session(new_session)
@@ -757,7 +799,7 @@ class AdminUI:
         try:
             for socket in list(self._polling.values()):
                 self._check_upgrade(socket)
-            if self._ticks % _TICKS_PER_STATS == 0:
+            if self._ticks % self._ticks_per_stats == 0:
                 stats = self.server_stats()  # always: it drains the aggregated events
                 if self._listening():
                     self._emit("server_stats", stats)

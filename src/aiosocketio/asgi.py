@@ -5,21 +5,26 @@ granian, or inside another ASGI application.
 
 Requests under the engine's path go to the engine; everything else goes to ``other_app``
 (404 without one). ``static_files`` maps URL paths to files served as they are.
+
+A server with ``startup()`` and ``shutdown()`` coroutines (the Socket.IO server: workers mode)
+has them awaited at the lifespan's startup and shutdown; without a lifespan (a server that
+runs none, or an app mounted in another), ``startup()`` is awaited before the first request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-import mimetypes
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine.http import Headers, Request
 from .engine.server import EngineServer
+from .static import StaticFile, find_static
 
 if TYPE_CHECKING:
     from .engine.socket import Outgoing
@@ -33,8 +38,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
+Hook = Callable[[], Any]
 
-StaticFile = str | Path | Mapping[str, str]
+
+async def _run_hooks(hooks: list[Hook]) -> None:
+    for hook in list(hooks):
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
 
 
 def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
@@ -115,11 +126,13 @@ class ASGIWebSocket:
         "_queued",
         "_reading",
         "_wakeup",
+        "close_code",
         "receiver",
     )
 
     def __init__(self, max_buffer_size: int = 8 * 1024 * 1024) -> None:
         self.receiver: Any = None
+        self.close_code: int | None = None  # of the client's close, once received
         self._queue: deque[str | bytes] = deque()
         self._queued = 0
         self._max_buffer = max_buffer_size
@@ -242,6 +255,8 @@ class ASGIApp:
         other_app: ASGIApplication | None = None,
         *,
         static_files: Mapping[str, StaticFile] | None = None,
+        on_startup: Iterable[Hook] = (),
+        on_shutdown: Iterable[Hook] = (),
     ) -> None:
         engine = server if isinstance(server, EngineServer) else getattr(server, "engine", None)
         if not isinstance(engine, EngineServer):
@@ -250,21 +265,40 @@ class ASGIApp:
         self.engine: EngineServer = engine
         self.other_app = other_app
         self.static_files: dict[str, StaticFile] = dict(static_files or {})
+        self.on_startup: list[Hook] = list(on_startup)
+        """Called (plain or async, in order) when the ASGI server starts (lifespan startup):
+        the place to start background tasks. A hook that raises fails the startup."""
+        self.on_shutdown: list[Hook] = list(on_shutdown)
+        """Called when the ASGI server stops, before the sessions are closed."""
+        startup = getattr(server, "startup", None) if engine is not server else None
+        self._startup: Callable[[], Awaitable[None]] | None = startup
+        self._shutdown: Callable[[], Awaitable[None]] | None = (
+            getattr(server, "shutdown", None) if startup is not None else None
+        )
+        self._ready = startup is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             path = scope["path"]
             if self.engine.matches(path):
+                if not self._ready:
+                    await self._get_ready()
                 await self._http(scope, receive, send)
-            elif path in self.static_files and scope["method"] in ("GET", "HEAD"):
-                await self._static(scope, send, self.static_files[path])
+            elif (
+                self.static_files
+                and scope["method"] in ("GET", "HEAD")
+                and (found := find_static(path, self.static_files))
+            ):
+                await self._static(scope, send, found)
             elif self.other_app is not None:
                 await self.other_app(scope, receive, send)
             else:
                 await self._plain(send, 404, b"Not Found")
         elif kind == "websocket":
             if self.engine.matches(scope["path"]):
+                if not self._ready:
+                    await self._get_ready()
                 await self._websocket(scope, receive, send)
             elif self.other_app is not None:
                 await self.other_app(scope, receive, send)
@@ -277,26 +311,70 @@ class ASGIApp:
             await self.other_app(scope, receive, send)
 
     # ------------------------------------------------------------------ lifespan
+    async def _get_ready(self) -> None:
+        if self._startup is not None:
+            await self._startup()
+        self._ready = True
+
+    async def _stop(self) -> None:
+        self.engine.close_all()
+        if self._shutdown is not None:
+            await self._shutdown()
+
+    async def _start_lifespan(self) -> None:
+        """The lifespan startup: the server gets ready, then the ``on_startup`` hooks run."""
+        await self._get_ready()
+        await _run_hooks(self.on_startup)
+
+    async def _stop_lifespan(self) -> None:
+        """The lifespan shutdown: the ``on_shutdown`` hooks, then the sessions are closed."""
+        try:
+            await _run_hooks(self.on_shutdown)
+        except Exception:
+            log.exception("error in a shutdown hook")
+        await self._stop()
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        engine = self.engine
         other = self.other_app
         if other is not None:
+            received = False
 
             async def receive_and_close() -> Message:
+                nonlocal received
+                received = True
                 message = await receive()
-                if message.get("type") == "lifespan.shutdown":
-                    engine.close_all()
+                kind = message.get("type")
+                if kind == "lifespan.startup":
+                    await self._start_lifespan()  # an error fails the other app's startup
+                elif kind == "lifespan.shutdown":
+                    await self._stop_lifespan()
                 return message
 
-            await other(scope, receive_and_close, send)
+            try:
+                await other(scope, receive_and_close, send)
+            except Exception:
+                if received:
+                    raise
+            if not received:  # the other app has no lifespan: the hooks run all the same
+                await self._lifespan_alone(receive, send)
             return
+        await self._lifespan_alone(receive, send)
+
+    async def _lifespan_alone(self, receive: Receive, send: Send) -> None:
+        """The lifespan protocol without another app (or beside one that has none)."""
         while True:
             message = await receive()
             kind = message.get("type")
             if kind == "lifespan.startup":
+                try:
+                    await self._start_lifespan()
+                except Exception as exc:
+                    log.exception("error while starting")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif kind == "lifespan.shutdown":
-                engine.close_all()
+                await self._stop_lifespan()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -340,7 +418,7 @@ class ASGIApp:
         responder = _FutureResponder(future)
         engine.handle_request(request, responder)
         if not future.done() and not await self._wait_answer(future, receive):
-            self._aborted(request, responder)
+            engine.request_aborted(request, responder)
             return
         status, headers, body = future.result()
         await send(
@@ -369,13 +447,6 @@ class ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await listen
 
-    def _aborted(self, request: Request, responder: _FutureResponder) -> None:
-        sid = request.query.get("sid")
-        if request.method == "GET" and sid:
-            esock = self.engine.sessions.get(sid)
-            if esock is not None:
-                esock.poll_aborted(responder)
-
     async def _too_large(self, send: Send, request: Request) -> None:
         headers: Headers = [("Content-Length", "0"), ("Connection", "close")]
         headers.extend(self.engine.cors.headers(request.headers.get("origin")))
@@ -393,15 +464,8 @@ class ASGIApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _static(self, scope: Scope, send: Send, entry: StaticFile) -> None:
-        if isinstance(entry, Mapping):
-            filename = str(entry["filename"])
-            content_type = entry.get("content_type")
-        else:
-            filename = str(entry)
-            content_type = None
-        if content_type is None:
-            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    async def _static(self, scope: Scope, send: Send, found: tuple[str, str]) -> None:
+        filename, content_type = found
         try:
             body = await asyncio.to_thread(Path(filename).read_bytes)
         except OSError:
@@ -449,7 +513,8 @@ class ASGIApp:
             message = await receive()
             kind = message.get("type")
             if kind == "websocket.disconnect":
-                return int(message.get("code", 1005)) not in (1000, 1001, 1005)
+                code = conn.close_code = int(message.get("code", 1005))
+                return code not in (1000, 1001, 1005)
             if kind != "websocket.receive":
                 continue
             text = message.get("text")

@@ -16,11 +16,12 @@ import importlib
 import inspect
 import logging
 import os
-import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from importlib import metadata
 from typing import Any
 
+from .asgi import ASGIApp
 from .cli_connect import (
     EXIT_CONNECT,
     EXIT_ERROR,
@@ -34,6 +35,7 @@ from .cli_connect import (
     run_connect,
     transports_arg,
 )
+from .server.running import ListenError, listening_lines, stop_on_signals
 from .server.server import Server
 from .workers.supervisor import Supervisor, workers_arg
 
@@ -44,13 +46,16 @@ log = logging.getLogger("aiosocketio.cli")
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 SERVE_EPILOG = """\
-The listening address is printed on stdout ("listening on http://HOST:PORT/PATH/"); with
---port 0 the system picks a free port. The number of connections is shown on stderr: a
-status line on a terminal, a log line on each change otherwise (--quiet: neither).
-SIGINT or SIGTERM stops the server (exit code 0).
+Where it listens is printed on stdout: "listening on http://HOST:PORT/ (Socket.IO path:
+/PATH/)", "open http://HOST:PORT/ in a browser" when the app serves a page at /, and the
+URL clients connect to (the path after the host is the namespace); with --port 0 the
+system picks a free port. The number of connections is shown on stderr: a status line on
+a terminal, a log line on each change otherwise (--quiet: neither). SIGINT or SIGTERM
+stops the server (exit code 0).
 
-With --app, the server is the module attribute (default attribute: io), or what it returns
-when it is a function (plain or async); the engine options below are then the app's own.
+With --app, the server is the module attribute (default attribute: io): a Server, its ASGI
+app (io.asgi_app()), or a function (plain or async) returning either; the engine options
+above are then ignored (the app's server has its own).
 
 With --workers N, a supervisor runs N worker processes that import the app, routes each
 connection to the worker of its session, restarts workers that die, and drains them on
@@ -60,7 +65,7 @@ exit codes:
   0  stopped by SIGINT or SIGTERM
   1  runtime error (cannot listen on the address, the app failed to load, a worker kept
      failing before it was ready)
-  2  usage error (bad option, --app does not name a Server)"""
+  2  usage error (bad option, --app names no Server)"""
 
 
 ENGINE_OPTIONS = (
@@ -84,7 +89,7 @@ exit codes:
 
 
 class _AppError(Exception):
-    """--app does not name a Server."""
+    """--app does not name a Server (or its ASGI app, or a factory of either)."""
 
 
 # ---------------------------------------------------------------------- parser
@@ -108,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--version", action="version", version=f"aiosocketio {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
@@ -119,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--app",
         metavar="MODULE:ATTRIBUTE",
-        help="the Server to run (or a function returning it); default: an empty server",
+        help="the Server to run (or its ASGI app, or a function returning either); "
+        "default: an empty server",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
@@ -180,6 +189,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed version (the source's when the package is not installed)."""
+    try:
+        return metadata.version("aiosocketio")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -238,13 +257,47 @@ async def _load_app(spec: str) -> Server:
             value = getattr(value, name)
         except AttributeError:
             raise _AppError(f"--app {spec!r}: {name!r} not found") from None
-    if callable(value) and not isinstance(value, Server):
+    if not isinstance(value, Server | ASGIApp):
+        if not callable(value):
+            raise _AppError(f"--app {spec!r} is {_a(value)}, not {_EXPECTED}")
+        if not _callable_without_arguments(value):
+            raise _AppError(f"--app {spec!r} is {_a(value)} that takes arguments, not {_EXPECTED}")
         value = value()
         if inspect.isawaitable(value):
             value = await value
-    if not isinstance(value, Server):
-        raise _AppError(f"--app {spec!r} is a {type(value).__name__}, not an aiosocketio.Server")
+        if not isinstance(value, Server | ASGIApp):
+            raise _AppError(f"--app {spec!r} returned {_a(value)}, not {_EXPECTED}")
+    if isinstance(value, ASGIApp):
+        if not isinstance(value.server, Server):
+            server = _a(value.server)
+            raise _AppError(f"--app {spec!r} is the ASGI app of {server}, not of a Server")
+        if value.other_app is not None:
+            log.warning(
+                "--app %s: the standalone server serves the Socket.IO server and its static "
+                "files, not the ASGI app's other routes (run it under an ASGI server for them)",
+                spec,
+            )
+        return value.server
     return value
+
+
+_EXPECTED = "an aiosocketio.Server, its asgi_app() or a function returning one"
+
+
+def _a(value: Any) -> str:
+    """The name of the value's type with its article: "a function", "an int"."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _callable_without_arguments(value: Any) -> bool:
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        return False
+    except ValueError:
+        return True  # no signature to read (a builtin): try it
+    return True
 
 
 def _build_server(args: argparse.Namespace) -> Server:
@@ -257,12 +310,6 @@ def _build_server(args: argparse.Namespace) -> Server:
         if value is not None and name != "cors":
             options[name] = value
     return Server(**options)
-
-
-def _url(host: str, port: int, path: str) -> str:
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}{path.rstrip('/')}/"
 
 
 async def _report_connections(io: Server, tty: bool) -> None:
@@ -296,21 +343,25 @@ async def _serve(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     else:
         io = _build_server(args)
-    try:
-        standalone = await io.start(args.host, args.port)
-    except OSError as exc:
-        log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
-        return EXIT_ERROR
-    console.line(f"listening on {_url(args.host, standalone.port, io.engine.path)}")
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
+    with stop_on_signals(stop.set, always=True):
+        try:
+            standalone = await io.start(args.host, args.port)
+        except ListenError as exc:
+            log.error("%s", exc)
+            return EXIT_ERROR
+        except OSError as exc:
+            log.error("could not start the server: %s", exc)
+            return EXIT_ERROR
+        page = "/" in io.static_files
+        for line in listening_lines(args.host, standalone.port, io.engine.path, page=page):
+            console.line(line)
+        return await _until_stopped(io, stop, args.quiet)
+
+
+async def _until_stopped(io: Server, stop: asyncio.Event, quiet: bool) -> int:
     reporter = None
-    if not args.quiet:
+    if not quiet:
         reporter = asyncio.ensure_future(_report_connections(io, sys.stderr.isatty()))
     try:
         await stop.wait()
@@ -325,8 +376,6 @@ async def _serve(args: argparse.Namespace) -> int:
             await asyncio.wait_for(io.close(), 10.0)
         except TimeoutError:
             log.warning("the server did not close within 10s")
-        for sig in handled:
-            loop.remove_signal_handler(sig)
     return EXIT_OK
 
 

@@ -19,13 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from . import _json
+from ._extras import needs_extra
 from .adapters.cluster import EMITTER_UID, MessageType
 from .adapters.postgres import encode_notification
 from .socketio.packets import EVENT, RESERVED_EVENTS
+
+with needs_extra("the PostgreSQL emitter", ("psycopg",), "postgres"):
+    import psycopg
+    from psycopg import sql
 
 __all__ = ["PostgresEmitter", "PostgresEmitterOperator"]
 

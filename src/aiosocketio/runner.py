@@ -3,10 +3,8 @@ worker processes (the same as ``aiosocketio serve``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import signal
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -104,35 +102,18 @@ def _module_spec(module: ModuleType, attribute: str) -> tuple[str, list[str]]:
 
 def _run_here(app: Any, host: str, port: int, log_level: str) -> int:
     from . import cli
-    from .cli_connect import console
     from .server.server import Server
 
     if not isinstance(app, Server):
         app = app()
     if not isinstance(app, Server):
         raise TypeError(f"not an aiosocketio.Server: {app!r}")
-    server: Server = app
     cli._setup_logging(log_level, False)
+    with contextlib.suppress(KeyboardInterrupt):
+        cli._run(_serve(app, host, port))
+    return supervisor.EXIT_OK
 
-    async def serve() -> int:
-        try:
-            standalone = await server.start(host, port)
-        except OSError as exc:
-            cli.log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
-            return supervisor.EXIT_ERROR
-        console.line(f"listening on {cli._url(host, standalone.port, server.engine.path)}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await server.close()
-        return supervisor.EXIT_OK
 
-    try:
-        return cli._run(serve())
-    except KeyboardInterrupt:
-        return supervisor.EXIT_OK
+async def _serve(server: Server, host: str, port: int) -> int:
+    await server.serve(host, port)  # prints where it listens; stops on SIGINT or SIGTERM
+    return supervisor.EXIT_OK

@@ -147,3 +147,33 @@ async def test_sync_client_wait_and_disconnect_from_a_handler() -> None:
         assert by_server and by_handler
         assert not connected
         assert threads == []
+
+
+async def test_sync_client_refuses_a_running_event_loop() -> None:
+    """Blocking calls on a thread that runs an event loop would block that loop (and the
+    server on it, as here): refused at once, pointing to the asyncio client."""
+    async with running() as (_server, port):
+        client = SyncClient(f"http://127.0.0.1:{port}", reconnection=False)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RuntimeError, match=r"running event loop.*aiosocketio\.connect"):
+            client.connect(timeout=5)
+        with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"), client:
+            pass
+        assert loop.time() - started < 1.0
+        assert not client.connected
+        assert client_threads() == []
+        with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"):
+            client.wait(0.1)
+
+        def connected_elsewhere() -> SyncClient:  # connected on a thread without a loop
+            other = SyncClient(f"http://127.0.0.1:{port}", transports=["websocket"])
+            other.connect(timeout=5)
+            return other
+
+        other = await asyncio.to_thread(connected_elsewhere)
+        try:
+            with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"):
+                other.call("anything", timeout=5)
+        finally:
+            await asyncio.to_thread(other.disconnect)

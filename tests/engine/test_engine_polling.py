@@ -350,3 +350,40 @@ async def test_http_compression(serve, echo):
         import gzip
 
         assert gzip.decompress(response.body).decode() == text
+
+
+UPGRADES = {
+    # a bare Upgrade header: Node's HTTP parser ignores it (200); refused here all the same
+    "bare h2c": {"Upgrade": "h2c"},
+    # what an h2c smuggling attempt sends, and any other protocol: Node answers 400
+    "h2c": {"Upgrade": "h2c", "Connection": "Upgrade, HTTP2-Settings", "HTTP2-Settings": ""},
+    "other": {"Upgrade": "foo/1", "Connection": "upgrade"},
+}
+
+
+@pytest.fixture(params=["standalone", "uvicorn", "hypercorn"])
+async def front_door(request, standalone, uvicorn_server, hypercorn_server):
+    return {"standalone": standalone, "uvicorn": uvicorn_server, "hypercorn": hypercorn_server}[
+        request.param
+    ]
+
+
+@pytest.mark.parametrize("headers", UPGRADES.values(), ids=UPGRADES.keys())
+async def test_an_upgrade_to_another_protocol_is_refused(request, front_door, echo, headers):
+    app = echo()
+    port = await front_door(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    for method, target in [
+        ("GET", f"{EIO}?EIO=4&transport=polling"),  # a handshake
+        ("GET", poll_url(sid)),  # a session's poll
+    ]:
+        response = await http_request(port, method, target, headers=headers)
+        if "hypercorn" in request.node.callspec.id and headers["Upgrade"] == "h2c":
+            # hypercorn speaks HTTP/2 and takes an h2c upgrade itself: it never reaches the app
+            assert response.status == 101
+            continue
+        assert (response.status, response.body) == (400, b"Invalid Upgrade header")
+        assert response.headers["content-type"] == "text/html"
+    assert len(app.engine.sessions) == 1  # no session was made
+    await assert_serves(port)

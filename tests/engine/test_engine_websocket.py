@@ -204,6 +204,25 @@ async def test_cross_site_websocket_refused(serve, echo):
         open_packet(await ws.recv())
 
 
+@pytest.mark.parametrize("cors", [None, CorsPolicy(["http://app.example"])], ids=["off", "on"])
+async def test_a_refused_origin_is_logged_once_with_the_option_to_set(serve, echo, caplog, cors):
+    port = await serve(echo(cors=cors))
+    for origin in ("http://evil.example", "http://evil.example", "http://other.example"):
+        with pytest.raises(WsRejected):
+            await WsConnection.open(port, ws_url(), headers=[("Origin", origin)])
+    lines = [r.getMessage() for r in caplog.records if "refused a WebSocket" in r.getMessage()]
+    assert [r.levelname for r in caplog.records if "refused a WebSocket" in r.getMessage()] == [
+        "WARNING",
+        "WARNING",
+    ]
+    assert "origin 'http://evil.example'" in lines[0]
+    assert "origin 'http://other.example'" in lines[1]
+    if cors is None:
+        assert "pass cors=['http://evil.example'] (or cors='*') to the Server" in lines[0]
+    else:
+        assert "the cors option does not allow it" in lines[0]
+
+
 async def test_websocket_only_server(serve, echo):
     port = await serve(echo(transports=["websocket"]))
     async with await HttpConnection.open(port) as conn:

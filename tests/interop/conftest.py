@@ -133,3 +133,58 @@ async def clients() -> AsyncIterator[list[SioClient]]:
     yield made
     for client in made:
         await client.abort()
+
+
+class NodeServer:
+    """One run of server.js; ``stop()`` ends it (closing its stdin)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc.returncode is not None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+StartNode = Callable[..., Awaitable[NodeServer]]
+SERVER_JS = INTEROP_DIR / "node_server" / "server.js"
+
+
+@pytest.fixture
+async def node_server(node: str) -> AsyncIterator[StartNode]:
+    """``server = await node_server(port=0, **options)`` (options of server.js)."""
+    started: list[NodeServer] = []
+
+    async def start(port: int = 0, *, script: Path = SERVER_JS, **options: Any) -> NodeServer:
+        proc = await asyncio.create_subprocess_exec(
+            node,
+            str(script),
+            str(port),
+            json.dumps(options),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), 10)
+            server = NodeServer(proc, json.loads(line)["port"])
+        except BaseException:
+            proc.kill()
+            await proc.wait()
+            raise
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()

@@ -7,9 +7,7 @@ and talks to it with the asyncio client or the blocking facade.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,8 +16,6 @@ from aiosocketio import AckTimeout, ConnectionRefused
 from aiosocketio.client import Socket, SyncClient, connect, io
 
 pytestmark = pytest.mark.interop
-
-SERVER_JS = Path(__file__).resolve().parent / "node_server" / "server.js"
 
 MODES = {
     "websocket": ["websocket"],
@@ -30,58 +26,8 @@ MODES = {
 FAST = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.1, "randomization_factor": 0}
 
 
-class NodeServer:
-    """One run of server.js; ``stop()`` ends it (closing its stdin)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc = proc
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        proc = self.proc
-        if proc.returncode is not None:
-            return
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-StartNode = Callable[..., Awaitable[NodeServer]]
-
-
-@pytest.fixture
-async def node_server(node: str) -> AsyncIterator[StartNode]:
-    """``server = await node_server(port=0, **options)`` (options of server.js)."""
-    started: list[NodeServer] = []
-
-    async def start(port: int = 0, **options: Any) -> NodeServer:
-        proc = await asyncio.create_subprocess_exec(
-            node,
-            str(SERVER_JS),
-            str(port),
-            json.dumps(options),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(proc.stdout.readline(), 10)
-            server = NodeServer(proc, json.loads(line)["port"])
-        except BaseException:
-            proc.kill()
-            await proc.wait()
-            raise
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        await server.stop()
+# the fixture node_server of conftest.py: server = await node_server(port=0, **options)
+StartNode = Callable[..., Awaitable[Any]]
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:

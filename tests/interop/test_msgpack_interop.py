@@ -15,7 +15,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -206,33 +206,10 @@ async def test_json_client_is_refused_by_a_msgpack_server(serve: ServerFactory) 
 
 
 # ------------------------------------------------------- the Node server against Python
-class NodeServer:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc = proc
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
-async def node_msgpack_server(node: str) -> AsyncIterator[NodeServer]:
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(SERVER_JS),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 10)
-        yield NodeServer(proc, json.loads(line)["port"])
-    finally:
-        if proc.returncode is None:
-            proc.stdin.close()
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+async def node_msgpack_server(node_server: Callable[..., Awaitable[Any]]) -> Any:
+    """A socket.io 4.8 server with the msgpack parser (the fixture of conftest.py)."""
+    return await node_server(script=SERVER_JS)
 
 
 class Polling:
@@ -263,7 +240,7 @@ class Polling:
         return self.inbox.pop(0)
 
 
-async def test_node_server_bytes_are_ours(node_msgpack_server: NodeServer) -> None:
+async def test_node_server_bytes_are_ours(node_msgpack_server: Any) -> None:
     """socket.io 4.8 with the msgpack parser writes exactly the bytes MsgpackParser writes
     for the same packets, and decodes what we send to the JavaScript values it should."""
     parser = MsgpackParser()
@@ -330,7 +307,7 @@ async def test_node_server_bytes_are_ours(node_msgpack_server: NodeServer) -> No
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
 async def test_our_client_with_a_node_msgpack_server(
-    node_msgpack_server: NodeServer, transports: list[str]
+    node_msgpack_server: Any, transports: list[str]
 ) -> None:
     options: dict[str, Any] = {
         "parser": MsgpackParser(),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aiosocketio.client import connect, io
 from aiosocketio.errors import ConnectionRefused
 from aiosocketio.socketio.packets import ACK, EVENT
 from sioclient import ConnectRefused, SioServer, until
@@ -87,6 +88,80 @@ async def test_async_refusal(srv):
     client.send_packet(0, "/", None)
     assert await client.next_raw() == '44{"message":"later","data":[1]}'
     assert not client.is_closed
+
+
+def middleware_returning(value: Any, is_async: bool, first: bool) -> list[Any]:
+    """The middlewares of a server whose only decision is ``value`` (returned by the first
+    one, or by the second after one that lets the socket in)."""
+
+    def allow(socket):
+        return None
+
+    if is_async:
+
+        async def decide(socket):
+            await asyncio.sleep(0)
+            return value
+
+    else:
+
+        def decide(socket):
+            return value
+
+    return [decide] if first else [allow, decide]
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first", "after another"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["plain", "async"])
+async def test_a_middleware_returning_false_refuses_the_client(srv, is_async, first):
+    # python-socketio refuses a connection whose connect handler returns False: a literal
+    # port must not let the client in
+    for middleware in middleware_returning(False, is_async, first):
+        srv.io.use(middleware)
+    url = f"http://127.0.0.1:{srv.port}"
+    with pytest.raises(ConnectionRefused) as info:
+        await connect(url, transports=["websocket"], reconnection=False, wait_timeout=3)
+    assert info.value.message == "Connection rejected by server"
+    assert srv.io.sockets.sockets == {}
+
+
+@pytest.mark.parametrize("value", [True, "yes", 0, {"ok": 1}])
+@pytest.mark.parametrize("is_async", [False, True], ids=["plain", "async"])
+async def test_a_middleware_returning_anything_else_refuses_and_says_what_to_do(
+    srv, caplog, is_async, value
+):
+    for middleware in middleware_returning(value, is_async, first=False):
+        srv.io.use(middleware)
+    url = f"http://127.0.0.1:{srv.port}"
+    with pytest.raises(ConnectionRefused) as info:
+        await connect(url, transports=["websocket"], reconnection=False, wait_timeout=3)
+    advice = "return None to let the socket in, False or raise ConnectionRefused"
+    assert f"returned {value!r}: {advice}" in info.value.message
+    assert advice in caplog.text and "TypeError" in caplog.text
+    assert srv.io.sockets.sockets == {}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["plain", "async"])
+async def test_a_connection_handler_returning_false_disconnects_the_socket(srv, caplog, is_async):
+    if is_async:
+
+        async def on_connection(socket):
+            return False
+
+    else:
+
+        def on_connection(socket):
+            return False
+
+    srv.io.on("connection", on_connection)
+    srv.io.on("connection", lambda socket: socket.emit("fine"))  # any other value: ignored
+    url = f"http://127.0.0.1:{srv.port}"
+    sock = io(url, transports=["websocket"], reconnection=False)
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+    sock.on("disconnect", reasons.put_nowait)
+    assert await asyncio.wait_for(reasons.get(), 3) == "io server disconnect"
+    assert srv.io.sockets.sockets == {}
+    assert "returned False" in caplog.text and "use a middleware (io.use)" in caplog.text
 
 
 @pytest.mark.parametrize("is_async", [False, True])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from email.utils import parsedate_to_datetime
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -222,6 +224,68 @@ async def test_on_any_prepend_any_off_any(srv):
     assert calls == [("handler", 4)]
 
 
+@pytest.mark.parametrize("dynamic", [False, True], ids=["namespace", "dynamic namespace"])
+async def test_on_unhandled_sees_only_the_events_no_handler_took(srv, dynamic):
+    # python-socketio's @sio.on("*"), with the official-protocol acknowledgement
+    seen: list[tuple[Any, ...]] = []
+    nsp = srv.io.of(re.compile(r"^/dyn")) if dynamic else srv.io.of("/chat")
+    name = "/dyn1" if dynamic else "/chat"
+
+    @nsp.on("connection")
+    def on_connection(socket):
+        socket.on("mine", lambda: "socket handler")
+        socket.once("first-only", lambda: "once")
+        socket.on_any(lambda event, *args: seen.append(("any", event)))
+
+        @socket.on_unhandled
+        def socket_level(event, *args):  # runs first: its value is the acknowledgement
+            seen.append(("socket", event, *args))
+            return f"unhandled {event}"
+
+    nsp.on_event("shared", lambda socket: "on_event handler")
+
+    @nsp.on_unhandled
+    async def namespace_level(socket, event, *args):
+        seen.append(("namespace", event, *args))
+
+    client = await srv.client()
+    await client.connect(name)
+    assert await client.emit_with_ack("mine", nsp=name) == ["socket handler"]
+    assert await client.emit_with_ack("shared", nsp=name) == ["on_event handler"]
+    assert await client.emit_with_ack("first-only", nsp=name) == ["once"]
+    assert await client.emit_with_ack("first-only", 1, nsp=name) == ["unhandled first-only"]
+    assert await client.emit_with_ack("other", 2, {"a": 3}, nsp=name) == ["unhandled other"]
+    assert [entry for entry in seen if entry[0] != "any"] == [
+        ("socket", "first-only", 1),
+        ("namespace", "first-only", 1),
+        ("socket", "other", 2, {"a": 3}),
+        ("namespace", "other", 2, {"a": 3}),
+    ]
+    # on_any saw every event
+    assert [entry[1] for entry in seen if entry[0] == "any"] == [
+        "mine", "shared", "first-only", "first-only", "other",
+    ]  # fmt: skip
+
+
+async def test_off_unhandled(srv):
+    seen: list[str] = []
+
+    @srv.io.on("connection")
+    def on_connection(socket):
+        def record(event, *args):
+            seen.append(event)
+
+        socket.on_unhandled(record)
+        socket.on("off", lambda: socket.off_unhandled(record))
+
+    client, _ = await srv.connected()
+    await client.emit("x")
+    await client.emit_with_ack("off")
+    await client.emit("y")
+    await client.emit_with_ack("off")  # handled: the events before it were dispatched
+    assert seen == ["x"]
+
+
 async def test_on_any_outgoing(srv):
     seen: list[Any] = []
     sockets = capture(srv)
@@ -377,24 +441,66 @@ async def test_handshake(srv):
     assert "foo=bar" in handshake.url
     assert isinstance(handshake.issued, int)
     assert before * 1000 - 1 <= handshake.issued <= time.time() * 1000 + 1
-    assert abs(parsedate_to_datetime(handshake.time).timestamp() - before) < 2
-    assert set(handshake.to_dict()) == {
-        "address",
-        "auth",
-        "headers",
-        "issued",
-        "query",
-        "secure",
-        "time",
-        "url",
-        "xdomain",
-    }
+    # as JavaScript's new Date().toString(): "Sun Dec 06 2026 11:44:47 GMT+0000 (...)"
+    when = datetime.strptime(handshake.time.split(" (")[0], "%a %b %d %Y %H:%M:%S GMT%z")
+    assert abs(when.timestamp() - before) < 2
+    assert list(handshake.to_dict()) == HANDSHAKE_KEYS
 
     plain = await srv.client()
     await plain.connect()
     handshake = sockets[1].handshake
     assert handshake.xdomain is False
     assert handshake.auth == {}
+
+
+@pytest.mark.parametrize("kind", ["plain", "async"])
+async def test_an_ack_value_the_parser_refuses_is_logged_and_the_connection_stays(
+    srv, caplog, kind
+):
+    async def coro():
+        return Decimal(1)
+
+    @srv.io.on("connection")
+    def on_connection(socket):
+        socket.on("refused", (lambda: Decimal(1)) if kind == "plain" else coro)
+        socket.on("fine", lambda: "ok")
+
+    client, _ = await srv.connected()
+    client.send_packet(EVENT, "/", ["refused"], 99)
+    await until(lambda: "error in handler of 'refused'" in caplog.text)
+    assert "a Decimal is not sent" in caplog.text
+    assert await client.emit_with_ack("fine") == ["ok"]
+
+
+# Node's socket.handshake, key by key, in its order
+# fmt: off
+HANDSHAKE_KEYS = ["headers", "time", "address", "xdomain", "secure", "issued", "url", "query",
+                  "auth"]
+# fmt: on
+
+
+@pytest.mark.parametrize("how", ["emit", "ack"])
+async def test_handshake_is_sent_as_nodes_object(srv, how):
+    @srv.io.on("connection")
+    def on_connection(socket):
+        socket.on("handshake", lambda: socket.handshake)
+        if how == "emit":
+            socket.emit("handshake", socket.handshake)
+
+    client = await srv.client(query="foo=bar")
+    await client.connect(auth={"token": "abc"})
+    if how == "emit":
+        _, event, args = await client.next_event()
+        assert event == "handshake"
+    else:
+        args = await client.emit_with_ack("handshake")
+    (sent,) = args
+    assert list(sent) == HANDSHAKE_KEYS
+    assert sent["auth"] == {"token": "abc"}
+    assert sent["query"]["foo"] == "bar"
+    assert isinstance(sent["issued"], int)
+    assert isinstance(sent["time"], str) and " GMT" in sent["time"]
+    assert sent["xdomain"] is False and sent["secure"] is False
 
 
 async def test_rooms_join_leave(srv):

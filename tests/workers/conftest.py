@@ -1,25 +1,22 @@
-"""Workers tests: the in-process ones run on both event loops (the standard one and uvloop,
-the standalone server's default)."""
+"""Fixtures of the worker tests: a short run directory, and clusters of Python servers in this
+process, each in its own slot of that directory with the inter-worker adapter. Tests marked
+``both_loops`` run on the standard event loop and on uvloop (the standalone server's
+default)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from aiosocketio.workers.slots import WorkerDir
+from adapters.helpers import StartCluster, wait_for_servers
+from aiosocketio.adapters.workers import workers_adapter
+from aiosocketio.workers.slots import Slot, WorkerDir
+from sioclient import SioServer
 
-
-@pytest.fixture
-def run_dir() -> Iterator[WorkerDir]:
-    """A run directory for in-process workers (short: Unix socket paths are limited)."""
-    path = tempfile.mkdtemp(prefix="aio-w")
-    yield WorkerDir(path)
-    shutil.rmtree(path, ignore_errors=True)
+from .helpers import short_run_dir
 
 
 def pytest_asyncio_loop_factories(
@@ -34,3 +31,46 @@ def pytest_asyncio_loop_factories(
         return factories
     factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+@pytest.fixture
+def wdir() -> Iterator[WorkerDir]:
+    yield from short_run_dir()
+
+
+@pytest.fixture
+async def cluster(wdir: WorkerDir) -> AsyncIterator[StartCluster]:
+    """``nodes = await cluster(count, request_timeout=1.0, slot=None, adapter_options=None,
+    **server_options)``: that many started servers (``tests/sioclient.SioServer``), each with
+    a slot of ``wdir`` (``slot``: that one, for one server; ``node.slot``) and the workers
+    adapter; each sees every running one before this returns. Every node is closed, and its
+    slot given back, at the end of the test."""
+    started: list[tuple[SioServer, Slot]] = []
+
+    async def start(
+        count: int = 2,
+        *,
+        request_timeout: float = 1.0,
+        slot: int | None = None,
+        adapter_options: dict[str, Any] | None = None,
+        **server_options: Any,
+    ) -> list[SioServer]:
+        nodes = []
+        for _ in range(count):
+            claimed = wdir.claim(slot)
+            factory = workers_adapter(
+                claimed, request_timeout=request_timeout, **(adapter_options or {})
+            )
+            node = SioServer(adapter=factory, **server_options)
+            node.slot = claimed  # type: ignore[attr-defined]
+            await node.__aenter__()
+            started.append((node, claimed))
+            nodes.append(node)
+        running = [node for node, _ in started if not node._closed]
+        await wait_for_servers(running, len(running))
+        return nodes
+
+    yield start
+    for node, claimed in reversed(started):
+        await node.close()
+        claimed.release()

@@ -95,8 +95,8 @@ class Served:
             stderr=asyncio.subprocess.PIPE,
         )
         served = cls(proc)
-        if ready:
-            line = await served.wait_line(served.stdout, r"listening on http://[^:]+:(\d+)/")
+        if ready:  # on stdout (aiosocketio serve), or stderr (io.serve() in one process)
+            line = await served.wait_line(None, r"listening on http://[^:]+:(\d+)/")
             served.port = int(re.search(r":(\d+)/", line).group(1))  # type: ignore[union-attr]
         return served
 
@@ -113,13 +113,18 @@ class Served:
     def log(self) -> str:
         return "\n".join(self.stderr)
 
-    async def wait_line(self, lines: list[str], pattern: str, timeout: float = DEADLINE) -> str:
+    async def wait_line(
+        self, lines: list[str] | None, pattern: str, timeout: float = DEADLINE
+    ) -> str:
+        """The first line of ``lines`` (None: stdout or stderr) that matches ``pattern``."""
         regex = re.compile(pattern)
 
         def found() -> str | None:
-            if self.proc.returncode is not None and not any(regex.search(x) for x in lines):
+            seen = self.stdout + self.stderr if lines is None else lines
+            line = next((x for x in seen if regex.search(x)), None)
+            if line is None and self.proc.returncode is not None:
                 pytest.fail(f"the server exited ({self.proc.returncode}):\n{self.log}")
-            return next((x for x in lines if regex.search(x)), None)
+            return line
 
         result: str = await until(found, timeout, f"{pattern!r} in\n{self.log}")
         return result

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.both_loops
 
 
 @pytest.fixture
-async def pair(run_dir: WorkerDir) -> AsyncIterator[tuple[Worker, Worker]]:
-    a = await start_worker(run_dir)
-    b = await start_worker(run_dir)
+async def pair(wdir: WorkerDir) -> AsyncIterator[tuple[Worker, Worker]]:
+    a = await start_worker(wdir)
+    b = await start_worker(wdir)
     yield a, b
     for worker in (a, b):
         await worker.server.close(timeout=1.0)
@@ -153,7 +153,7 @@ async def test_a_request_larger_than_the_kept_bytes_is_served_here(pair):
     assert a.sent == 0
 
 
-async def test_a_sid_of_no_live_worker_is_served_here(pair, run_dir):
+async def test_a_sid_of_no_live_worker_is_served_here(pair, wdir):
     a, _ = pair
     async with await HttpConnection.open(a.port) as conn:
         response = await conn.request("POST", poll_url(new_sid(9)), body="4x")
@@ -181,12 +181,12 @@ async def test_no_hand_off_without_workers_mode(echo):
         await server.close()
 
 
-async def test_workers_listen_with_reuse_port(run_dir):
-    a = await start_worker(run_dir)
+async def test_workers_listen_with_reuse_port(wdir):
+    a = await start_worker(wdir)
     try:
         sock = a.server.sockets[0]
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
-        b_slot = run_dir.claim()
+        b_slot = wdir.claim()
         b = StandaloneServer(EchoEngine().engine, workers=b_slot)
         await b.start("127.0.0.1", a.port)  # the same port
         assert b.port == a.port
@@ -199,9 +199,9 @@ async def test_workers_listen_with_reuse_port(run_dir):
 
 
 # ---------------------------------------------------------------------- the channel alone
-async def test_a_socket_and_its_bytes_reach_the_other_worker(run_dir):
+async def test_a_socket_and_its_bytes_reach_the_other_worker(wdir):
     received: asyncio.Queue[tuple[socket.socket, bytes]] = asyncio.Queue()
-    slot_a, slot_b = run_dir.claim(), run_dir.claim()
+    slot_a, slot_b = wdir.claim(), wdir.claim()
     a = Handoff(slot_a, lambda sock, data: None)
     b = Handoff(slot_b, lambda sock, data: received.put_nowait((sock, data)))
     b.start()
@@ -224,8 +224,8 @@ async def test_a_socket_and_its_bytes_reach_the_other_worker(run_dir):
         b.close()
 
 
-async def test_a_peer_that_does_not_read_gets_a_bounded_queue(run_dir):
-    slot_a, slot_b = run_dir.claim(), run_dir.claim()
+async def test_a_peer_that_does_not_read_gets_a_bounded_queue(wdir):
+    slot_a, slot_b = wdir.claim(), wdir.claim()
     a = Handoff(slot_a, lambda sock, data: None)
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # a stuck worker: never reads
     raw.bind(slot_b.path("fd"))
@@ -255,8 +255,8 @@ async def test_a_peer_that_does_not_read_gets_a_bounded_queue(run_dir):
         a.close()
 
 
-async def test_a_queued_hand_off_goes_when_the_peer_reads(run_dir):
-    slot_a, slot_b = run_dir.claim(), run_dir.claim()
+async def test_a_queued_hand_off_goes_when_the_peer_reads(wdir):
+    slot_a, slot_b = wdir.claim(), wdir.claim()
     a = Handoff(slot_a, lambda sock, data: None)
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     raw.bind(slot_b.path("fd"))
@@ -294,9 +294,9 @@ async def test_a_queued_hand_off_goes_when_the_peer_reads(run_dir):
         a.close()
 
 
-async def test_malformed_messages_drop_the_connection(run_dir):
+async def test_malformed_messages_drop_the_connection(wdir):
     received: list[bytes] = []
-    slot_b = run_dir.claim()
+    slot_b = wdir.claim()
     b = Handoff(slot_b, lambda sock, data: received.append(data))
     b.start()
     bad = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -313,7 +313,7 @@ async def test_malformed_messages_drop_the_connection(run_dir):
         b.close()
 
 
-async def test_no_hand_off_under_tls(run_dir, tmp_path):
+async def test_no_hand_off_under_tls(wdir, tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -322,7 +322,7 @@ async def test_no_hand_off_under_tls(run_dir, tmp_path):
     subprocess.run(command, check=True, capture_output=True)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    slot = run_dir.claim()
+    slot = wdir.claim()
     server = StandaloneServer(EchoEngine().engine, workers=slot)
     await server.start("127.0.0.1", 0, ssl=context)
     try:

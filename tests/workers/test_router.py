@@ -30,10 +30,10 @@ class Routed:
 
 
 @pytest.fixture(params=[5, 0], ids=["deferred", "at once"])
-async def routed(run_dir: WorkerDir, request: pytest.FixtureRequest) -> AsyncIterator[Routed]:
-    workers = [await start_worker(run_dir, listen=False) for _ in range(2)]
+async def routed(wdir: WorkerDir, request: pytest.FixtureRequest) -> AsyncIterator[Routed]:
+    workers = [await start_worker(wdir, listen=False) for _ in range(2)]
     listener = socket.create_server(("127.0.0.1", 0))
-    router = Router([listener], run_dir, idle_timeout=0.3, defer_accept=request.param)
+    router = Router([listener], wdir, idle_timeout=1.0, defer_accept=request.param)
     for worker in workers:
         router.add(worker.slot.number)
     router.start()
@@ -129,7 +129,7 @@ async def test_silent_and_vanishing_connections(routed):
 async def test_a_request_that_comes_after_the_connection(routed):
     sid = await handshake(routed.port)
     async with await HttpConnection.open(routed.port) as conn:
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.2)  # within the idle timeout (1 s)
         assert (await conn.request("POST", poll_url(sid), body="4late")).body == b"ok"
 
 

@@ -198,7 +198,7 @@ async def test_the_port_in_use_is_one_error_line(serve):
             "--app", "serve_app:io", "--workers", "2", "--port", str(port), ready=False
         )
         assert await served.stop(None) == 1
-    assert served.stderr == [f"cannot listen on 127.0.0.1 port {port}: Address already in use"]
+    assert served.stderr == [f"cannot listen on 127.0.0.1 port {port}: address already in use"]
 
 
 async def test_a_sharing_listener_on_the_port_is_refused_too(serve):
@@ -211,4 +211,4 @@ async def test_a_sharing_listener_on_the_port_is_refused_too(serve):
             "--app", "serve_app:io", "--workers", "2", "--port", str(port), ready=False
         )
         assert await served.stop(None) == 1
-    assert "Address already in use" in served.log
+    assert "address already in use" in served.log

@@ -80,7 +80,9 @@ async def test_in_process_it_leaves_no_descriptor_behind(capsys: pytest.CaptureF
     assert not [pid for pid in pids if alive(pid)]
     assert not os.path.exists(run_dir)
     assert sorted(os.listdir("/proc/self/fd")) == before
-    assert f"listening on http://127.0.0.1:{sup.port}/socket.io/" in capsys.readouterr().out
+    assert f"listening on http://127.0.0.1:{sup.port}/ (Socket.IO path: /socket.io/)" in (
+        capsys.readouterr().out
+    )
 
 
 SCRIPT = """\

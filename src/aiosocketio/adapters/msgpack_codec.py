@@ -20,7 +20,10 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-import msgpack
+from .._extras import needs_extra
+
+with needs_extra("the cluster adapters and emitters", ("msgpack",), "redis", "postgres"):
+    import msgpack
 
 __all__ = ["decode", "encode"]
 

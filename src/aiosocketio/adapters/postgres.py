@@ -37,16 +37,18 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
 from .. import _json
+from .._extras import needs_extra
 from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
 from .link import BrokerLink, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
+
+with needs_extra("the PostgreSQL adapter", ("psycopg",), "postgres"):
+    import psycopg
+    from psycopg import sql
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace

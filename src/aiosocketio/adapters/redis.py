@@ -30,14 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
+from .._extras import needs_extra
 from ..socketio.packets import Packet
 from . import msgpack_codec
 from .base import Adapter, BroadcastOptions, ClusterError
@@ -63,6 +56,15 @@ from .cluster import (
 from .link import BrokerLink, Links, LinkUser, Loop
 from .memory import MemoryAdapter
 from .resync import ReportHook, Resync
+
+with needs_extra("the Redis adapter", ("redis",), "redis"):
+    from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio.client import PubSub
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace

@@ -42,14 +42,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from .. import _json
+from .._extras import needs_extra
 from ..socketio.packets import EVENT, Packet, has_binary
 from . import msgpack_codec
 from .base import BroadcastOptions, ClusterError, PersistedSession
@@ -63,6 +57,14 @@ from .cluster import (
 )
 from .link import BrokerLink, Links, LinkUser, Loop
 from .redis import RedisLink, RedisSource
+
+with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
+    from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
     from ..server.namespace import Namespace

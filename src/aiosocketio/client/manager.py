@@ -23,7 +23,7 @@ from .http import Target
 from .socket import Auth, Socket
 from .transports import TransportError
 
-__all__ = ["Manager", "ParsedURL", "io", "parse_url"]
+__all__ = ["Manager", "ParsedURL", "io", "namespace_hint", "parse_url"]
 
 OpenCallback = Callable[[Exception | None], None]
 
@@ -51,15 +51,20 @@ class ParsedURL:
 _SCHEME = re.compile(r"^(https?|wss?)://", re.IGNORECASE)
 
 
+def _with_scheme(url: str | None) -> str:
+    if not url:
+        return "http://localhost"
+    if url.startswith("//"):
+        return "https:" + url
+    if not _SCHEME.match(url):
+        return "https://" + url
+    return url
+
+
 def parse_url(url: str | None) -> ParsedURL:
     """Read ``http(s)://`` or ``ws(s)://`` URLs; without a scheme, https is assumed (as the
     Node client does outside a browser)."""
-    if not url:
-        url = "http://localhost"
-    if url.startswith("//"):
-        url = "https:" + url
-    elif not _SCHEME.match(url):
-        url = "https://" + url
+    url = _with_scheme(url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or "localhost"
@@ -75,6 +80,29 @@ def parse_url(url: str | None) -> ParsedURL:
         port,
         parts.path or "/",
         dict(parse_qsl(parts.query, keep_blank_values=True)),
+    )
+
+
+def namespace_hint(url: str | None, namespace: str, path: str) -> str | None:
+    """What to say when a URL's path, the namespace, ends in the Socket.IO ``path``:
+    ``http://host:3000/socket.io/`` names the namespace "/socket.io/", which is legal but
+    almost never meant (the server answers "Invalid namespace"). None otherwise."""
+    engine_path = "/" + path.strip("/")
+    name = namespace.rstrip("/")
+    if engine_path == "/" or not name.endswith(engine_path):
+        return None
+    url = _with_scheme(url)
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    fixed = f"{parts.scheme}://{parts.netloc}/{query}"
+    if name == engine_path:
+        option = f'(the Socket.IO path, "{engine_path}", is the path option)'
+    else:
+        option = f'with path="{name}" (the path option is the Socket.IO path)'
+    return (
+        f'{url} names the namespace "{namespace}": the path after the host is the '
+        f"namespace, not the Socket.IO path; for the main namespace, connect to {fixed} "
+        f"{option}"
     )
 
 
@@ -229,11 +257,18 @@ class Manager(Emitter):
             nsp = "/" + nsp
         socket = self.nsps.get(nsp)
         if socket is None:
+            hint = self.namespace_hint(nsp)
+            if hint is not None:
+                log.warning("%s", hint)
             socket = Socket(self, nsp, auth=auth, retries=retries, ack_timeout=ack_timeout)
             self.nsps[nsp] = socket
         elif self.auto_connect and not socket.active:
             socket.connect()
         return socket
+
+    def namespace_hint(self, nsp: str) -> str | None:
+        """A hint when ``nsp`` looks like the Socket.IO path put in the URL by mistake."""
+        return namespace_hint(self.url, nsp, self.target.path)
 
     def _destroy(self, socket: Socket) -> None:
         """A socket left: close the connection when no socket is active any more."""

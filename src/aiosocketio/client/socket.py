@@ -102,6 +102,9 @@ class Socket(Emitter):
         "_any_out",
         "_held",
         "_ids",
+        "_inbox",
+        "_inbox_limit",
+        "_inbox_waiter",
         "_last_offset",
         "_pid",
         "_queue",
@@ -150,6 +153,9 @@ class Socket(Emitter):
         self._any_out: list[Listener] = []
         self._active = False
         self._waiters: list[asyncio.Future[None]] = []
+        self._inbox: deque[list[Any]] | None = None
+        self._inbox_limit = 0
+        self._inbox_waiter: asyncio.Future[None] | None = None
         if io.auto_connect:
             self.connect()
 
@@ -200,6 +206,93 @@ class Socket(Emitter):
                 self._waiters.remove(waiter)
             if not waiter.done():
                 waiter.cancel()
+
+    def _done_for_good(self) -> bool:
+        """Disconnected with no reconnection to come."""
+        if self.connected:
+            return False
+        io = self.io
+        return (
+            not self._active
+            or not io.reconnection
+            or (io.skip_reconnect or (io.ready_state == "closed" and not io._reconnecting))
+        )
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the socket is disconnected for good: by :meth:`disconnect`, by the
+        server, or when the reconnection gives up (a drop followed by a reconnection does
+        not end it). False after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._done_for_good():
+                    await self._next_change()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _next_change(self) -> None:
+        """Wait for a disconnection, an event kept for :meth:`receive`, or the end of the
+        reconnection attempts."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake(*args: Any) -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self.on("disconnect", wake)
+        self.io.on("reconnect_failed", wake)
+        self._inbox_waiter = future
+        try:
+            await future
+        finally:
+            self.off("disconnect", wake)
+            self.io.off("reconnect_failed", wake)
+            if self._inbox_waiter is future:
+                self._inbox_waiter = None
+
+    # ------------------------------------------------------------------ receiving by pulling
+    def keep_unheard(self, limit: int = 1000) -> None:
+        """From now on, keep the events that no listener takes, for :meth:`receive` (at
+        most ``limit``: past it the oldest are dropped). An event kept that asked for an
+        acknowledgement is acknowledged at once, without arguments."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._inbox_limit = limit
+        if self._inbox is None:
+            self._inbox = deque()
+
+    async def receive(self, timeout: float | None = None) -> list[Any]:
+        """The next event no listener took, as ``[event, *args]``, waiting for it (the
+        first call starts keeping them: see :meth:`keep_unheard`). Raises TimeoutError
+        after ``timeout`` seconds, NotConnected once the socket is disconnected for good
+        and nothing is left."""
+        if self._inbox is None:
+            self.keep_unheard()
+        inbox = self._inbox
+        assert inbox is not None
+        async with asyncio.timeout(timeout):
+            while not inbox:
+                if self._done_for_good():
+                    raise NotConnected("the socket is disconnected")
+                await self._next_change()
+        return inbox.popleft()
+
+    def _keep(self, event: str, args: list[Any], ack: Callable[..., None] | None) -> None:
+        inbox = self._inbox
+        assert inbox is not None
+        if len(inbox) >= self._inbox_limit:
+            inbox.popleft()
+            log.warning(
+                "socket %s: more than %d events kept, dropping the oldest",
+                self.id,
+                self._inbox_limit,
+            )
+        inbox.append([event, *args])
+        if ack is not None:
+            ack()
+        waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _settle_waiters(self, error: BaseException | None) -> None:
         waiters, self._waiters = self._waiters, []
@@ -531,6 +624,9 @@ class Socket(Emitter):
                 error = ConnectionRefused(str(data.get("message", "")), data.get("data"))
             else:
                 error = ConnectionRefused(str(data))
+            hint = self.io.namespace_hint(self.nsp)
+            if hint is not None:
+                error.add_note(hint)
             self._report_connect_error(error)
 
     def _on_event(self, packet: Packet) -> None:
@@ -552,7 +648,10 @@ class Socket(Emitter):
             tasks = self.io._tasks
             for listener in list(self._any):
                 run_listener(listener, [name, *data[1:]], None, "catch-all listener", tasks)
-        self._dispatch(name, data[1:], ack)
+        if self._inbox is not None and not self.has_listeners(name):
+            self._keep(name, data[1:], ack)
+        else:
+            self._dispatch(name, data[1:], ack)
         if self._pid and ack is None and type(data[-1]) is str:
             self._last_offset = data[-1]
 

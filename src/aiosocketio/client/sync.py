@@ -18,10 +18,84 @@ from typing import Any, TypeVar, overload
 
 from .events import log
 
-__all__ = ["SyncClient"]
+__all__ = ["LoopThread", "SyncClient"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread of its own; blocking callers hand it
+    coroutines (:meth:`run`) and calls (:meth:`call_soon`)."""
+
+    __slots__ = ("loop", "thread")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.loop is not None
+
+    def on_thread(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine on the loop and wait for its result (not from the loop thread)."""
+        loop = self.loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("the client is not connected (call connect() first)")
+        if self.on_thread():
+            coro.close()
+            raise RuntimeError("blocking calls cannot be made from a handler; use the socket")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
+        """Call ``func(*args)`` on the loop thread (at once when already on it)."""
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError("the client is not connected (call connect() first)")
+        if self.on_thread():
+            func(*args)
+        else:
+            loop.call_soon_threadsafe(func, *args)
+
+    def start(self, name: str = "aiosocketio-client") -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        ready.wait()
+        self.loop = loop
+        self.thread = thread
+        return loop
+
+    def stop(self) -> None:
+        """Stop the loop; wait for its thread unless called from it."""
+        loop, thread = self.loop, self.thread
+        self.loop = self.thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if threading.current_thread() is not thread:
+            thread.join(5.0)
 
 
 class SyncClient:
@@ -35,9 +109,8 @@ class SyncClient:
         "_done",
         "_listeners",
         "_lock",
-        "_loop",
+        "_runner",
         "_socket",
-        "_thread",
         "options",
         "url",
     )
@@ -45,71 +118,51 @@ class SyncClient:
     def __init__(self, url: str = "http://localhost", **options: Any) -> None:
         self.url = url
         self.options = options
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread()
         self._socket: Any = None
         self._listeners: list[tuple[str, Callable[..., Any], bool]] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
 
     # ------------------------------------------------------------------ loop thread
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        loop = self._loop
-        if loop is None:
-            coro.close()
-            raise RuntimeError("the client is not connected (call connect() first)")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("blocking calls cannot be made from a handler; use the socket")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._runner.loop
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        return self._runner.thread
+
+    @staticmethod
+    def _refuse_event_loop() -> None:
+        """Blocking here would block the caller's event loop, and a server on it."""
         try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise RuntimeError(
+            "SyncClient would block the running event loop of this thread: in async code, "
+            "use the asyncio client (sock = await aiosocketio.connect(url, ...))"
+        )
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return self._runner.run(coro, timeout)
 
     def _call_soon(self, func: Callable[..., Any], *args: Any) -> None:
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the client is not connected (call connect() first)")
-        if threading.current_thread() is self._thread:
-            func(*args)
-        else:
-            loop.call_soon_threadsafe(func, *args)
+        self._runner.call_soon(func, *args)
 
     def _start_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(ready.set)
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name="aiosocketio-client", daemon=True)
-        thread.start()
-        ready.wait()
-        self._loop = loop
-        self._thread = thread
-        return loop
+        return self._runner.start()
 
     def _stop_loop(self) -> None:
-        loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        if threading.current_thread() is not thread:
-            thread.join(5.0)
+        self._runner.stop()
 
     # ------------------------------------------------------------------ connecting
     def connect(self, timeout: float | None = 20.0) -> None:
         """Connect and wait for the namespace; raises what ``connect_error`` reports
-        (ConnectionRefused, TransportError) or TimeoutError."""
+        (ConnectionRefused, TransportError) or TimeoutError. RuntimeError at once on a
+        thread that runs an event loop (use :func:`aiosocketio.connect` there)."""
+        self._refuse_event_loop()
         with self._lock:
             if self._loop is not None:
                 raise RuntimeError("the client is connected already")
@@ -154,7 +207,7 @@ class SyncClient:
             return
         self._done.set()
         if threading.current_thread() is self._thread:
-            self._loop = self._thread = None
+            self._runner.loop = self._runner.thread = None
             if sock is None:
                 loop.stop()
             else:
@@ -171,6 +224,7 @@ class SyncClient:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the client is disconnected for good (by :meth:`disconnect`, or by
         the server without a reconnection); False after ``timeout`` seconds."""
+        self._refuse_event_loop()
         return self._done.wait(timeout)
 
     close = disconnect
@@ -257,6 +311,7 @@ class SyncClient:
     def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
         """Emit and wait for the acknowledgement (None, the argument, or a tuple).
         Raises AckTimeout after ``timeout`` seconds, NotConnected on a disconnection."""
+        self._refuse_event_loop()
         sock = self._socket
         if sock is None:
             raise RuntimeError("the client is not connected (call connect() first)")

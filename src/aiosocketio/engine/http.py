@@ -54,9 +54,21 @@ class Request:
     """An HTTP request (or WebSocket upgrade request) as the engine sees it.
 
     ``headers`` has lower-case names; repeated headers are joined with ``", "``.
+    ``forwarded`` marks a request that another worker of the same server passed on (it
+    came in on this worker's internal socket): it is answered here, never passed on again.
     """
 
-    __slots__ = ("body", "headers", "method", "path", "query", "query_string", "remote", "secure")
+    __slots__ = (
+        "body",
+        "forwarded",
+        "headers",
+        "method",
+        "path",
+        "query",
+        "query_string",
+        "remote",
+        "secure",
+    )
 
     def __init__(
         self,
@@ -68,6 +80,7 @@ class Request:
         body: bytes = b"",
         remote: tuple[str, int] | None = None,
         secure: bool = False,
+        forwarded: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -77,6 +90,7 @@ class Request:
         self.body = body
         self.remote = remote
         self.secure = secure
+        self.forwarded = forwarded
 
     @property
     def url(self) -> str:

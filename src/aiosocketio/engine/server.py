@@ -29,7 +29,7 @@ from .http import (
 )
 from .socket import EngineSocket, WebSocketConnection
 
-__all__ = ["EngineServer", "WebSocketUpgrade"]
+__all__ = ["EngineServer", "Router", "WebSocketUpgrade"]
 
 log = logging.getLogger("aiosocketio.engine")
 
@@ -43,6 +43,19 @@ class WebSocketUpgrade(Protocol):
 
     def accept(self, headers: Headers) -> WebSocketConnection: ...
     def reject(self, status: int, headers: Headers, body: bytes) -> None: ...
+
+
+class Router(Protocol):
+    """Where a request goes whose session is not in this process (:attr:`EngineServer.router`).
+
+    Each method returns True when it took the request (it answers it, now or later), False
+    when the engine should answer as usual (400 "Session ID unknown"). The engine asks only
+    for requests that carry a ``sid`` it does not know and that were not forwarded already.
+    """
+
+    def route_request(self, request: Request, responder: Responder) -> bool: ...
+    def route_websocket(self, request: Request, upgrade: WebSocketUpgrade) -> bool: ...
+    def request_aborted(self, request: Request, responder: Responder) -> None: ...
 
 
 class EngineServer:
@@ -102,10 +115,15 @@ class EngineServer:
         by default 20 random URL-safe characters. An id must be 1 to 128 characters of
         ``A-Z a-z 0-9 - _ . ~`` and not in use: otherwise, or when the function raises, the
         handshake is refused (400, "Bad request")."""
+        self.sid_prefix = ""
+        """Starts every session id this server makes (workers mode: the worker's slot)."""
+        self.router: Router | None = None
+        """Asked about requests for sessions that are not here (workers mode: forwarding)."""
         self.sessions: dict[str, EngineSocket] = {}
         self.initial_headers_hooks: list[HeadersHook] = []
         self.headers_hooks: list[HeadersHook] = []
         self.connection_error_hooks: list[ConnectionErrorHook] = []
+        self._warned_origins: set[str] = set()
 
     def matches(self, path: str) -> bool:
         """Whether an HTTP path is this server's (with or without the trailing slash)."""
@@ -122,6 +140,13 @@ class EngineServer:
     # ------------------------------------------------------------------ HTTP
     def handle_request(self, request: Request, responder: Responder) -> None:
         """Answer a long-polling request (now, or later for a pending GET)."""
+        upgrade = request.headers.get("upgrade")
+        if upgrade is not None and upgrade.strip().lower() != "websocket":
+            # as Node (ws): an upgrade to another protocol (h2c, a known way to smuggle
+            # requests past a proxy) is refused, whatever the transport
+            log.debug("refused an upgrade to %r", upgrade[:40])
+            responder.respond(400, list(_INVALID_UPGRADE_HEADERS), _INVALID_UPGRADE)
+            return
         method = request.method
         if method == "OPTIONS":
             self._preflight(request, responder)
@@ -135,7 +160,13 @@ class EngineServer:
         if sid is not None:
             esock = self.sessions.get(sid)
             if esock is None:
-                self.respond_error(request, responder, UNKNOWN_SID)
+                router = self.router
+                if (
+                    router is None
+                    or request.forwarded
+                    or not router.route_request(request, responder)
+                ):
+                    self.respond_error(request, responder, UNKNOWN_SID)
             elif esock.transport != "polling" or query.get("transport") != "polling":
                 self.respond_error(request, responder, BAD_REQUEST)
             elif method == "GET":
@@ -201,9 +232,11 @@ class EngineServer:
 
     def _new_sid(self, request: Request) -> str | None:
         generate = self.generate_id
+        prefix = self.sid_prefix
         if generate is None:
             while True:
-                sid = secrets.token_urlsafe(15)
+                # 20 characters (120 random bits, 108 after a 2-character prefix)
+                sid = prefix + secrets.token_urlsafe(15)[len(prefix) :]
                 if sid not in self.sessions:
                     return sid
         try:
@@ -211,6 +244,8 @@ class EngineServer:
         except Exception:
             log.exception("error in generate_id")
             return None
+        if isinstance(sid, str):
+            sid = prefix + sid
         if not isinstance(sid, str) or not _SID.fullmatch(sid) or sid in self.sessions:
             log.error("generate_id returned an invalid or used session id: %r", sid)
             return None
@@ -381,25 +416,28 @@ class EngineServer:
         if code is None and not self.cors.websocket_origin_ok(
             request.headers.get("origin"), request.headers.get("host")
         ):
+            self._warn_origin(request.headers.get("origin") or "")
             code = FORBIDDEN
         if code is not None:
-            self._reject(request, upgrade, code)
+            self.reject_websocket(request, upgrade, code)
             return
         sid = request.query.get("sid")
         if sid is None:
             self._handshake(
                 request,
                 lambda: self._open_websocket(request, upgrade),
-                lambda code, msg: self._reject(request, upgrade, code, msg),
+                lambda code, msg: self.reject_websocket(request, upgrade, code, msg),
             )
             return
         esock = self.sessions.get(sid)
         if esock is None:
-            self._reject(request, upgrade, UNKNOWN_SID)
+            router = self.router
+            if router is None or request.forwarded or not router.route_websocket(request, upgrade):
+                self.reject_websocket(request, upgrade, UNKNOWN_SID)
             return
         upgraded = esock.upgrading or esock.transport == "websocket" or esock._closing
         if not upgraded and not esock.session.can_upgrade("websocket"):
-            self._reject(request, upgrade, BAD_REQUEST)
+            self.reject_websocket(request, upgrade, BAD_REQUEST)
             return
         headers: Headers = []
         self.add_headers(headers, request, initial=False)
@@ -411,9 +449,25 @@ class EngineServer:
             return
         esock.start_upgrade(conn)
 
-    def _reject(
+    def _warn_origin(self, origin: str) -> None:
+        """One warning line per refused origin (Node accepts any: a port must be told why)."""
+        origin = origin[:200]
+        if origin in self._warned_origins or len(self._warned_origins) >= 1000:
+            return
+        self._warned_origins.add(origin)
+        if self.cors.enabled:
+            why = "the cors option does not allow it; add it to cors to accept it"
+        else:
+            why = (
+                f"cross-origin WebSockets are refused while CORS is off; to accept it, "
+                f"pass cors=[{origin!r}] (or cors='*') to the Server"
+            )
+        log.warning("refused a WebSocket (403) from origin %r: %s", origin, why)
+
+    def reject_websocket(
         self, request: Request, upgrade: WebSocketUpgrade, code: int, message: str | None = None
     ) -> None:
+        """Refuse a WebSocket request with an Engine.IO error (as :meth:`respond_error`)."""
         self._connection_error(request, code, message, upgrade=True)
         body = error_body(code, message or ERROR_MESSAGES[code])
         upgrade.reject(_STATUS.get(code, 400), json_headers(body), body)
@@ -421,7 +475,7 @@ class EngineServer:
     def _open_websocket(self, request: Request, upgrade: WebSocketUpgrade) -> None:
         esock = self._create(request, "websocket")
         if esock is None:
-            self._reject(request, upgrade, BAD_REQUEST)
+            self.reject_websocket(request, upgrade, BAD_REQUEST)
             return
         headers: Headers = []
         self.add_headers(headers, request, initial=True, sid=esock.sid)
@@ -432,6 +486,18 @@ class EngineServer:
         self._connected(esock)
 
     # ------------------------------------------------------------------ lifecycle
+    def request_aborted(self, request: Request, responder: Responder) -> None:
+        """The client went away before its request was answered (called by front doors)."""
+        sid = request.query.get("sid")
+        if not sid:
+            return
+        esock = self.sessions.get(sid)
+        if esock is not None:
+            if request.method == "GET":
+                esock.poll_aborted(responder)
+        elif self.router is not None:
+            self.router.request_aborted(request, responder)
+
     def remove(self, esock: EngineSocket) -> None:
         if self.sessions.get(esock.sid) is esock:
             del self.sessions[esock.sid]
@@ -442,6 +508,12 @@ class EngineServer:
 
 
 _STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}
+
+_INVALID_UPGRADE = b"Invalid Upgrade header"  # Node's answer, from the ws package
+_INVALID_UPGRADE_HEADERS: Headers = [
+    ("Content-Type", "text/html"),
+    ("Content-Length", str(len(_INVALID_UPGRADE))),
+]
 
 
 _SID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")

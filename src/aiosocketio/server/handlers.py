@@ -26,11 +26,12 @@ _PLAIN_RESULTS = frozenset((type(None), tuple, list, dict, str, int, float, bool
 class Listener:
     """A registered handler, inspected once."""
 
-    __slots__ = ("func", "is_async", "once", "wants_ack")
+    __slots__ = ("by_id", "func", "is_async", "once", "wants_ack")
 
-    def __init__(self, func: Callable[..., Any], once: bool = False) -> None:
+    def __init__(self, func: Callable[..., Any], once: bool = False, by_id: bool = False) -> None:
         self.func = func
         self.once = once
+        self.by_id = by_id  # a namespace's event handler given the socket's id, not the socket
         self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             getattr(func, "__call__", None)  # noqa: B004
         )
@@ -39,9 +40,14 @@ class Listener:
         except (TypeError, ValueError):
             params = {}  # type: ignore[assignment]
         ack = params.get("ack")
-        self.wants_ack = ack is not None and ack.kind in (
-            inspect.Parameter.KEYWORD_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        self.wants_ack = (
+            not by_id
+            and ack is not None
+            and ack.kind
+            in (
+                inspect.Parameter.KEYWORD_ONLY,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            )
         )
 
 
@@ -103,7 +109,10 @@ def run_handler(
     if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
         return spawn(_await_then_ack(result, ack), _name(what, event))
     if ack is not None:
-        ack(*ack_args(result))
+        try:
+            ack(*ack_args(result))
+        except Exception:  # a value the parser refuses (docs/json.md)
+            log.exception("error in %s", _name(what, event))
     return None
 
 

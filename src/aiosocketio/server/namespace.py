@@ -40,6 +40,7 @@ class Namespace:
         self._connection_handlers: list[Listener] = []
         self._event_handlers: dict[str, list[Listener]] = {}
         self._server_side_handlers: dict[str, list[Listener]] = {}
+        self._unhandled_handlers: list[Listener] = []
         self._any_outgoing: list[Listener] | None = None
         self._ack_ids = 0
         self.encode = server.parser.encode  # the parser's encoder, looked up once
@@ -89,9 +90,27 @@ class Namespace:
 
         return register if handler is None else register(handler)
 
+    def _on_event_by_id(self, event: str, handler: Callable[..., Any]) -> Listener:
+        """As :meth:`on_event`, the handler called with the socket's id in place of the
+        socket (python-socketio's ``handler(sid, *args)``, for :mod:`aiosocketio.compat`; a
+        parameter named ``ack`` is an ordinary one there). Returns the Listener."""
+        listener = Listener(handler, by_id=True)
+        self._event_handlers.setdefault(event, []).append(listener)
+        return listener
+
+    def on_unhandled(self, handler: F) -> F:
+        """Handle the events of any socket of the namespace that no handler took (neither
+        the socket's own nor ``on_event``): ``handler(socket, event, *args)``; its return
+        value acknowledges the event. python-socketio's ``@sio.on("*")``; ``on_any`` of a
+        socket sees every event instead."""
+        self._unhandled_handlers.append(Listener(handler))
+        return handler
+
     def use(self, middleware: F) -> F:
-        """Connection middleware: ``middleware(socket)``, plain or async. Raise
-        ConnectionRefused(message, data) to refuse the connection."""
+        """Connection middleware: ``middleware(socket)``, plain or async. Return None to let
+        the socket in; raise ConnectionRefused(message, data), or return False (the client
+        gets "Connection rejected by server"), to refuse the connection. Any other return
+        value refuses it too, with a TypeError logged that says so."""
         self._middlewares.append(Listener(middleware))
         return middleware
 
@@ -211,12 +230,14 @@ class Namespace:
         for i, mw in enumerate(middlewares):
             try:
                 result = mw.func(socket)
+                if inspect.isawaitable(result):
+                    client.connecting.add(self.name)
+                    finish = self._finish_middlewares(result, i, socket, client, session)
+                    spawn(finish, "middleware")
+                    return
+                _check_verdict(mw, result)
             except Exception as exc:
                 self._refuse(socket, client, exc)
-                return
-            if inspect.isawaitable(result):
-                client.connecting.add(self.name)
-                spawn(self._finish_middlewares(result, i, socket, client, session), "middleware")
                 return
         self._do_connect(socket, client, session)
 
@@ -228,12 +249,14 @@ class Namespace:
         client: Client,
         session: PersistedSession | None,
     ) -> None:
+        middlewares = self._middlewares
         try:
-            await pending
-            for mw in self._middlewares[index + 1 :]:
+            _check_verdict(middlewares[index], await pending)
+            for mw in middlewares[index + 1 :]:
                 result = mw.func(socket)
                 if inspect.isawaitable(result):
-                    await result
+                    result = await result
+                _check_verdict(mw, result)
         except Exception as exc:
             client.connecting.discard(self.name)
             self._refuse(socket, client, exc)
@@ -264,7 +287,8 @@ class Namespace:
                 socket._send(2, data)
         socket._on_connect()
         for listener in self._connection_handlers:
-            run_handler(listener, [socket], None, "connection handler of", self.name)
+            verdict = _ConnectionHandlerResult(listener, socket)
+            run_handler(listener, [socket], verdict, "connection handler of", self.name)
 
     def _remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.id, None)
@@ -274,6 +298,48 @@ class Namespace:
 
 
 _ALL = BroadcastOptions()
+
+REJECTED = "Connection rejected by server"  # what python-socketio sends for a False
+
+
+def _check_verdict(middleware: Listener, result: Any) -> None:
+    """A middleware's return value: None lets the socket in, False refuses it (as the connect
+    handler of python-socketio does); anything else is a mistake, refused as well."""
+    if result is None:
+        return
+    if result is False:
+        raise ConnectionRefused(REJECTED)
+    name = getattr(middleware.func, "__qualname__", repr(middleware.func))
+    raise TypeError(
+        f"middleware {name} returned {result!r}: return None to let the socket in, "
+        f"False or raise ConnectionRefused(message, data) to refuse it"
+    )
+
+
+class _ConnectionHandlerResult:
+    """What a connection handler returned (given as its acknowledgement callback). A
+    connection handler cannot refuse: the socket is connected when it runs. False, what
+    python-socketio's connect handler returns to refuse, disconnects the socket at once
+    (never letting in a client the code meant to refuse) and logs what to do instead."""
+
+    __slots__ = ("listener", "socket")
+
+    def __init__(self, listener: Listener, socket: Socket) -> None:
+        self.listener = listener
+        self.socket = socket
+
+    def __call__(self, *result: Any) -> None:
+        if result != (False,):
+            return
+        name = getattr(self.listener.func, "__qualname__", repr(self.listener.func))
+        log.error(
+            "connection handler %s returned False: socket %s is disconnected. A connection "
+            "handler runs once the socket is connected; to refuse a connection, use a "
+            "middleware (io.use) that returns False or raises ConnectionRefused",
+            name,
+            self.socket.id,
+        )
+        self.socket.disconnect()
 
 
 class ParentNamespace(Namespace):
@@ -301,6 +367,7 @@ class ParentNamespace(Namespace):
         child._connection_handlers = self._connection_handlers
         child._event_handlers = self._event_handlers
         child._server_side_handlers = self._server_side_handlers
+        child._unhandled_handlers = self._unhandled_handlers
         child._any_outgoing = self._any_outgoing
         self.children.add(child)
         return child

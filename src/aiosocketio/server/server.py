@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import math
-import mimetypes
+import os
 import re
 import secrets
 import time
@@ -21,17 +21,26 @@ from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
 from ..socketio.parser import JSON_PARSER, Parser
+from ..static import find_static
+from ..workers import WORKERS_DIR_ENV
+from ..workers.detect import SiblingCheck
 from .broadcast import BroadcastOperator
 from .client import Client
 from .namespace import Namespace, NamespaceCheck, ParentNamespace
 
 if TYPE_CHECKING:
-    from ..asgi import ASGIApp, StaticFile
+    from ..asgi import ASGIApp
+    from ..static import StaticFile
     from ..transport.standalone import Fallback, StandaloneServer
+    from ..workers.slots import Slot
+    from ..workers.worker import Worker
+
+AdapterFactory = Callable[[Namespace], Adapter]
 
 __all__ = ["RecoveryOptions", "Server"]
 
 log = logging.getLogger("aiosocketio.server")
+packet_log = logging.getLogger("aiosocketio.packets")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,14 +62,28 @@ class Server:
 
     ``static_files`` maps URL paths to files served as they are on GET and HEAD, by both
     front doors: a file name, or ``{"filename": ..., "content_type": ...}`` (for example
-    ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file).
+    ``{"/": "static/index.html"}``; like Node's ``serveClient``, but for any file). A key
+    that ends with ``/`` maps a URL prefix to a directory: ``{"/static/": "public/"}``.
+
+    ``log_packets``: log every Engine.IO packet received and sent, at DEBUG level, to the
+    ``aiosocketio.packets`` logger (or to the logger given). Only the sessions opened
+    while it is on pay for it.
+
+    ``workers_dir`` (default: the environment variable ``AIOSOCKETIO_WORKERS_DIR``) turns
+    *workers mode* on, for several processes of this server on one machine (``uvicorn
+    --workers N``, gunicorn, hypercorn, or our own server's workers): the workers share that
+    directory. Each claims a slot there when it starts (:meth:`start`, or :meth:`startup`
+    under an ASGI server); its session ids start with the slot's two characters (with a
+    ``generate_id`` of yours, they are put before your id), and a request for another
+    worker's session is passed on to that worker. See "Deploying on all cores"
+    (docs/deploying.md).
     """
 
     def __init__(
         self,
         *,
         path: str = "/socket.io",
-        adapter: Callable[[Namespace], Adapter] = MemoryAdapter,
+        adapter: AdapterFactory | None = None,
         parser: Parser = JSON_PARSER,
         connect_timeout: float = 45.0,
         connection_state_recovery: RecoveryOptions | bool | None = None,
@@ -83,6 +106,8 @@ class Server:
         max_namespaces: int | None = 10_000,
         max_connections: int | None = None,
         static_files: Mapping[str, StaticFile] | None = None,
+        log_packets: bool | logging.Logger = False,
+        workers_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -112,11 +137,24 @@ class Server:
         self.max_pending_acks = max_pending_acks
         self.max_namespaces = max_namespaces
         self._namespaces_full_logged_at = -math.inf
-        self.adapter_factory = adapter
+        self._default_adapter = adapter is None
+        self.adapter_factory: AdapterFactory = adapter or MemoryAdapter
+        if workers_dir is None:
+            workers_dir = os.environ.get(WORKERS_DIR_ENV) or None
+        self.workers_dir: str | None = None if workers_dir is None else os.fspath(workers_dir)
+        """The run directory of the workers (workers mode), or None."""
+        self.worker: Worker | None = None
+        """This process's share of the run directory, once started in workers mode."""
+        self._joining: asyncio.Future[None] | None = None
+        if self.workers_dir is None:
+            self.engine.router = SiblingCheck()
         self.parser = parser
         self.connect_timeout = connect_timeout
         self.max_pending_handlers = max_pending_handlers
         self.static_files: dict[str, StaticFile] = dict(static_files or {})
+        self.packet_log: logging.Logger | None = None
+        if log_packets:
+            self.packet_log = log_packets if isinstance(log_packets, logging.Logger) else packet_log
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
         self.recovery: RecoveryOptions | None = connection_state_recovery or None
@@ -252,6 +290,10 @@ class Server:
     def use(self, middleware: F) -> F:
         return self.sockets.use(middleware)
 
+    def on_unhandled(self, handler: F) -> F:
+        """``handler(socket, event, *args)`` for the events of ``/`` that no handler took."""
+        return self.sockets.on_unhandled(handler)
+
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to a socket of ``/``."""
         return self.sockets.on_any_outgoing(handler)
@@ -308,6 +350,8 @@ class Server:
     # ------------------------------------------------------------------ engine
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         Client(self, conn)
+        if self.packet_log is not None:
+            _log_packets(conn, self.packet_log)
 
     @staticmethod
     def new_id() -> str:
@@ -328,12 +372,86 @@ class Server:
         self.engine.headers_hooks.append(hook)
         return hook
 
+    # ------------------------------------------------------------------ workers mode
+    async def startup(self) -> None:
+        """Get ready to serve from another server's front door (the ASGI app calls this at
+        the lifespan startup, or at its first request when the server runs no lifespan): in
+        workers mode, join the workers; start the adapters of the namespaces made before the
+        event loop ran (a server made at import time). Safe to call again."""
+        await asyncio.shield(self._join_workers())
+        await self._init_adapters()
+
+    async def shutdown(self) -> None:
+        """Leave the workers (the ASGI app calls this at the lifespan shutdown)."""
+        joining, self._joining = self._joining, None
+        worker, self.worker = self.worker, None
+        if joining is not None and not joining.done():
+            joining.cancel()
+        if worker is not None:
+            await worker.close()
+
+    def _join_workers(self) -> asyncio.Future[None]:
+        """Claim a slot, once (workers mode)."""
+        joining = self._joining
+        if joining is None:
+            joining = self._joining = asyncio.ensure_future(self._join())
+        return joining
+
+    async def _join(self) -> None:
+        if self.workers_dir is None:
+            return
+        from ..workers.worker import Worker
+
+        worker = Worker(self.workers_dir)
+        slot = await worker.start(self.engine)
+        self.worker = worker
+        log.info("worker slot %d of %s", slot.number, worker.dir.path)
+        factory = self._workers_adapter_factory(slot) if self._default_adapter else None
+        if factory is not None:
+            for adapter in await self._replace_adapters(factory):
+                await adapter.init()
+
+    def _workers_adapter_factory(self, slot: Slot) -> AdapterFactory | None:
+        """The default adapter in workers mode, for the worker of ``slot`` (None: keep the
+        in-memory one): the inter-worker adapter."""
+        from ..adapters.workers import workers_adapter
+
+        return workers_adapter(slot)
+
+    async def _replace_adapters(self, factory: AdapterFactory) -> list[Adapter]:
+        """Give the namespaces made so far (before the start) adapters from ``factory``,
+        keeping the room listeners added to the old ones."""
+        self.adapter_factory = factory
+        replaced: list[Adapter] = []
+        for nsp in list(self._nsps.values()):
+            old = nsp.adapter
+            new = factory(nsp)
+            new._room_listeners = old._room_listeners
+            nsp.adapter = new
+            replaced.append(new)
+            await old.close()
+        return replaced
+
     # ------------------------------------------------------------------ front doors
-    def asgi_app(self, other_app: Any = None) -> ASGIApp:
-        """An ASGI application serving this server; other paths go to ``other_app``."""
+    def asgi_app(
+        self,
+        other_app: Any = None,
+        *,
+        on_startup: Iterable[Callable[[], Any]] = (),
+        on_shutdown: Iterable[Callable[[], Any]] = (),
+    ) -> ASGIApp:
+        """An ASGI application serving this server; other paths go to ``other_app``.
+        ``on_startup`` / ``on_shutdown``: functions (plain or async) called when the ASGI
+        server starts and stops (its lifespan), e.g. to start background tasks."""
         from ..asgi import ASGIApp
 
-        return ASGIApp(self, other_app, static_files=self.static_files)
+        return ASGIApp(
+            self,
+            other_app,
+            static_files=self.static_files,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+        )
 
     async def start(
         self, host: str = "127.0.0.1", port: int = 3000, **options: Any
@@ -341,15 +459,33 @@ class Server:
         """Start the standalone server and return it (``.port`` has the bound port).
 
         ``server_options`` (a dict) goes to :class:`StandaloneServer`; its ``fallback``
-        answers the paths that are neither the engine's nor in :attr:`static_files`."""
-        from ..transport.standalone import StandaloneServer
+        answers the paths that are neither the engine's nor in :attr:`static_files`.
+        An address it cannot listen on raises an OSError (its ``errno`` tells why) whose
+        text is one line: ``cannot listen on HOST port PORT: address already in use``.
 
+        In workers mode every worker listens on the same port (``SO_REUSEPORT``) and, over
+        plain TCP, passes a connection whose request belongs to another worker's session to
+        that worker; ``listen=False``: no TCP socket at all, the connections come from the
+        supervisor of ``aiosocketio serve --workers`` (and from the other workers)."""
+        from ..transport.standalone import StandaloneServer
+        from .running import ListenError
+
+        await asyncio.shield(self._join_workers())
         await self._init_adapters()
         server_options = dict(options.pop("server_options", {}))
+        if self.worker is not None and self.worker.slot is not None:
+            server_options.setdefault("workers", self.worker.slot)
         if self.static_files:
             server_options["fallback"] = self._static_fallback(server_options.get("fallback"))
         standalone = StandaloneServer([self.engine], **server_options)
-        await standalone.start(host, port, **options)
+        try:
+            await standalone.start(host, port, **options)
+        except OSError as exc:
+            await self.shutdown()
+            raise ListenError(host, port, exc) from exc
+        except BaseException:
+            await self.shutdown()
+            raise
         self._standalone = standalone
         return standalone
 
@@ -357,18 +493,15 @@ class Server:
         """The standalone server's fallback: :attr:`static_files`, then ``other`` (or 404)."""
 
         async def fallback(request: Request) -> tuple[int, Headers, bytes]:
-            entry = self.static_files.get(request.path)
-            if entry is None or request.method not in ("GET", "HEAD"):
+            found = None
+            if request.method in ("GET", "HEAD"):
+                found = find_static(request.path, self.static_files)
+            if found is None:
                 if other is not None:
                     result = other(request)
                     return await result if inspect.isawaitable(result) else result
                 return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
-            if isinstance(entry, Mapping):
-                filename, content_type = str(entry["filename"]), entry.get("content_type")
-            else:
-                filename, content_type = str(entry), None
-            if content_type is None:
-                content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            filename, content_type = found
             try:
                 body = await asyncio.to_thread(Path(filename).read_bytes)
             except OSError:
@@ -378,13 +511,47 @@ class Server:
 
         return fallback
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Run the standalone server until cancelled."""
-        standalone = await self.start(host, port, **options)
-        try:
-            await standalone.serve_forever()
-        finally:
-            await self.close()
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False, **options: Any
+    ) -> None:
+        """Run the standalone server until Ctrl-C (SIGINT), SIGTERM or cancellation: the
+        main coroutine of a program, ``asyncio.run(io.serve("127.0.0.1", 3000))``.
+
+        It prints where it listens and where clients connect on stderr (``quiet=True``:
+        nothing). SIGINT and SIGTERM close the server, and ``serve`` returns, unless the
+        program handles or ignores them itself. An address it cannot listen on ends the
+        program with a one-line message (SystemExit); :meth:`start` raises the OSError
+        instead. Options are :meth:`start`'s."""
+        import sys
+
+        from .running import ListenError, listening_lines, stop_on_signals
+
+        signalled = asyncio.Event()
+        with stop_on_signals(signalled.set):  # from the start: a signal never comes too early
+            try:
+                standalone = await self.start(host, port, **options)
+            except ListenError as exc:
+                raise SystemExit(str(exc)) from None
+            try:
+                if not quiet:
+                    page = "/" in self.static_files
+                    secure = options.get("ssl") is not None
+                    for line in listening_lines(
+                        host, standalone.port, self.engine.path, page=page, secure=secure
+                    ):
+                        print(line, file=sys.stderr, flush=True)
+                waiters = [
+                    asyncio.ensure_future(standalone.serve_forever()),
+                    asyncio.ensure_future(signalled.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+                    await asyncio.gather(*waiters, return_exceptions=True)
+            finally:
+                await self.close()
 
     def run(
         self,
@@ -411,5 +578,29 @@ class Server:
         if self._standalone is not None:
             standalone, self._standalone = self._standalone, None
             await standalone.close()
+        await self.shutdown()
         for nsp in list(self._nsps.values()):
             await nsp.adapter.close()
+
+
+def _log_packets(conn: EngineSocket, logger: logging.Logger) -> None:
+    """Log each packet of a session (``log_packets``): ``<sid> received message 2["hi"]``."""
+    sid = conn.sid
+
+    def received(packet: dict[str, Any]) -> None:
+        logger.debug("%s received %s %s", sid, packet["type"], _shown(packet["data"]))
+
+    def sent(packet: dict[str, Any]) -> None:
+        logger.debug("%s sent %s %s", sid, packet["type"], _shown(packet["data"]))
+
+    conn.on("packet", received)
+    conn.on("packetCreate", sent)
+
+
+def _shown(data: Any) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return f"<{len(data)} bytes>"
+    text = str(data)
+    return text if len(text) <= 200 else text[:200] + "..."

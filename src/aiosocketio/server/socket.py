@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
@@ -46,34 +47,55 @@ _VALUE = 2  # callback(value): None, the one argument, or a tuple of them
 _BROADCAST = 3  # as _VALUE, but silent when the socket goes away (the broadcast times out)
 
 
+@dataclass(init=False, slots=True, eq=False)
 class Handshake:
-    """What the client sent when it connected (Node: ``socket.handshake``)."""
+    """What the client sent when it connected (Node: ``socket.handshake``).
 
-    __slots__ = (
-        "address",
-        "auth",
-        "headers",
-        "issued",
-        "query",
-        "secure",
-        "time",
-        "url",
-        "xdomain",
-    )
+    Sent (emitted, returned as an acknowledgement) it is the object Node sends, with the same
+    keys in the same order: ``time`` a string as JavaScript's ``new Date().toString()``
+    writes it, ``issued`` milliseconds since the epoch."""
+
+    headers: dict[str, str]
+    time: str
+    address: str
+    xdomain: bool
+    secure: bool
+    issued: int
+    url: str
+    query: dict[str, str]
+    auth: dict[str, Any]
 
     def __init__(self, request: Request, auth: dict[str, Any], issued: float) -> None:
         self.headers = request.headers
-        self.query = request.query
-        self.url = request.url
+        self.time = _js_date_string(issued)
         self.address = request.remote[0] if request.remote else ""
-        self.secure = request.secure
         self.xdomain = "origin" in request.headers
+        self.secure = request.secure
         self.issued = int(issued * 1000)
-        self.time = formatdate(issued, usegmt=True)
+        self.url = request.url
+        self.query = request.query
         self.auth = auth
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _js_date_string(seconds: float) -> str:
+    """JavaScript's ``Date.prototype.toString()`` in the local time zone, such as
+    ``Sun Dec 06 2026 11:44:47 GMT+0100 (CET)``; the zone's name is the system's (V8 writes
+    its long name, which ``Date.parse`` ignores as well)."""
+    local = _dt.datetime.fromtimestamp(seconds).astimezone()
+    name = local.tzname() or ""
+    if name == "UTC":
+        name = "Coordinated Universal Time"  # as V8 names it
+    return (
+        f"{_DAYS[local.weekday()]} {_MONTHS[local.month - 1]} {local.day:02d} "
+        f"{local.year:04d} {local:%H:%M:%S} GMT{local:%z} ({name})"
+    )
 
 
 class _PendingAck:
@@ -99,6 +121,7 @@ class Socket:
         "_issued",
         "_middlewares",
         "_queue",
+        "_unhandled",
         "client",
         "conn",
         "connected",
@@ -123,6 +146,7 @@ class Socket:
         self._handlers: dict[str, list[Listener]] | None = None
         self._any: list[Listener] | None = None
         self._any_out: list[Listener] | None = None
+        self._unhandled: list[Listener] | None = None
         self._acks: dict[int, _PendingAck] | None = None
         self._acks_dropped = 0
         self._middlewares: list[Listener] | None = None
@@ -230,6 +254,17 @@ class Socket:
     def listeners_any(self) -> list[Callable[..., Any]]:
         return [lst.func for lst in self._any or ()]
 
+    def on_unhandled(self, handler: F) -> F:
+        """Called as handler(event, *args) for each event received that no handler took
+        (neither this socket's nor the namespace's ``on_event``), after the catch-all
+        listeners; its return value (or its ``ack`` parameter) acknowledges the event.
+        python-socketio's ``@sio.on("*")``."""
+        self._unhandled = [*(self._unhandled or []), Listener(handler)]
+        return handler
+
+    def off_unhandled(self, handler: Callable[..., Any] | None = None) -> None:
+        self._unhandled = _without(self._unhandled, handler)
+
     def on_any_outgoing(self, handler: F) -> F:
         """Called as handler(event, *args) for every event sent to this client."""
         self._any_out = [*(self._any_out or []), Listener(handler)]
@@ -267,8 +302,18 @@ class Socket:
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Send an event and wait for the acknowledgement: returns None (no arguments), the
         argument, or a tuple of arguments. Raises AckTimeout after ``timeout`` seconds."""
+        return await self._emit_with_ack(event, args, timeout, False, True)
+
+    async def _emit_with_ack(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None,
+        volatile: bool,
+        compress: bool,
+    ) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._emit(event, args, _settle(future), timeout, False, future=True)
+        self._emit(event, args, _settle(future), timeout, volatile, future=True, compress=compress)
         return await future
 
     def timeout(self, seconds: float) -> SocketEmitter:
@@ -443,6 +488,7 @@ class Socket:
                 run_handler(listener, data, None, "catch-all listener")
         handlers = self._handlers
         listeners = handlers.get(event) if handlers is not None else None
+        handled = bool(listeners)
         if listeners:
             args = data[1:]
             for listener in tuple(listeners):
@@ -456,9 +502,24 @@ class Socket:
         if shared:
             # the event list becomes (socket, *args): the name is not needed any more
             args = data
-            args[0] = self
             for listener in shared:
+                args[0] = self.id if listener.by_id else self
                 task = run_handler(listener, args, ack, "handler of", event)
+                if task is not None:
+                    self.client.track(task)
+                ack = None
+        elif not handled and (self._unhandled is not None or self.nsp._unhandled_handlers):
+            self._dispatch_unhandled(data, ack)
+
+    def _dispatch_unhandled(self, data: list[Any], ack: Callable[..., None] | None) -> None:
+        """No handler took the event: the socket's ``on_unhandled`` listeners get
+        ``(event, *args)``, then the namespace's get ``(socket, event, *args)``."""
+        for listeners, args in (
+            (self._unhandled, data),
+            (self.nsp._unhandled_handlers, [self, *data]),
+        ):
+            for listener in listeners or ():
+                task = run_handler(listener, list(args), ack, "unhandled-event listener")
                 if task is not None:
                     self.client.track(task)
                 ack = None
@@ -577,7 +638,8 @@ class Socket:
 
 
 class SocketEmitter:
-    """``socket.timeout(s)``, ``socket.volatile``: one emit with flags."""
+    """``socket.timeout(s)``, ``socket.volatile``, ``socket.compress(False)``: one emit with
+    flags (chainable); ``emit``, ``send`` and ``emit_with_ack`` all honour them."""
 
     __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
@@ -615,8 +677,14 @@ class SocketEmitter:
             event, args, callback, self._timeout, self._volatile, compress=self._compress
         )
 
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
+        """Emit a ``message`` event with these flags."""
+        return self.emit("message", *args, callback=callback)
+
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)
+        return await self._socket._emit_with_ack(
+            event, args, self._timeout, self._volatile, self._compress
+        )
 
 
 def _value(args: list[Any]) -> Any:

@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+from enum import Enum
 from functools import partial
 from struct import Struct
 from typing import Any
 
+from .._json import plain
 from ..errors import ProtocolError
 from .packets import (
     ACK,
@@ -127,11 +129,13 @@ class MsgpackParser:
     def _default(self, value: Any) -> Any:
         if isinstance(value, _dt.datetime):
             return _date_ext(self._msgpack, value)
-        if isinstance(value, (set, frozenset)):
-            return list(value)
-        if isinstance(value, int):  # msgpack hands over the integers it cannot write
+        if isinstance(value, int) and not isinstance(value, Enum):
+            # msgpack hands over the integers it cannot write
             raise TypeError(f"integer {value} does not fit in MessagePack's 64 bits")
-        raise TypeError(f"Object of type {type(value).__name__} is not MessagePack serializable")
+        try:
+            return plain(value)  # as the JSON parser writes them (docs/json.md)
+        except TypeError as exc:
+            raise TypeError(str(exc).replace("JSON", "MessagePack")) from None
 
     def decoder(self) -> MsgpackDecoder:
         return MsgpackDecoder()

@@ -8,12 +8,14 @@ invalid packet: they see a ProtocolError.
 
 from __future__ import annotations
 
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from orjson import dumps as _orjson_dumps
 from orjson import loads as _orjson_loads
 
 from .. import _json
+from .._json import ORJSON_OPTION, plain
 from ..errors import PayloadTooLarge, ProtocolError
 
 __all__ = [
@@ -112,8 +114,10 @@ def has_binary(value: Any) -> bool:
             return True
         elif isinstance(item, dict):
             extend(item.values())
-        elif isinstance(item, (list, tuple)):
+        elif isinstance(item, (list, tuple, set, frozenset)):
             extend(item)
+        elif is_dataclass(item) and not isinstance(item, type):
+            extend(getattr(item, field.name) for field in fields(item))
     return False
 
 
@@ -121,10 +125,12 @@ def _deconstruct(value: Any, buffers: list[bytes]) -> Any:
     if isinstance(value, _BINARY_TYPES):
         buffers.append(bytes(value))
         return {"_placeholder": True, "num": len(buffers) - 1}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [_deconstruct(v, buffers) for v in value]
     if isinstance(value, dict):
         return {k: _deconstruct(v, buffers) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _deconstruct(getattr(value, f.name), buffers) for f in fields(value)}
     return value
 
 
@@ -157,8 +163,10 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
     if kind in (EVENT, ACK):
         try:
             # the common case in one pass: orjson refuses bytes, so no binary walk first
-            body = _orjson_dumps(data).decode()
+            body: str | None = _orjson_dumps(data, plain, ORJSON_OPTION).decode()
         except TypeError:
+            body = None
+        if body is None:
             if has_binary(data):
                 buffers: list[bytes] = []
                 data = _deconstruct(data, buffers)

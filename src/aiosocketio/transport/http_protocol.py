@@ -251,11 +251,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         engine = ex.engine
         request = ex.request
-        if engine is not None and request is not None and request.method == "GET":
-            sid = request.query.get("sid")
-            esock = engine.sessions.get(sid) if sid else None
-            if esock is not None:
-                esock.poll_aborted(ex)
+        if engine is not None and request is not None:
+            engine.request_aborted(request, ex)
 
     # ------------------------------------------------------------------ httptools callbacks
     def on_message_begin(self) -> None:
@@ -339,6 +336,7 @@ class HttpProtocol(asyncio.Protocol):
             body=body,
             remote=self._remote,
             secure=self._server.secure,
+            forwarded=self._server.forwarded,
         )
         keep_alive = bool(parser.should_keep_alive())
         kind = _HTTP

@@ -81,6 +81,8 @@ class StandaloneServer:
         self.ws_close_timeout = ws_close_timeout
         self.backlog = backlog
         self.secure = False
+        self.forwarded = False
+        """Whether requests come from other workers of the same server (see :meth:`start_unix`)."""
         self.workers = workers
         self.handoff: Handoff | None = None
         self._adopting: set[asyncio.Task[Any]] = set()
@@ -120,22 +122,19 @@ class StandaloneServer:
         receiving the connections other workers hand over. ``listen=False`` (workers mode
         only): no TCP socket of its own; every connection comes from the router of
         ``serve --workers`` or from the other workers."""
-        if self._stopped is not None:
-            raise RuntimeError("the server is already started")
         if not listen and (self.workers is None or ssl is not None):
             raise ValueError("listen=False is for workers mode over plain TCP")
-        loop = asyncio.get_running_loop()
+        loop = self._starting()
         self.secure = ssl is not None
-        self._closing = False
         factory: Callable[[], asyncio.Protocol] = lambda: HttpProtocol(self)  # noqa: E731
-        if self.workers is not None:
-            reuse_port = True
-            if ssl is None:
-                handoff = self.handoff = Handoff(self.workers, self._adopt)
-                handoff.start()
-                factory = lambda: WorkerHttpProtocol(self, handoff)  # noqa: E731
-        if listen:
-            try:
+        try:
+            if self.workers is not None:
+                reuse_port = True
+                if ssl is None:
+                    handoff = self.handoff = Handoff(self.workers, self._adopt)
+                    handoff.start()
+                    factory = lambda: WorkerHttpProtocol(self, handoff)  # noqa: E731
+            if listen:
                 self._server = await loop.create_server(
                     factory,
                     host,
@@ -144,10 +143,10 @@ class StandaloneServer:
                     reuse_port=reuse_port or None,
                     backlog=self.backlog,
                 )
-            except BaseException:
-                self._close_handoff()
-                raise
-        self._stopped = loop.create_future()
+        except BaseException:
+            self._close_handoff()
+            self._stopped = None
+            raise
 
     def _adopt(self, sock: socket.socket, data: bytes) -> None:
         """Serve a connection another worker handed over, with the bytes it read."""
@@ -176,6 +175,29 @@ class StandaloneServer:
         if handoff is not None:
             handoff.close()
 
+    async def start_unix(self, path: str, *, forwarded: bool = False) -> None:
+        """Listen on the Unix socket ``path`` (an existing socket file there is replaced).
+
+        With ``forwarded``, this is a worker's internal socket: its requests were passed on
+        by another worker of the same server (they are marked, and never passed on again)."""
+        loop = self._starting()
+        self.forwarded = forwarded
+        try:
+            self._server = await loop.create_unix_server(
+                lambda: HttpProtocol(self), path, backlog=self.backlog
+            )
+        except BaseException:
+            self._stopped = None
+            raise
+
+    def _starting(self) -> asyncio.AbstractEventLoop:
+        if self._stopped is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        self._closing = False
+        self._stopped = loop.create_future()
+        return loop
+
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
         server = self._server
@@ -183,9 +205,10 @@ class StandaloneServer:
 
     @property
     def port(self) -> int:
-        """The port of the first listening socket."""
+        """The port of the first listening TCP socket."""
         for sock in self.sockets:
-            return int(sock.getsockname()[1])
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return int(sock.getsockname()[1])
         raise RuntimeError("the server is not listening")
 
     async def serve_forever(self) -> None:

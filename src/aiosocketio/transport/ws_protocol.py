@@ -61,6 +61,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_parser",
         "_threshold",
         "_writable",
+        "close_code",
         "receiver",
         "transport",
         "writing_paused",
@@ -80,6 +81,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.transport = transport
         self._max_buffer = max_buffer_size
         self.receiver: Any = None
+        self.close_code: int | None = None  # of the peer's close frame, once received
         self.writing_paused = False
         self._parser: FrameParser | None = FrameParser(
             max_message_size=max_message_size, deflate=deflate
@@ -328,6 +330,7 @@ class WebSocketProtocol(asyncio.Protocol):
         except ProtocolError as exc:
             self._fail(exc.close_code, "")
             return
+        self.close_code = code
         if not self._close_sent:
             self._close_sent = True
             self._writable = False

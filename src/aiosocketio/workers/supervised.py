@@ -19,10 +19,11 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
-from . import supervisor
-from .supervisor import ENV_DIR, ENV_WORKER, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from . import WORKERS_DIR_ENV, supervisor
+from .supervisor import ENV_WORKER, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 __all__ = ["main"]
 
@@ -46,8 +47,8 @@ def _prefix_logs(prefix: str) -> None:
 
 async def _serve(config: dict[str, Any], args: argparse.Namespace) -> int:
     from .. import cli
-    from .slots import WorkerDir, new_sid
 
+    run_dir = os.environ[WORKERS_DIR_ENV]
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,24 +72,33 @@ async def _serve(config: dict[str, Any], args: argparse.Namespace) -> int:
     except Exception:
         log.exception("could not load %s", args.app)
         return EXIT_ERROR
-    slot = WorkerDir(os.environ[ENV_DIR]).claim()
-    io.engine.generate_id = lambda request: new_sid(slot.number)
+    if io.workers_dir is None or Path(io.workers_dir).absolute() != Path(run_dir).absolute():
+        log.error(
+            "the app's Server has workers_dir=%r: under `serve --workers` leave it unset (the"
+            " supervisor sets %s)",
+            io.workers_dir,
+            WORKERS_DIR_ENV,
+        )
+        return EXIT_USAGE
     try:
         # no TCP socket: the supervisor's router passes the connections
-        standalone = await io.start(
-            args.host, args.port, listen=False, server_options={"workers": slot}
-        )
+        standalone = await io.start(args.host, args.port, listen=False)
     except OSError as exc:
-        log.error("cannot listen on %s port %d: %s", args.host, args.port, exc.strerror or exc)
-        slot.release()
+        log.error("could not start the worker: %s", exc)
         return EXIT_ERROR
+    worker = io.worker
+    assert worker is not None and worker.slot is not None
+    ready_line = {
+        "path": io.engine.path,
+        "slot": worker.slot.number,
+        "page": "/" in io.static_files,
+    }
     with os.fdopen(int(config["ready"]), "w") as ready:
-        ready.write(json.dumps({"path": io.engine.path, "slot": slot.number}) + "\n")
+        ready.write(json.dumps(ready_line) + "\n")
     await stop.wait()
     handoff = standalone.handoff
     await standalone.close(timeout=float(config["grace"]))
-    await io.close()
-    slot.release()
+    await io.close()  # and the slot goes back
     if handoff is not None:
         log.info(
             "stopped (connections handed to other workers: %d, received: %d, kept: %d)",

@@ -43,11 +43,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..server.running import ListenError, listening_lines
+from . import WORKERS_DIR_ENV
 from .router import Router
 from .slots import WorkerDir
 
 __all__ = [
-    "ENV_DIR",
     "ENV_WORKER",
     "EXIT_ERROR",
     "EXIT_OK",
@@ -61,7 +62,6 @@ __all__ = [
 
 log = logging.getLogger("aiosocketio.cli")
 
-ENV_DIR = "AIOSOCKETIO_WORKERS_DIR"
 ENV_WORKER = "AIOSOCKETIO_WORKER"
 
 EXIT_OK = 0
@@ -173,6 +173,7 @@ class Supervisor:
         self.exit_code = EXIT_OK
         self.port = 0
         self.path = "/socket.io"
+        self.page = False  # the app serves a page at /
         self.run_dir = ""
         self._stop: asyncio.Event | None = None
         self._stopping = False
@@ -189,7 +190,7 @@ class Supervisor:
         try:
             listening = listen_on(host, port)
         except OSError as exc:
-            log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
+            log.error("%s", ListenError(host, port, exc))
             return EXIT_ERROR
         self.port = int(listening[0].getsockname()[1])
         self.run_dir = run_directory()
@@ -205,9 +206,8 @@ class Supervisor:
         try:
             started = await self._start_all()
             if started:
-                from ..cli import _url
-
-                self._print(f"listening on {_url(host or '0.0.0.0', self.port, self.path)}")
+                for line in listening_lines(host, self.port, self.path, page=self.page):
+                    self._print(line)
                 log.info(
                     "%d workers (pids %s); run directory %s",
                     self.count,
@@ -281,7 +281,7 @@ class Supervisor:
             "settings": {**self.settings, "port": self.port},
         }
         env = dict(os.environ)
-        env[ENV_DIR] = self.run_dir
+        env[WORKERS_DIR_ENV] = self.run_dir
         env[ENV_WORKER] = json.dumps(config)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -320,6 +320,7 @@ class Supervisor:
                 message = json.loads(line)
                 worker.slot = int(message["slot"])
                 self.path = str(message.get("path") or self.path)
+                self.page = bool(message.get("page"))
             except (ValueError, KeyError, TypeError):
                 log.error("worker %d sent %r", worker.index, line)
                 proc.kill()

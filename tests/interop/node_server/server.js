@@ -33,6 +33,10 @@ function attach(socket) {
     else socket.emit("echo", ...args);
   });
   socket.on("add", (a, b, ack) => ack(a + b));
+  // what the official client reads from a handshake and a date (scenarios/handshake.js)
+  socket.on("handshake", (ack) => ack(socket.handshake));
+  socket.on("date", (ack) => ack(new Date(Date.UTC(2026, 11, 6, 9, 42, 33, 740))));
+  if (socket.handshake.query.push === "handshake") socket.emit("handshake", socket.handshake);
   socket.on("info", (ack) =>
     ack({
       id: socket.id,
