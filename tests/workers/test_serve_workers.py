@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shlex
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,10 @@ from typing import Any
 import pytest
 
 from helpers import HttpConnection, eio_open, poll_url
+from test_docs import DOCS, blocks
 
 from .procs import Clients, Served, alive, node_or_skip, until
+from .test_workers_processes import RUNS, check_clients, run_clients
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -212,3 +217,32 @@ async def test_a_sharing_listener_on_the_port_is_refused_too(serve):
         )
         assert await served.stop(None) == 1
     assert "address already in use" in served.log
+
+
+async def test_the_guides_command_with_every_transport_and_broadcasts(tmp_path: Path):
+    """docs/deploying.md's `serve --workers` command, with the clients and checks of the
+    ASGI servers' test (test_workers_processes.py): every transport, polling with and without
+    kept-alive connections, broadcasts across the workers (the inter-worker adapter)."""
+    node = node_or_skip()
+    found = [b for b in blocks(DOCS / "deploying.md") if b.annotation == "command: serve"]
+    assert len(found) == 1
+    argv = shlex.split(found[0].text)
+    assert argv[:2] == ["aiosocketio", "serve"] and "chat:io" in argv and "8000" in argv
+    args = ["workers_app:io" if a == "chat:io" else "0" if a == "8000" else a for a in argv[2:]]
+    workers = int(args[args.index("--workers") + 1])
+    served = await Served.start_command(sys.executable, "-m", "aiosocketio", "serve", *args)
+    try:
+        assert len(served.workers()) == workers
+        results = await asyncio.gather(*(run_clients(node, served.url, *run) for run in RUNS))
+        pids: set[int] = set()
+        for result in results:
+            pids |= check_clients(result)
+        assert len(pids) >= 2
+    finally:
+        code = await served.stop()
+    assert code == 0
+    assert "CONNECTION_ERROR" not in served.log and "Traceback" not in served.log
+    stats = re.findall(r"STATS pid=\d+ slot=\d+ forwarded=(\d+) unreachable=(\d+)", served.log)
+    assert len(stats) == workers, served.log
+    assert all(unreachable == "0" for _, unreachable in stats)
+    assert served.routed_to_owner() > 0
