@@ -96,7 +96,11 @@ class Served:
         )
         served = cls(proc)
         if ready:  # on stdout (aiosocketio serve), or stderr (io.serve() in one process)
-            line = await served.wait_line(None, r"listening on http://[^:]+:(\d+)/")
+            try:
+                line = await served.wait_line(None, r"listening on http://[^:]+:(\d+)/")
+            except BaseException:
+                await served.kill()  # nothing left running when it does not start
+                raise
             served.port = int(re.search(r":(\d+)/", line).group(1))  # type: ignore[union-attr]
         return served
 
@@ -161,6 +165,9 @@ class Served:
         if self.proc.returncode is None:
             await self.proc.wait()
         await asyncio.gather(*self._readers)
+        match = re.search(r"run directory (\S+)", self.log)
+        if match:  # the supervisor killed could not remove it
+            shutil.rmtree(match.group(1), ignore_errors=True)
 
     def handed_off(self) -> int:
         """Connections the workers handed to each other (from their last log lines)."""
