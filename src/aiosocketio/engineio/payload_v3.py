@@ -108,11 +108,11 @@ def _from_units(text: str) -> str:
 
 
 def _utf8(text: str) -> bytes:
-    """UTF-8 as utf8.js writes it (non-strict): a lone surrogate as its 3-byte form."""
+    """UTF-8 as Node's v3 encoder writes it: a lone surrogate as U+FFFD."""
     try:
         return text.encode()
     except UnicodeEncodeError:
-        return _from_units(text).encode("utf-8", "surrogatepass")
+        return _SURROGATE.sub("\ufffd", _from_units(text)).encode()
 
 
 def _length(digits: str) -> int:

@@ -30,7 +30,7 @@ __all__ = ["DecoderV4", "refusal_payload", "split_namespace"]
 _PLAIN = re.compile(r"/(?!/)[A-Za-z0-9_\-.~!$&'()*+,;=:@|^\[\]/]*")
 _STRIP = "".join(map(chr, range(0x21)))  # what URL parsing trims: C0 controls and space
 _TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+")
+_HOST = re.compile(r"(?:[^@/]*@)?[A-Za-z0-9.\-]+(?::[0-9]*)?")  # [user@]host[:port]
 # characters a URL path keeps as they are; any other is percent-encoded (UTF-8)
 _PATH_KEEPS = frozenset(
     chr(c) for c in range(0x21, 0x7F) if chr(c) not in ('"', "#", "<", ">", "?", "`", "{", "}")
