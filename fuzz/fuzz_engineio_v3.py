@@ -175,15 +175,9 @@ def one_input(data: bytes) -> None:
         check_packet(rest)
         check_packet(rest.decode("utf-8", "replace"))
     elif mode == 1:
-        parts: list[str] = []
-        while r.more():
-            parts.append(r.pick(PIECES) if r.byte() % 2 else r.text(12))
-        check_payload("".join(parts))
+        check_payload(r.mixed_text(PIECES, 12))
     elif mode == 2:
-        chunks: list[bytes] = []
-        while r.more():
-            chunks.append(r.pick(BYTES) if r.byte() % 2 else r.chunk(12))
-        check_binary_payload(b"".join(chunks))
+        check_binary_payload(r.mixed_bytes(BYTES, 12))
     elif mode == 3:
         config = EngineConfig(ping_interval=r.pick(TIMES), ping_timeout=r.pick(TIMES))
         ops: list[tuple[int, int, str]] = []
@@ -192,10 +186,7 @@ def one_input(data: bytes) -> None:
         check_session(ops, config)
     else:
         connect = r.byte() % 2 == 0
-        pieces: list[str] = []
-        while r.more():
-            pieces.append(r.pick(NAMESPACE_PIECES) if r.byte() % 2 else r.text(6))
-        check_namespace("/" + "".join(pieces), connect)
+        check_namespace("/" + r.mixed_text(NAMESPACE_PIECES, 6), connect)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ def _http_loop() -> Iterator[None]:
     fuzz_http.close()
 
 
+def session_ops(operations: int, pieces: tuple[str, ...]) -> Any:
+    """Steps ``(operation, time step, packet text)`` that drive a session state machine."""
+    return st.lists(
+        st.tuples(
+            st.integers(0, operations - 1),
+            st.integers(0, 255),
+            st.sampled_from(pieces) | st.text(max_size=6),
+        ),
+        max_size=40,
+    )
+
+
 # ---------------------------------------------------------------------------------- Engine.IO
 @FUZZ
 @given(data=fuzz_bytes)
@@ -69,14 +81,7 @@ def test_engineio_target(data: bytes) -> None:
 
 @FUZZ
 @given(
-    ops=st.lists(
-        st.tuples(
-            st.integers(0, 5),
-            st.integers(0, 255),
-            st.sampled_from(fuzz_engineio.PIECES) | st.text(max_size=6),
-        ),
-        max_size=40,
-    ),
+    ops=session_ops(6, fuzz_engineio.PIECES),
     times=st.tuples(*[st.sampled_from(fuzz_engineio.TIMES)] * 3),
     allow_upgrades=st.booleans(),
 )
@@ -116,14 +121,7 @@ def test_engineio_v3_binary_payloads(chunks: list[bytes]) -> None:
 
 @FUZZ
 @given(
-    ops=st.lists(
-        st.tuples(
-            st.integers(0, 3),
-            st.integers(0, 255),
-            st.sampled_from(fuzz_engineio_v3.PIECES) | st.text(max_size=6),
-        ),
-        max_size=40,
-    ),
+    ops=session_ops(4, fuzz_engineio_v3.PIECES),
     times=st.tuples(*[st.sampled_from(fuzz_engineio_v3.TIMES)] * 2),
 )
 def test_engineio_v3_session_never_pings_nor_sleeps_in_the_past(
