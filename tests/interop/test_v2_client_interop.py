@@ -1,0 +1,216 @@
+"""socket.io-client 2.5.0 (Engine.IO v3, Socket.IO protocol v4), run under Node, against
+aiosocketio's server with ``allow_eio3``: long-polling only, WebSocket only and the upgrade;
+events and acks both ways, binary included; namespaces with a query and middleware refusals;
+rooms and broadcasts shared with socket.io-client 4.8; reconnection after a restart of the
+server; ping timeouts both ways. The scenarios are ``scenarios/v2_*.js``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from aiosocketio import ConnectionRefused, Server, Socket
+
+pytestmark = pytest.mark.interop
+
+RunNode = Callable[..., Awaitable[list[dict[str, Any]]]]
+ServerFactory = Callable[..., Awaitable[tuple[Server, int]]]
+
+MODES = ["polling", "websocket", "upgrade"]
+
+
+def by_event(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        out[line.pop("ev")] = line
+    return out
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+def info(socket: Socket) -> dict[str, Any]:
+    return {
+        "id": socket.id,
+        "nsp": socket.nsp.name,
+        "auth": socket.handshake.auth,
+        "q": socket.handshake.query.get("q"),
+        "protocol": socket.conn.protocol,
+    }
+
+
+def serve_events(io: Server, seen: dict[str, Any]) -> None:
+    """What scenarios/v2_events.js talks to."""
+
+    def on_connection(socket: Socket) -> None:
+        seen.setdefault("main", []).append(info(socket))
+        socket.on("echo", lambda *args: args)
+        socket.on("bin", lambda data: (bytes(reversed(data)), {"nested": [b"\x01\x02\x03"]}))
+
+        async def ask_me(question: str) -> Any:
+            text, data = await socket.timeout(2).emit_with_ack("question", question)
+            return [text, data.hex()]
+
+        socket.on("ask-me", ask_me)
+        socket.on("bye", lambda: socket.disconnect())
+        socket.on("disconnect", lambda reason: seen.setdefault("reasons", []).append(reason))
+        socket.emit("hello", "world", b"\x01\x02")
+
+    io.on("connection", on_connection)
+    for name in ("/chat", "/admin"):
+        io.of(name).on(
+            "connection", lambda socket: socket.on("info", lambda socket=socket: info(socket))
+        )
+
+    def check(socket: Socket) -> None:
+        if socket.handshake.auth.get("token") != "secret":
+            raise ConnectionRefused("not authorized", {"code": 401})
+
+    io.of("/admin").use(check)
+
+    def no_entry(socket: Socket) -> None:
+        raise ConnectionRefused("no entry")
+
+    io.of("/plain").use(no_entry)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_events_acks_namespaces_refusals(
+    serve: ServerFactory, run_node: RunNode, mode: str
+) -> None:
+    io, port = await serve(allow_eio3=True)
+    seen: dict[str, Any] = {}
+    serve_events(io, seen)
+    lines = by_event(await run_node("v2_events", port, mode))
+    engine_id = lines["connect"]["engineId"]
+    assert lines["connect"]["id"] == engine_id  # protocol v4: the session's id
+    assert lines["hello"] == {"text": "world", "bytes": {"hex": "0102"}}
+    assert lines["echo"] == {"answer": ["é😀", 2, {"a": [None]}]}
+    assert lines["bin"] == {"reversed": {"hex": "fa030201"}, "nested": {"hex": "010203"}}
+    assert lines["asked"] == {"result": [["answer to why", "07"]]}
+    chat = lines["chat"]
+    assert chat["id"] == chat["info"]["id"] and chat["id"].startswith("/chat#")
+    assert chat["info"]["auth"] == {"token": "abc", "n": "1"}
+    assert chat["info"]["protocol"] == 3
+    assert lines["admin-refused"] == {"event": "error", "data": {"code": 401}}
+    assert lines["plain-refused"] == {"event": "error", "data": "no entry"}
+    assert lines["admin"]["info"]["auth"] == {"token": "secret"}
+    assert lines["transport"] == {"name": "polling" if mode == "polling" else "websocket"}
+    assert lines["disconnect"] == {"reason": "io server disconnect"}
+    assert seen["main"][0]["q"] == "main" and seen["main"][0]["id"] == engine_id
+    await wait_until(lambda: "server namespace disconnect" in seen.get("reasons", []))
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rooms_and_broadcasts_with_v4_clients(
+    serve: ServerFactory, run_node: RunNode, mode: str
+) -> None:
+    io, port = await serve(allow_eio3=True)
+    protocols: dict[str, int] = {}
+
+    def on_connection(socket: Socket) -> None:
+        protocols[socket.id] = socket.conn.protocol
+
+        def join(room: str) -> str:
+            socket.join(room)
+            return room
+
+        def broadcast(room: str, *args: Any) -> bool:
+            return io.to(room).emit("news", *args)
+
+        socket.on("join", join)
+        socket.on("broadcast", broadcast)
+        socket.on("finish", lambda: io.emit("end"))
+
+    io.on("connection", on_connection)
+    lines = await run_node("v2_rooms", port, mode)
+    got = {line["name"]: line["got"] for line in lines}
+    expected = [
+        ["from v2", {"hex": "0102"}],
+        [{"from": "v4"}, {"bytes": {"type": "Buffer", "data": [3]}}],
+    ]
+    assert got == {
+        "v2-a": expected,
+        "v2-b": expected,
+        "v2-out": [],
+        "v4-a": expected,
+        "v4-b": expected,
+        "v4-out": [],
+    }
+    assert sorted(protocols.values()) == [3, 3, 3, 4, 4, 4]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_reconnection_after_a_server_restart(
+    serve: ServerFactory, run_node: RunNode, mode: str
+) -> None:
+    connections: list[tuple[str, Any]] = []
+
+    def setup(io: Server) -> None:
+        def on_connection(socket: Socket) -> None:
+            connections.append((socket.nsp.name, socket.handshake.auth))
+            socket.on("echo", lambda *args: args)
+
+        io.on("connection", on_connection)
+        io.of("/chat").on("connection", on_connection)
+
+    first, port = await serve(allow_eio3=True)
+    setup(first)
+    scenario = asyncio.ensure_future(run_node("v2_reconnect", port, mode, timeout=25))
+    await wait_until(lambda: len(connections) >= 3)
+    await first.close()
+    second = Server(allow_eio3=True)
+    setup(second)
+    await second.start("127.0.0.1", port)
+    try:
+        lines = by_event(await scenario)
+    finally:
+        await second.close()
+    # the close packet, or (a long-polling client between two requests) a failed request
+    assert lines["disconnect"]["reason"] in ("transport close", "transport error")
+    assert lines["reconnected"]["newId"] is True
+    assert lines["acks"] == {"main": [1], "chat": ["c"]}
+    # each of the two clients is a connection of its own (forceNew), with the main namespace
+    assert sorted(connections, key=str) == sorted(
+        [("/", {})] * 4 + [("/chat", {"token": "t"})] * 2, key=str
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("who", "server_reason", "client_reason"),
+    [("server", "ping timeout", "transport close"), ("client", "transport close", "ping timeout")],
+)
+async def test_ping_timeouts_both_ways(
+    serve: ServerFactory,
+    run_node: RunNode,
+    mode: str,
+    who: str,
+    server_reason: str,
+    client_reason: str,
+) -> None:
+    """``who`` times out: the server when the client stops pinging, the client when the
+    server's pongs do not reach it."""
+    io, port = await serve(allow_eio3=True, ping_interval=0.3, ping_timeout=0.2)
+    reasons: list[str] = []
+    io.on("connection", lambda socket: socket.on("disconnect", reasons.append))
+    (result,) = await run_node("v2_ping_timeout", port, mode, who)
+    await wait_until(lambda: bool(reasons))
+    if who == "client" and mode == "polling":
+        # the client posts its close packet and drops its pending GET: whichever the
+        # server sees first ends the session (socket.io 4.8 is no different)
+        assert reasons in (["transport close"], ["transport error"])
+    else:
+        assert reasons == [server_reason]
+    assert result["reason"] == client_reason
+    assert result["pongs"] >= 1
+    assert result["elapsed"] < 2000
