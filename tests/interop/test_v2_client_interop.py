@@ -13,13 +13,28 @@ from typing import Any
 import pytest
 
 from aiosocketio import ConnectionRefused, Server, Socket
+from sioclient import until
 
 pytestmark = pytest.mark.interop
 
 RunNode = Callable[..., Awaitable[list[dict[str, Any]]]]
 ServerFactory = Callable[..., Awaitable[tuple[Server, int]]]
 
-MODES = ["polling", "websocket", "upgrade"]
+
+@pytest.fixture(params=["polling", "websocket", "upgrade"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """How the client connects: long-polling only, WebSocket only, or the upgrade."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def v3_server(serve: ServerFactory) -> Callable[..., Awaitable[tuple[Server, int]]]:
+    """``io, port = await v3_server(**options)``: a server with ``allow_eio3``."""
+
+    async def start(**options: Any) -> tuple[Server, int]:
+        return await serve(allow_eio3=True, **options)
+
+    return start
 
 
 def by_event(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -27,15 +42,6 @@ def by_event(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for line in lines:
         out[line.pop("ev")] = line
     return out
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.01)
 
 
 def info(socket: Socket) -> dict[str, Any]:
@@ -83,11 +89,10 @@ def serve_events(io: Server, seen: dict[str, Any]) -> None:
     io.of("/plain").use(no_entry)
 
 
-@pytest.mark.parametrize("mode", MODES)
 async def test_events_acks_namespaces_refusals(
-    serve: ServerFactory, run_node: RunNode, mode: str
+    v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
-    io, port = await serve(allow_eio3=True)
+    io, port = await v3_server()
     seen: dict[str, Any] = {}
     serve_events(io, seen)
     lines = by_event(await run_node("v2_events", port, mode))
@@ -107,14 +112,13 @@ async def test_events_acks_namespaces_refusals(
     assert lines["transport"] == {"name": "polling" if mode == "polling" else "websocket"}
     assert lines["disconnect"] == {"reason": "io server disconnect"}
     assert seen["main"][0]["q"] == "main" and seen["main"][0]["id"] == engine_id
-    await wait_until(lambda: "server namespace disconnect" in seen.get("reasons", []))
+    await until(lambda: "server namespace disconnect" in seen.get("reasons", []))
 
 
-@pytest.mark.parametrize("mode", MODES)
 async def test_rooms_and_broadcasts_with_v4_clients(
-    serve: ServerFactory, run_node: RunNode, mode: str
+    v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
-    io, port = await serve(allow_eio3=True)
+    io, port = await v3_server()
     protocols: dict[str, int] = {}
 
     def on_connection(socket: Socket) -> None:
@@ -149,7 +153,6 @@ async def test_rooms_and_broadcasts_with_v4_clients(
     assert sorted(protocols.values()) == [3, 3, 3, 4, 4, 4]
 
 
-@pytest.mark.parametrize("mode", MODES)
 async def test_reconnection_after_a_server_restart(
     serve: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
@@ -163,10 +166,10 @@ async def test_reconnection_after_a_server_restart(
         io.on("connection", on_connection)
         io.of("/chat").on("connection", on_connection)
 
-    first, port = await serve(allow_eio3=True)
+    first, port = await v3_server()
     setup(first)
     scenario = asyncio.ensure_future(run_node("v2_reconnect", port, mode, timeout=25))
-    await wait_until(lambda: len(connections) >= 3)
+    await until(lambda: len(connections) >= 3)
     await first.close()
     second = Server(allow_eio3=True)
     setup(second)
@@ -185,13 +188,12 @@ async def test_reconnection_after_a_server_restart(
     )
 
 
-@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("who", "server_reason", "client_reason"),
     [("server", "ping timeout", "transport close"), ("client", "transport close", "ping timeout")],
 )
 async def test_ping_timeouts_both_ways(
-    serve: ServerFactory,
+    v3_server: ServerFactory,
     run_node: RunNode,
     mode: str,
     who: str,
@@ -200,11 +202,11 @@ async def test_ping_timeouts_both_ways(
 ) -> None:
     """``who`` times out: the server when the client stops pinging, the client when the
     server's pongs do not reach it."""
-    io, port = await serve(allow_eio3=True, ping_interval=0.3, ping_timeout=0.2)
+    io, port = await v3_server(ping_interval=0.3, ping_timeout=0.2)
     reasons: list[str] = []
     io.on("connection", lambda socket: socket.on("disconnect", reasons.append))
     (result,) = await run_node("v2_ping_timeout", port, mode, who)
-    await wait_until(lambda: bool(reasons))
+    await until(lambda: bool(reasons))
     if who == "client" and mode == "polling":
         # the client posts its close packet and drops its pending GET: whichever the
         # server sees first ends the session (socket.io 4.8 is no different)
