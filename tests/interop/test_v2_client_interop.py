@@ -154,7 +154,7 @@ async def test_rooms_and_broadcasts_with_v4_clients(
 
 
 async def test_reconnection_after_a_server_restart(
-    serve: ServerFactory, run_node: RunNode, mode: str
+    v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
     connections: list[tuple[str, Any]] = []
 
