@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from aiosocketio import ConnectionRefused, Server, Socket
+import v2_app
+from aiosocketio import Server, Socket
 from sioclient import until
 
 pytestmark = pytest.mark.interop
@@ -44,57 +45,12 @@ def by_event(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def info(socket: Socket) -> dict[str, Any]:
-    return {
-        "id": socket.id,
-        "nsp": socket.nsp.name,
-        "auth": socket.handshake.auth,
-        "q": socket.handshake.query.get("q"),
-        "protocol": socket.conn.protocol,
-    }
-
-
-def serve_events(io: Server, seen: dict[str, Any]) -> None:
-    """What scenarios/v2_events.js talks to."""
-
-    def on_connection(socket: Socket) -> None:
-        seen.setdefault("main", []).append(info(socket))
-        socket.on("echo", lambda *args: args)
-        socket.on("bin", lambda data: (bytes(reversed(data)), {"nested": [b"\x01\x02\x03"]}))
-
-        async def ask_me(question: str) -> Any:
-            text, data = await socket.timeout(2).emit_with_ack("question", question)
-            return [text, data.hex()]
-
-        socket.on("ask-me", ask_me)
-        socket.on("bye", lambda: socket.disconnect())
-        socket.on("disconnect", lambda reason: seen.setdefault("reasons", []).append(reason))
-        socket.emit("hello", "world", b"\x01\x02")
-
-    io.on("connection", on_connection)
-    for name in ("/chat", "/admin"):
-        io.of(name).on(
-            "connection", lambda socket: socket.on("info", lambda socket=socket: info(socket))
-        )
-
-    def check(socket: Socket) -> None:
-        if socket.handshake.auth.get("token") != "secret":
-            raise ConnectionRefused("not authorized", {"code": 401})
-
-    io.of("/admin").use(check)
-
-    def no_entry(socket: Socket) -> None:
-        raise ConnectionRefused("no entry")
-
-    io.of("/plain").use(no_entry)
-
-
 async def test_events_acks_namespaces_refusals(
     v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
     io, port = await v3_server()
     seen: dict[str, Any] = {}
-    serve_events(io, seen)
+    v2_app.serve_events(io, seen)
     lines = by_event(await run_node("v2_events", port, mode))
     engine_id = lines["connect"]["engineId"]
     assert lines["connect"]["id"] == engine_id  # protocol v4: the session's id
@@ -119,37 +75,14 @@ async def test_rooms_and_broadcasts_with_v4_clients(
     v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
     io, port = await v3_server()
-    protocols: dict[str, int] = {}
-
-    def on_connection(socket: Socket) -> None:
-        protocols[socket.id] = socket.conn.protocol
-
-        def join(room: str) -> str:
-            socket.join(room)
-            return room
-
-        def broadcast(room: str, *args: Any) -> bool:
-            return io.to(room).emit("news", *args)
-
-        socket.on("join", join)
-        socket.on("broadcast", broadcast)
-        socket.on("finish", lambda: io.emit("end"))
-
-    io.on("connection", on_connection)
+    protocols = v2_app.serve_rooms(io)
     lines = await run_node("v2_rooms", port, mode)
     got = {line["name"]: line["got"] for line in lines}
     expected = [
         ["from v2", {"hex": "0102"}],
         [{"from": "v4"}, {"bytes": {"type": "Buffer", "data": [3]}}],
     ]
-    assert got == {
-        "v2-a": expected,
-        "v2-b": expected,
-        "v2-out": [],
-        "v4-a": expected,
-        "v4-b": expected,
-        "v4-out": [],
-    }
+    assert got == v2_app.room_deliveries(expected)
     assert sorted(protocols.values()) == [3, 3, 3, 4, 4, 4]
 
 
@@ -157,11 +90,13 @@ async def test_reconnection_after_a_server_restart(
     v3_server: ServerFactory, run_node: RunNode, mode: str
 ) -> None:
     connections: list[tuple[str, Any]] = []
+    ready = asyncio.Event()
 
     def setup(io: Server) -> None:
         def on_connection(socket: Socket) -> None:
             connections.append((socket.nsp.name, socket.handshake.auth))
             socket.on("echo", lambda *args: args)
+            socket.on("ready", ready.set)
 
         io.on("connection", on_connection)
         io.of("/chat").on("connection", on_connection)
@@ -169,7 +104,7 @@ async def test_reconnection_after_a_server_restart(
     first, port = await v3_server()
     setup(first)
     scenario = asyncio.ensure_future(run_node("v2_reconnect", port, mode, timeout=25))
-    await until(lambda: len(connections) >= 3)
+    await asyncio.wait_for(ready.wait(), 10)
     await first.close()
     second = Server(allow_eio3=True)
     setup(second)
@@ -180,7 +115,7 @@ async def test_reconnection_after_a_server_restart(
         await second.close()
     # the close packet, or (a long-polling client between two requests) a failed request
     assert lines["disconnect"]["reason"] in ("transport close", "transport error")
-    assert lines["reconnected"]["newId"] is True
+    assert lines["reconnected"]["newId"] is True, lines
     assert lines["acks"] == {"main": [1], "chat": ["c"]}
     # each of the two clients is a connection of its own (forceNew), with the main namespace
     assert sorted(connections, key=str) == sorted(

@@ -6,6 +6,7 @@
 
 const path = require("path");
 const common = require("./common");
+const helpers = require("./helpers");
 
 const iov2 = require(path.join(__dirname, "..", "node_modules", "socket.io-client-v2"));
 
@@ -21,31 +22,7 @@ function connectV2(nsp = "/", opts = {}) {
   });
 }
 
-// Resolve with the first of several events: [name, ...args].
-function first(emitter, events, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`none of ${events} within ${ms} ms`)), ms);
-    for (const event of events) {
-      emitter.once(event, (...args) => {
-        clearTimeout(timer);
-        resolve([event, ...args]);
-      });
-    }
-  });
-}
-
-// emit with an acknowledgement, as a promise of the ack's arguments
-function ask(socket, ...args) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for ${args[0]}`)), 5000);
-    socket.emit(...args, (...answer) => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-  });
-}
-
 // Bytes as JSON can carry them.
 const hex = (value) => (Buffer.isBuffer(value) ? { hex: value.toString("hex") } : value);
 
-module.exports = { ...common, iov2, connectV2, first, ask, hex };
+module.exports = { ...common, ...helpers, iov2, connectV2, hex };

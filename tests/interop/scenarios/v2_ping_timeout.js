@@ -3,7 +3,7 @@
 // extra: "server" - the client stops pinging (and stops watching the server): the server
 //                   must close the session ("ping timeout" there);
 //        "client" - the client drops the server's pongs: its own timer closes ("ping timeout").
-const { connectV2, extra, mode, once, out, run, waitUpgraded } = require("./v2_common");
+const { breakHeartbeat, connectV2, extra, mode, once, out, run, waitUpgraded } = require("./v2_common");
 
 run(async () => {
   const socket = connectV2("/");
@@ -13,17 +13,7 @@ run(async () => {
   let pongs = 0;
   engine.on("pong", () => pongs++);
   await once(engine, "pong", 3000); // the heartbeat works before it is broken
-  if (extra[0] === "server") {
-    clearTimeout(engine.pingIntervalTimer);
-    clearTimeout(engine.pingTimeoutTimer);
-    engine.removeListener("heartbeat", engine.onHeartbeat);
-    engine.setPing = () => {};
-  } else {
-    const onPacket = engine.onPacket.bind(engine);
-    engine.onPacket = (packet) => {
-      if (packet.type !== "pong") onPacket(packet);
-    };
-  }
+  breakHeartbeat(engine, extra[0]);
   const started = Date.now();
   const [reason] = await once(socket, "disconnect", 5000);
   out({ ev: "disconnect", reason, pongs, elapsed: Date.now() - started });

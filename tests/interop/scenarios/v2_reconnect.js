@@ -1,6 +1,6 @@
 "use strict";
 // socket.io-client 2.5.0 reconnects after the server restarts (the test closes the server
-// once the client is connected, and starts a new one on the same port); the client then
+// once the client says it is connected, and starts a new one on the same port); the client then
 // joins a namespace with a query again and gets its acks.
 const { connectV2, ask, once, out, run } = require("./v2_common");
 
@@ -19,6 +19,7 @@ run(async () => {
   await Promise.all([once(socket, "connect"), once(chat, "connect")]);
   const first = socket.id;
   out({ ev: "connected", id: first, transport: socket.io.engine.transport.name });
+  socket.emit("ready"); // the test restarts the server once the client is connected
   const [reason] = await disconnected;
   out({ ev: "disconnect", reason });
   const [attempts] = await reconnected;
