@@ -83,6 +83,8 @@ async def test_v4_clients_are_served_as_before(serve, echo):
 async def test_a_request_of_the_other_protocol_is_a_bad_request(serve, echo, session, request_eio):
     """As Node (PROTOCOL_MISMATCH): a session speaks the protocol of its handshake."""
     app = echo(allow_eio3=True)
+    errors: list[tuple[int, str, dict[str, Any]]] = []
+    app.engine.connection_error_hooks.append(lambda _, *error: errors.append(error))
     port = await serve(app)
     async with await HttpConnection.open(port) as conn:
         response = await conn.request("GET", f"{EIO}?EIO={session}&transport=polling")
@@ -95,6 +97,12 @@ async def test_a_request_of_the_other_protocol_is_a_bad_request(serve, echo, ses
     with pytest.raises(WsRejected):
         await WsConnection.open(port, f"{EIO}?EIO={request_eio}&transport=websocket&sid={sid}")
     assert sid in app.engine.sessions  # refused, not closed
+    mismatch = {
+        "name": "PROTOCOL_MISMATCH",
+        "protocol": 4 if request_eio == "4" else 3,
+        "previousProtocol": int(session),
+    }
+    assert errors == [(3, "Bad request", mismatch)] * 2
 
 
 # ---------------------------------------------------------------------- long-polling
