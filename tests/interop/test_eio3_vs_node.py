@@ -358,6 +358,8 @@ WEBSOCKET_STEPS: list[tuple[str, list[str | bytes], int]] = [
         ['451-["broadcast","r","bnews",{"_placeholder":true,"num":0},1]', b"\x04\xfe\xff"],
         2,
     ),
+    ("server asks", ['427["ask","why?"]'], 1),
+    ("binary answer, binary ack", ['461-0[{"_placeholder":true,"num":0}]', b"\x04\x05"], 2),
     ("namespace disconnected", ['42/chat,["disconnect-me"]'], 1),
     ("disconnect", ['42["close-me"]'], 1),
 ]
