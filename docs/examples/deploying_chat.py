@@ -30,6 +30,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def accepts(port):
+    with sockets.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 async def main(run_dir):
     port = free_port()
     env = {**os.environ, "AIOSOCKETIO_WORKERS_DIR": run_dir}
@@ -38,7 +43,8 @@ async def main(run_dir):
     here = Path(__file__).parent
     server = subprocess.Popen(command, cwd=here, env=env)
     try:
-        while len(list(Path(run_dir).glob("w*.http"))) < 2:  # each worker's socket
+        # each worker's socket, then the port (a worker listens after its startup)
+        while len(list(Path(run_dir).glob("w*.http"))) < 2 or not accepts(port):
             assert server.poll() is None, "uvicorn stopped"
             await asyncio.sleep(0.05)
         url = f"http://127.0.0.1:{port}"

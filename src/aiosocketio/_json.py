@@ -86,7 +86,7 @@ def dumps(value: Any) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes | bytearray) -> Any:
     """Parse JSON text; raises ValueError on malformed input."""
     try:
         return _orjson_loads(text)

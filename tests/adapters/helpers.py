@@ -316,3 +316,59 @@ async def held_numbers_reach_both(node: SioServer, a: list[SioClient], b: list[S
         node.io.emit("n", i)
     assert [args for _, args in await events(a * 5)] == [[i] for i in range(5)]
     assert [args for _, args in await events(b * 5, timeout=3.0)] == [[i] for i in range(5)]
+
+
+# ---------------------------------------------------------------------------------- whole tests
+# (the scenarios every adapter of the ClusterAdapter family passes in the same words)
+async def rooms_except_local_and_namespaces(nodes: list[SioServer]) -> list[SioClient]:
+    """Rooms, except, a socket's room, socket.broadcast, local and namespaces on 3 nodes;
+    returns the clients of the main namespace."""
+    a, b, c = await colour_rooms(nodes)
+    everyone = a + b + c
+    await rooms_and_except(nodes, a, b, c)
+    nodes[0].io.to(b[1].sids["/"]).emit("private")
+    assert await events([b[1]]) == [("private", [])]
+    server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
+    assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
+    assert await nothing(everyone)
+
+    nodes[0].io.local.emit("local-only")
+    assert await events(a) == [("local-only", [])] * 2
+    assert await nothing(everyone)
+    await chat_namespace_is_separate(nodes, everyone)
+    return everyone
+
+
+async def binary_volatile_and_order(nodes: list[SioServer]) -> None:
+    b = await binary_and_volatile(nodes)
+    await order_is_kept(nodes, b[0])
+
+
+async def acks_across_servers(nodes: list[SioServer]) -> None:
+    clients = await acks_of_every_client(nodes, lambda i: f"answer-{i}")
+    # binary acknowledgements, and a room across servers with one silent client
+    await acks_of_a_room_with_one_silent_client(nodes, clients, lambda i: bytes([i]))
+
+
+async def fetch_and_remote_sockets(nodes: list[SioServer]) -> tuple[list[Any], RemoteSocket]:
+    """fetch_sockets on 3 nodes and what a remote socket does; returns what nodes[0] found
+    and b[0]'s remote socket."""
+    a, b, c, found, b0 = await fetch_team(nodes, {"score": 7, "blob": b"\x01"})
+    assert len([s for s in found if isinstance(s, RemoteSocket)]) == 3
+    not_team = await nodes[2].io.except_("team").fetch_sockets()
+    assert {s.id for s in not_team} == {a[0].sids["/"], b[1].sids["/"]}
+
+    await remote_emit_and_join(nodes, b0, b[0])
+    b0.leave("team")
+    await until(lambda: "team" not in server_socket(nodes[1], b[0]).rooms)
+    await remote_ack(b0, b[0])
+    await remote_disconnect(nodes, b0, b[0])
+    assert await nothing(a + c)
+    return found, b0
+
+
+async def server_side_emit_with_answers(nodes: list[SioServer]) -> None:
+    for i, node in enumerate(nodes):
+        node.io.on("ask", lambda x, i=i: f"{i}:{x}")
+    await hello_reaches_the_other_servers(nodes)
+    assert sorted(await nodes[1].io.server_side_emit_with_ack("ask", "x")) == ["0:x", "2:x"]

@@ -36,8 +36,6 @@ from .helpers import (
     StartCluster,
     acks_of_every_client,
     broadcast_reaches_every_server_once,
-    chat_namespace_is_separate,
-    colour_rooms,
     connect,
     events,
     fetch_team,
@@ -48,8 +46,7 @@ from .helpers import (
     remote_ack,
     remote_disconnect,
     remote_emit_and_join,
-    rooms_and_except,
-    server_socket,
+    rooms_except_local_and_namespaces,
     slow_pair,
     sockets_join_leave_disconnect,
     start_nodes,
@@ -166,16 +163,7 @@ async def test_broadcast_reaches_every_server_once(cluster: StartCluster) -> Non
 
 
 async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    a, b, c = await colour_rooms(nodes)
-    everyone = a + b + c
-    await rooms_and_except(nodes, a, b, c)
-    server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
-    assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
-    nodes[0].io.local.emit("local-only")
-    assert await events(a) == [("local-only", [])] * 2
-    assert await nothing(everyone)
-    await chat_namespace_is_separate(nodes, everyone)
+    await rooms_except_local_and_namespaces(await cluster(3))
 
 
 async def test_binary_and_large_payloads_through_attachments(

@@ -23,7 +23,6 @@ import redis as sync_redis
 
 from aiosocketio.adapters import msgpack_codec
 from aiosocketio.adapters.base import ClusterError, PersistedSession
-from aiosocketio.adapters.cluster import RemoteSocket
 from aiosocketio.adapters.redis_streams import (
     RedisStreamsAdapter,
     RedisStreamsAdapterFactory,
@@ -39,24 +38,16 @@ from sioclient import SioServer, until
 
 from .helpers import (
     StartCluster,
-    acks_of_a_room_with_one_silent_client,
-    acks_of_every_client,
-    binary_and_volatile,
+    acks_across_servers,
+    binary_volatile_and_order,
     broadcast_reaches_every_server_once,
-    chat_namespace_is_separate,
-    colour_rooms,
     connect,
     events,
-    fetch_team,
-    hello_reaches_the_other_servers,
+    fetch_and_remote_sockets,
     nothing,
-    order_is_kept,
-    remote_ack,
-    remote_disconnect,
-    remote_emit_and_join,
-    rooms_and_except,
+    rooms_except_local_and_namespaces,
     server_count_after_a_close,
-    server_socket,
+    server_side_emit_with_answers,
     sockets_join_leave_disconnect,
     start_nodes,
     wait_for_servers,
@@ -187,33 +178,15 @@ async def test_broadcast_reaches_every_server_once(cluster: StartCluster) -> Non
 
 
 async def test_rooms_except_local_and_namespaces(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    a, b, c = await colour_rooms(nodes)
-    everyone = a + b + c
-    await rooms_and_except(nodes, a, b, c)
-    nodes[0].io.to(b[1].sids["/"]).emit("private")
-    assert await events([b[1]]) == [("private", [])]
-    server_socket(nodes[1], b[0]).broadcast.emit("from-b0")
-    assert await events([a[0], a[1], b[1], c[0]]) == [("from-b0", [])] * 4
-    assert await nothing(everyone)
-
-    nodes[0].io.local.emit("local-only")
-    assert await events(a) == [("local-only", [])] * 2
-    assert await nothing(everyone)
-    await chat_namespace_is_separate(nodes, everyone)
+    await rooms_except_local_and_namespaces(await cluster(3))
 
 
 async def test_binary_volatile_and_order(cluster: StartCluster) -> None:
-    nodes = await cluster(2)
-    b = await binary_and_volatile(nodes)
-    await order_is_kept(nodes, b[0])
+    await binary_volatile_and_order(await cluster(2))
 
 
 async def test_broadcast_with_acks(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    clients = await acks_of_every_client(nodes, lambda i: f"answer-{i}")
-    # binary acknowledgements, and a room across servers with one silent client
-    await acks_of_a_room_with_one_silent_client(nodes, clients, lambda i: bytes([i]))
+    await acks_across_servers(await cluster(3))
 
 
 async def test_server_count(cluster: StartCluster) -> None:
@@ -222,18 +195,7 @@ async def test_server_count(cluster: StartCluster) -> None:
 
 # ---------------------------------------------------------------------------------- sockets
 async def test_fetch_sockets_and_remote_sockets(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    a, b, c, found, b0 = await fetch_team(nodes, {"score": 7, "blob": b"\x01"})
-    assert len([s for s in found if isinstance(s, RemoteSocket)]) == 3
-    not_team = await nodes[2].io.except_("team").fetch_sockets()
-    assert {s.id for s in not_team} == {a[0].sids["/"], b[1].sids["/"]}
-
-    await remote_emit_and_join(nodes, b0, b[0])
-    b0.leave("team")
-    await until(lambda: "team" not in server_socket(nodes[1], b[0]).rooms)
-    await remote_ack(b0, b[0])
-    await remote_disconnect(nodes, b0, b[0])
-    assert await nothing(a + c)
+    await fetch_and_remote_sockets(await cluster(3))
 
 
 async def test_sockets_join_leave_disconnect(cluster: StartCluster) -> None:
@@ -241,11 +203,7 @@ async def test_sockets_join_leave_disconnect(cluster: StartCluster) -> None:
 
 
 async def test_server_side_emit(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
-    for i, node in enumerate(nodes):
-        node.io.on("ask", lambda x, i=i: f"{i}:{x}")
-    await hello_reaches_the_other_servers(nodes)
-    assert sorted(await nodes[1].io.server_side_emit_with_ack("ask", "x")) == ["0:x", "2:x"]
+    await server_side_emit_with_answers(await cluster(3))
 
 
 async def test_request_timeout_of_a_silent_server(cluster: StartCluster, redis_url: str) -> None:

@@ -54,7 +54,7 @@ ROUNDS = 3
 # (transport mode, keep-alive connections): polling clients both ways, a new connection for
 # every request (each may reach another worker), and kept-alive ones as browsers have
 RUNS = (("polling", False), ("polling", True), ("websocket", True), ("upgrade", True))
-BROADCAST = False  # True once the inter-worker adapter is the default in workers mode
+BROADCAST = True  # True once the inter-worker adapter is the default in workers mode
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.timeout(150)]
 

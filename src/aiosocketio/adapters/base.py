@@ -231,7 +231,11 @@ class Adapter:
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
         ack: Callable[[Any], None],
-    ) -> None:
+    ) -> int | None:
+        """Send to the matching sockets with an acknowledgement: ``client_count(n)`` once per
+        server that sent it (n: its clients), ``ack(value)`` for each answer. Returns how many
+        servers it went to (this one included) when the adapter knows it, else None and the
+        caller asks :meth:`server_count`."""
         raise NotImplementedError
 
     async def server_count(self) -> int:

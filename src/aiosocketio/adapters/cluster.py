@@ -15,12 +15,11 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _json
 from ..errors import AckTimeout, BroadcastAckError
 from ..socketio.packets import ACK, BINARY_ACK, BINARY_EVENT, EVENT, Packet, has_binary
-from . import msgpack_codec
 from .base import (
     Adapter,
     BroadcastFlags,
@@ -57,6 +56,7 @@ EMITTER_UID = "emitter"
 """The uid of the messages of the Node emitters (they are never answered)."""
 
 Ack = Callable[[BaseException | None, list[Any]], None]
+T = TypeVar("T")
 
 
 class MessageType(enum.IntEnum):
@@ -82,6 +82,8 @@ def dumps(message: Any) -> str | bytes:
     """JSON text, as the Node adapters write their messages, or MessagePack when the message
     holds binary data (JSON would turn it into ``{"type": "Buffer", ...}`` objects)."""
     if has_binary(message):
+        from . import msgpack_codec  # only then: msgpack is an optional dependency
+
         return msgpack_codec.encode(message)
     return _json.dumps(message)
 
@@ -94,6 +96,8 @@ def loads(data: bytes | str) -> Any:
         return _json.loads(data)
     if data[:1] == b"{":
         return _json.loads(data)
+    from . import msgpack_codec
+
     return msgpack_codec.decode(data)
 
 
@@ -110,7 +114,7 @@ def encode_flags(flags: BroadcastFlags) -> dict[str, Any]:
 
 
 def decode_flags(raw: Any) -> BroadcastFlags:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return BroadcastFlags()
     compress = raw.get("compress")
     timeout = raw.get("timeout")
@@ -129,9 +133,15 @@ def encode_options(opts: BroadcastOptions, *, flags: bool = True) -> dict[str, A
     return out
 
 
+_EVERYONE = BroadcastOptions()
+_EVERYONE_ON_THE_WIRE = encode_options(_EVERYONE)
+
+
 def decode_options(raw: Any) -> BroadcastOptions:
     """Options from the wire; a socket received from elsewhere is never ``local``."""
-    if not isinstance(raw, Mapping):
+    if raw == _EVERYONE_ON_THE_WIRE:  # the most common broadcast, in one comparison
+        return _EVERYONE
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return BroadcastOptions()
     return BroadcastOptions(
         rooms=frozenset(_rooms(raw.get("rooms"))),
@@ -197,10 +207,16 @@ def dumps_sockets_response(message: dict[str, Any], sockets_key: str = "sockets"
         return dumps(message)
     except TypeError:
         pass
-    sockets = message.get(sockets_key)
-    for entry in sockets if isinstance(sockets, list) else ():
+    drop_unencodable_data(message.get(sockets_key))
+    return dumps(message)
+
+
+def drop_unencodable_data(entries: Any, encode: Callable[[Any], Any] = dumps) -> None:
+    """In socket entries (``{id, data, ...}``), set to None (and log) each ``data`` that
+    ``encode`` refuses."""
+    for entry in entries if isinstance(entries, list) else ():
         try:
-            dumps(entry["data"])
+            encode(entry["data"])
         except TypeError:
             log.warning(
                 "socket %s: its data cannot be sent to other servers (not JSON/MessagePack "
@@ -208,7 +224,6 @@ def dumps_sockets_response(message: dict[str, Any], sockets_key: str = "sockets"
                 entry.get("id"),
             )
             entry["data"] = None
-    return dumps(message)
 
 
 # ---------------------------------------------------------------------------------- remote sockets
@@ -630,25 +645,31 @@ class ClusterAdapter(MemoryAdapter):
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
         ack: Callable[[Any], None],
-    ) -> None:
+    ) -> int | None:
         if not opts.flags.local:
-            request_id = new_request_id()
-            self._ack_requests[request_id] = AckRequest(client_count, ack)
-            self.publish(
-                {
-                    "type": MessageType.BROADCAST,
-                    "data": {
-                        "packet": encode_packet(packet),
-                        "requestId": request_id,
-                        "opts": encode_options(opts),
-                    },
-                }
-            )
-            # when every client answered is known to the operator only: forget the request at
-            # the deadline of the broadcast
-            timeout = opts.flags.timeout if opts.flags.timeout is not None else 0.0
-            asyncio.get_running_loop().call_later(timeout, self._ack_requests.pop, request_id, None)
-        MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+            self.publish_with_ack(packet, opts, self._ack_requests, AckRequest(client_count, ack))
+        return MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+
+    def publish_with_ack(
+        self, packet: Packet, opts: BroadcastOptions, requests: dict[str, T], request: T
+    ) -> None:
+        """Publish a broadcast that asks for acknowledgements; ``request`` stays in
+        ``requests``, under the request id, until the deadline of the broadcast (when every
+        client answered is known to the operator only)."""
+        request_id = new_request_id()
+        requests[request_id] = request
+        self.publish(
+            {
+                "type": MessageType.BROADCAST,
+                "data": {
+                    "packet": encode_packet(packet),
+                    "requestId": request_id,
+                    "opts": encode_options(opts),
+                },
+            }
+        )
+        timeout = opts.flags.timeout if opts.flags.timeout is not None else 0.0
+        asyncio.get_running_loop().call_later(timeout, requests.pop, request_id, None)
 
     # ---------------------------------------------------------------- cluster-wide operations
     def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:

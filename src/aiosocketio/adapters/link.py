@@ -11,11 +11,11 @@ import secrets
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .base import ClusterError
 
-__all__ = ["BrokerLink", "LinkUser", "Links"]
+__all__ = ["BrokerLink", "Link", "LinkUser", "Links"]
 
 Item = TypeVar("Item")
 T = TypeVar("T")
@@ -165,7 +165,19 @@ def _jitter(delay: float) -> float:
     return delay * (0.5 + random.random())
 
 
-L = TypeVar("L", bound=BrokerLink[Any])
+class Link(Protocol):
+    """What :class:`Links` and :class:`LinkUser` need of a link (a broker link, the mesh of
+    the workers)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def acquire(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+L = TypeVar("L", bound=Link)
 
 
 class Links(Generic[L]):

@@ -91,7 +91,7 @@ class MemoryAdapter(Adapter):
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
         ack: Callable[[Any], None],
-    ) -> None:
+    ) -> int | None:
         sockets = self.local_sockets(opts)
         nsp = self.nsp
         packet.id = nsp.next_ack_id()
@@ -110,6 +110,7 @@ class MemoryAdapter(Adapter):
                 socket._register_ack(packet.id, ack, None, single=True)
                 count += 1
         client_count(count)
+        return None
 
     # ---------------------------------------------------------------- recovery
     def persist_session(self, session: PersistedSession) -> None:

@@ -161,7 +161,13 @@ class BroadcastOperator:
                 check()
 
         timer = loop.call_later(timeout, on_timeout)
-        self.adapter.broadcast_with_ack(packet, self.options, on_client_count, on_response)
+        servers = self.adapter.broadcast_with_ack(
+            packet, self.options, on_client_count, on_response
+        )
+        if servers is not None:  # the adapter knows whom it asked
+            state["expected_servers"] = servers
+            check()
+            return
 
         async def count_servers() -> None:
             try:

@@ -423,8 +423,10 @@ class Server:
 
     def _workers_adapter_factory(self, slot: Slot) -> AdapterFactory | None:
         """The default adapter in workers mode, for the worker of ``slot`` (None: keep the
-        in-memory one). The seam for the inter-worker adapter."""
-        return None
+        in-memory one): the inter-worker adapter."""
+        from ..adapters.workers import workers_adapter
+
+        return workers_adapter(slot)
 
     async def _replace_adapters(self, factory: AdapterFactory) -> list[Adapter]:
         """Give the namespaces made so far (before the start) adapters from ``factory``,

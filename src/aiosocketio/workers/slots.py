@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,8 @@ MAX_SLOTS = len(_ALPHABET) ** 2
 
 SOCKET_KINDS = ("http", "mesh", "fd")
 """The Unix sockets of a worker, by the suffix of their file name."""
+
+log = logging.getLogger("aiosocketio.workers")
 
 # sun_path holds 108 bytes on Linux (104 on the BSDs); "/w4095.mesh" takes 11 of them
 _MAX_DIR_LENGTH = 90
@@ -78,6 +82,7 @@ class Slot:
     dir: WorkerDir
     number: int
     _lock_fd: int | None = field(default=None, repr=False)
+    _on_release: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def code(self) -> str:
@@ -91,11 +96,22 @@ class Slot:
     def held(self) -> bool:
         return self._lock_fd is not None
 
+    def on_release(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when the slot is given back, before its files go (what lives
+        on the slot's sockets stops with it)."""
+        self._on_release.append(callback)
+
     def release(self) -> None:
         """Remove this worker's socket files and give the slot back (idempotent)."""
         fd, self._lock_fd = self._lock_fd, None
         if fd is None:
             return
+        callbacks, self._on_release = self._on_release, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("error in a callback of the release of slot %s", self.number)
         for kind in SOCKET_KINDS:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path(kind))
@@ -158,16 +174,26 @@ class WorkerDir:
                 number = int(entry.name[1:-5])
             except ValueError:
                 continue
-            try:
-                fd = os.open(entry, os.O_RDWR | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if self._held(entry):
                 live.append(number)
-            else:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
         return sorted(live)
+
+    def is_live(self, slot: int) -> bool:
+        """Whether a running process holds ``slot`` now."""
+        return self._held(self._lock_path(slot))
+
+    @staticmethod
+    def _held(lock: Path) -> bool:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
