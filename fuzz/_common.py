@@ -62,3 +62,17 @@ class Reader:
 
     def text(self, limit: int = 64) -> str:
         return self.chunk(limit).decode("utf-8", "replace")
+
+    def mixed_text(self, pieces: Sequence[str], limit: int) -> str:
+        """The rest of the input as text: known pieces and free text, alternately chosen."""
+        parts: list[str] = []
+        while self.more():
+            parts.append(self.pick(pieces) if self.byte() % 2 else self.text(limit))
+        return "".join(parts)
+
+    def mixed_bytes(self, pieces: Sequence[bytes], limit: int) -> bytes:
+        """The rest of the input as bytes: known pieces and free bytes."""
+        parts: list[bytes] = []
+        while self.more():
+            parts.append(self.pick(pieces) if self.byte() % 2 else self.chunk(limit))
+        return b"".join(parts)

@@ -131,10 +131,7 @@ def one_input(data: bytes) -> None:
         check_packet(rest)
         check_packet(rest.decode("utf-8", "replace"))
     elif mode == 1:
-        parts: list[str] = []
-        while r.more():
-            parts.append(r.pick(PIECES) if r.byte() % 2 else r.text(16))
-        check_payload("".join(parts))
+        check_payload(r.mixed_text(PIECES, 16))
     else:
         config = EngineConfig(
             ping_interval=r.pick(TIMES),

@@ -56,6 +56,7 @@ PAGES = [
     "security.md",
     "migrating-from-python-socketio.md",
     "deploying.md",
+    "legacy-clients.md",
 ]
 
 EXAMPLE_TIMEOUT = 30.0

@@ -12,28 +12,13 @@
 // then {"done": true, ...what the pages showed} or {"error": ...}.
 "use strict";
 
-const path = require("node:path");
 
-const DEMO_MODULES = path.resolve(__dirname, "..", "..", "examples", "demo", "node_modules");
-const { chromium } = require(path.join(DEMO_MODULES, "playwright-core"));
-
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const { chromium, CHROMIUM, CHROMIUM_ARGS, runMain, say } = require("./chromium");
 const TIMEOUT = 10000;
 
 const [baseUrl, username, password, expectedJson] = process.argv.slice(2);
 const expected = JSON.parse(expectedJson);
 
-const say = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
 
 /** In the page: the rows of the data tables on view (the page that is leaving stays in the
  * DOM, hidden, for a while). */
@@ -137,10 +122,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(),
-  (error) => {
-    say({ error: String(error) });
-    process.exit(1);
-  },
-);
+runMain(main);

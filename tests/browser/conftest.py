@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -138,3 +139,50 @@ async def demo_server(tmp_path: Path) -> AsyncIterator[DemoProcess]:
         yield server
     finally:
         await server.stop()
+
+
+Answer = Callable[[str], Awaitable[str]]
+
+
+async def run_script(
+    node: str, script: Path, *args: str, timeout: float, answer: Answer | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Run a browser-driving script of this directory: ``(result, lines, stderr)``, the
+    result being its last line (``{"done": ...}`` or ``{"error": ...}``). Each
+    ``{"need": what}`` it prints is answered with the line ``await answer(what)``."""
+    proc = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stderr_task = asyncio.ensure_future(proc.stderr.read())
+    lines: list[dict[str, Any]] = []
+
+    async def drive() -> dict[str, Any]:
+        assert proc.stdin is not None and proc.stdout is not None
+        while line := await proc.stdout.readline():
+            step = json.loads(line)
+            lines.append(step)
+            if "need" in step and answer is not None:
+                proc.stdin.write((await answer(step["need"])).encode() + b"\n")
+            elif "done" in step or "error" in step:
+                return dict(step)
+        return {"error": "the script ended without a result"}
+
+    try:
+        result = await asyncio.wait_for(drive(), timeout)
+    except TimeoutError:
+        result = {"error": f"no result within {timeout} s"}
+    finally:
+        # the script exits by itself once it reported; killing it first could reap it under
+        # asyncio's feet ("Unknown child process pid")
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    return result, lines, (await stderr_task).decode(errors="replace")

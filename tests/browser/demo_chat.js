@@ -11,25 +11,11 @@
 const path = require("node:path");
 const readline = require("node:readline");
 
-const DEMO_MODULES = path.resolve(__dirname, "..", "..", "examples", "demo", "node_modules");
-const { chromium } = require(path.join(DEMO_MODULES, "playwright-core"));
-
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const { launch, runMain, say } = require("./chromium");
 const TIMEOUT = 10000;
 
 const [baseUrl, pngPath, userDataDir] = process.argv.slice(2);
 
-const say = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
 /** Ask the test to do something with the server; resolves when it answers. */
@@ -66,11 +52,7 @@ const statusIs = (page, state) =>
   page.waitForSelector(`#status[data-state="${state}"]`, { state: "attached" });
 
 async function main() {
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  const context = await launch(userDataDir);
   const errors = [];
   try {
     context.setDefaultTimeout(TIMEOUT);
@@ -157,10 +139,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(),
-  (error) => {
-    say({ error: String(error) });
-    process.exit(1);
-  },
-);
+runMain(main);

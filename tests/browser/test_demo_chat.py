@@ -3,7 +3,6 @@ app in headless Chromium (two pages chatting, an image shared as binary, a serve
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 import zlib
@@ -16,7 +15,7 @@ import pytest
 from aiosocketio.socketio.packets import BINARY_EVENT, EVENT
 from sioclient import SioClient, SioServer
 
-from .conftest import DemoProcess
+from .conftest import DemoProcess, run_script
 
 BROWSER_TIMEOUT = 50.0
 
@@ -216,48 +215,23 @@ async def test_two_browsers_chat_share_an_image_and_survive_a_restart(
     image = tmp_path / "dots.png"
     image.write_bytes(png(7, 5))
     script = Path(__file__).with_name("demo_chat.js")
-    proc = await asyncio.create_subprocess_exec(
+
+    async def answer(need: str) -> str:
+        if need == "stop":
+            await demo_server.stop()
+            return "stopped"
+        await demo_server.start()
+        return "started"
+
+    result, steps, stderr = await run_script(
         node,
-        str(script),
+        script,
         demo_server.url,
         str(image),
         str(tmp_path / "chromium-profile"),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        timeout=BROWSER_TIMEOUT,
+        answer=answer,
     )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    stderr_task = asyncio.ensure_future(proc.stderr.read())
-    steps: list[dict[str, Any]] = []
-
-    async def drive() -> dict[str, Any]:
-        assert proc.stdin is not None and proc.stdout is not None
-        while line := await proc.stdout.readline():
-            step = json.loads(line)
-            steps.append(step)
-            if step.get("need") == "stop":
-                await demo_server.stop()
-                proc.stdin.write(b"stopped\n")
-            elif step.get("need") == "start":
-                await demo_server.start()
-                proc.stdin.write(b"started\n")
-            elif "done" in step or "error" in step:
-                return step
-        return {"error": "the script ended without a result"}
-
-    try:
-        result = await asyncio.wait_for(drive(), BROWSER_TIMEOUT)
-    except TimeoutError:
-        result = {"error": f"no result within {BROWSER_TIMEOUT} s"}
-    finally:
-        # the script exits by itself once it reported; killing it first could reap it under
-        # asyncio's feet ("Unknown child process pid")
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-    stderr = (await stderr_task).decode(errors="replace")
     report = (
         f"steps: {json.dumps(steps, indent=1)}\n--- node stderr\n{stderr}\n"
         f"--- server log\n{demo_server.log()}"

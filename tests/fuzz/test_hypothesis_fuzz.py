@@ -41,6 +41,7 @@ def _load(name: str) -> ModuleType:
 
 
 fuzz_engineio = _load("fuzz_engineio")
+fuzz_engineio_v3 = _load("fuzz_engineio_v3")
 fuzz_socketio = _load("fuzz_socketio")
 fuzz_ws_frames = _load("fuzz_ws_frames")
 fuzz_http = _load("fuzz_http")
@@ -59,6 +60,18 @@ def _http_loop() -> Iterator[None]:
     fuzz_http.close()
 
 
+def session_ops(operations: int, pieces: tuple[str, ...]) -> Any:
+    """Steps ``(operation, time step, packet text)`` that drive a session state machine."""
+    return st.lists(
+        st.tuples(
+            st.integers(0, operations - 1),
+            st.integers(0, 255),
+            st.sampled_from(pieces) | st.text(max_size=6),
+        ),
+        max_size=40,
+    )
+
+
 # ---------------------------------------------------------------------------------- Engine.IO
 @FUZZ
 @given(data=fuzz_bytes)
@@ -68,14 +81,7 @@ def test_engineio_target(data: bytes) -> None:
 
 @FUZZ
 @given(
-    ops=st.lists(
-        st.tuples(
-            st.integers(0, 5),
-            st.integers(0, 255),
-            st.sampled_from(fuzz_engineio.PIECES) | st.text(max_size=6),
-        ),
-        max_size=40,
-    ),
+    ops=session_ops(6, fuzz_engineio.PIECES),
     times=st.tuples(*[st.sampled_from(fuzz_engineio.TIMES)] * 3),
     allow_upgrades=st.booleans(),
 )
@@ -90,6 +96,51 @@ def test_engineio_session_never_sleeps_in_the_past(
         allow_upgrades=allow_upgrades,
     )
     fuzz_engineio.check_session(ops, config)
+
+
+# ---------------------------------------------------------------------------------- Engine.IO v3
+@FUZZ
+@given(data=fuzz_bytes)
+def test_engineio_v3_target(data: bytes) -> None:
+    fuzz_engineio_v3.one_input(data)
+
+
+@FUZZ
+@given(parts=st.lists(st.sampled_from(fuzz_engineio_v3.PIECES) | st.text(max_size=8), max_size=30))
+def test_engineio_v3_text_payloads(parts: list[str]) -> None:
+    fuzz_engineio_v3.check_payload("".join(parts))
+
+
+@FUZZ
+@given(
+    chunks=st.lists(st.sampled_from(fuzz_engineio_v3.BYTES) | st.binary(max_size=8), max_size=30)
+)
+def test_engineio_v3_binary_payloads(chunks: list[bytes]) -> None:
+    fuzz_engineio_v3.check_binary_payload(b"".join(chunks))
+
+
+@FUZZ
+@given(
+    ops=session_ops(4, fuzz_engineio_v3.PIECES),
+    times=st.tuples(*[st.sampled_from(fuzz_engineio_v3.TIMES)] * 2),
+)
+def test_engineio_v3_session_never_pings_nor_sleeps_in_the_past(
+    ops: list[tuple[int, int, str]], times: tuple[float, float]
+) -> None:
+    interval, timeout = times
+    config = EngineConfig(ping_interval=interval, ping_timeout=timeout)
+    fuzz_engineio_v3.check_session(ops, config)
+
+
+@FUZZ
+@given(
+    pieces=st.lists(
+        st.sampled_from(fuzz_engineio_v3.NAMESPACE_PIECES) | st.text(max_size=4), max_size=12
+    ),
+    connect=st.booleans(),
+)
+def test_protocol_v4_namespaces(pieces: list[str], connect: bool) -> None:
+    fuzz_engineio_v3.check_namespace("/" + "".join(pieces), connect)
 
 
 # ---------------------------------------------------------------------------------- Socket.IO

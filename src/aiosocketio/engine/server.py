@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from ..engineio.session import EngineConfig, Session
+from ..engineio.session_v3 import SessionV3
 from .http import (
     BAD_HANDSHAKE_METHOD,
     BAD_REQUEST,
@@ -28,6 +29,7 @@ from .http import (
     json_headers,
 )
 from .socket import EngineSocket, WebSocketConnection
+from .socket_v3 import EngineSocketV3
 
 __all__ = ["EngineServer", "Router", "WebSocketUpgrade"]
 
@@ -63,6 +65,10 @@ class EngineServer:
 
     ``on_connection`` is called with each new :class:`EngineSocket`; it must set the socket's
     ``handler`` to receive messages and the close notification.
+
+    ``allow_eio3`` (Node: ``allowEIO3``) also serves Engine.IO v3 clients: as in Node, a
+    handshake whose ``EIO`` is not ``4`` then opens a v3 session (its ``protocol`` is 3)
+    instead of being refused.
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class EngineServer:
         http_compression: bool | int = True,
         max_buffer_size: int = 8 * 1024 * 1024,
         max_connections: int | None = None,
+        allow_eio3: bool = False,
     ) -> None:
         for t in transports:
             if t not in ("polling", "websocket"):
@@ -110,6 +117,7 @@ class EngineServer:
         if max_connections is not None and max_connections < 0:
             raise ValueError("max_connections must not be negative (None: no limit)")
         self.max_connections = max_connections
+        self.allow_eio3 = allow_eio3
         self.generate_id: Callable[[Request], str] | None = None
         """Makes the id of a new session from its handshake request (Node: ``generateId``);
         by default 20 random URL-safe characters. An id must be 1 to 128 characters of
@@ -167,7 +175,11 @@ class EngineServer:
                     or not router.route_request(request, responder)
                 ):
                     self.respond_error(request, responder, UNKNOWN_SID)
-            elif esock.transport != "polling" or query.get("transport") != "polling":
+            elif (
+                esock.transport != "polling"
+                or query.get("transport") != "polling"
+                or esock.protocol != _protocol(query)
+            ):
                 self.respond_error(request, responder, BAD_REQUEST)
             elif method == "GET":
                 esock.handle_poll(request, responder)
@@ -196,7 +208,7 @@ class EngineServer:
         origin = request.headers.get("origin")
         if origin is not None and not _valid_header_value(origin):
             return BAD_REQUEST
-        if "sid" not in query and query.get("EIO") != "4":
+        if "sid" not in query and query.get("EIO") != "4" and not self.allow_eio3:
             return UNSUPPORTED_PROTOCOL_VERSION
         return None
 
@@ -205,8 +217,8 @@ class EngineServer:
         if esock is None:
             self.respond_error(request, responder, BAD_REQUEST)
             return
-        headers = [("Content-Type", "text/plain; charset=UTF-8")]
-        body = esock.session.open_packet().encode()
+        body, content_type = esock._encode_poll([esock.session.open_packet()])
+        headers = [("Content-Type", content_type)]
         headers.append(("Content-Length", str(len(body))))
         headers.append(("Cache-Control", "no-store"))  # on every polling answer, as Node
         self.add_headers(headers, request, initial=True, sid=esock.sid)
@@ -218,7 +230,11 @@ class EngineServer:
         sid = self._new_sid(request)
         if sid is None:
             return None
-        esock = EngineSocket(self, Session(sid, transport, self.config, loop.time()), request)
+        if _protocol(request.query) == 4:
+            esock = EngineSocket(self, Session(sid, transport, self.config, loop.time()), request)
+        else:
+            session = SessionV3(sid, transport, self.config, loop.time())
+            esock = EngineSocketV3(self, session, request)
         self.sessions[sid] = esock
         return esock
 
@@ -318,6 +334,12 @@ class EngineServer:
                 "name": "TRANSPORT_MISMATCH",
                 "transport": transport,
                 "previousTransport": esock.transport,
+            }
+        if esock is not None and esock.protocol != _protocol(query):
+            return {
+                "name": "PROTOCOL_MISMATCH",
+                "protocol": _protocol(query),
+                "previousProtocol": esock.protocol,
             }
         return {}
 
@@ -435,6 +457,9 @@ class EngineServer:
             if router is None or request.forwarded or not router.route_websocket(request, upgrade):
                 self.reject_websocket(request, upgrade, UNKNOWN_SID)
             return
+        if esock.protocol != _protocol(request.query):
+            self.reject_websocket(request, upgrade, BAD_REQUEST)
+            return
         upgraded = esock.upgrading or esock.transport == "websocket" or esock._closing
         if not upgraded and not esock.session.can_upgrade("websocket"):
             self.reject_websocket(request, upgrade, BAD_REQUEST)
@@ -447,7 +472,7 @@ class EngineServer:
             # upgraded is accepted, then closed at once
             conn.close(None)
             return
-        esock.start_upgrade(conn)
+        esock.start_upgrade(conn, request)
 
     def _warn_origin(self, origin: str) -> None:
         """One warning line per refused origin (Node accepts any: a port must be told why)."""
@@ -508,6 +533,12 @@ class EngineServer:
 
 
 _STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}
+
+
+def _protocol(query: dict[str, str]) -> int:
+    """The Engine.IO revision a request speaks: as Node, 4 for ``EIO=4``, else 3."""
+    return 4 if query.get("EIO") == "4" else 3
+
 
 _INVALID_UPGRADE = b"Invalid Upgrade header"  # Node's answer, from the ws package
 _INVALID_UPGRADE_HEADERS: Headers = [

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..engineio.packets import NOOP, PONG, decode_packet, decode_payload, encode_payload
+from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload, encode_payload
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
 from .http import BAD_REQUEST, Request, Responder, compress_body
@@ -38,7 +38,7 @@ class Outgoing:
     write raw frames, so that a broadcast is framed once for all its recipients.
     """
 
-    __slots__ = ("compress", "frame", "packets", "size", "volatile")
+    __slots__ = ("compress", "frame", "packets", "size", "variants", "volatile")
 
     def __init__(
         self, packets: list[str | bytes], *, volatile: bool = False, compress: bool = True
@@ -48,6 +48,9 @@ class Outgoing:
         self.compress = compress  # False: never per-message deflated (Node: compress(false))
         self.frame: bytes | None = None
         self.size = sum(len(p) for p in packets)
+        # ``variants`` (unset until needed: v4 broadcasts never pay for it) caches the same
+        # packets framed for other protocols, such as Engine.IO v3 on WebSocket
+        self.variants: dict[str, Outgoing]
 
 
 class WebSocketConnection(Protocol):
@@ -72,7 +75,11 @@ class Handler(Protocol):
 
 
 class EngineSocket:
-    """One Engine.IO session."""
+    """One Engine.IO session (Engine.IO v4; :class:`~aiosocketio.engine.socket_v3.EngineSocketV3`
+    speaks v3)."""
+
+    protocol = 4
+    """The Engine.IO revision the client speaks (Node: ``socket.conn.protocol``)."""
 
     __slots__ = (
         "_buffer",
@@ -140,7 +147,7 @@ class EngineSocket:
             if self._listeners is None:
                 self._listeners = {}
                 # from now on the packet paths report to the listeners; the others pay nothing
-                self.__class__ = _ObservedEngineSocket
+                self.__class__ = self._observed_class()
             self._listeners.setdefault(event, []).append((func, once))
             return func
 
@@ -157,6 +164,10 @@ class EngineSocket:
                 entry[0](*args)
             except Exception:
                 log.exception("error in a %s listener of session %s", event, self.sid)
+
+    @classmethod
+    def _observed_class(cls) -> type[EngineSocket]:
+        return _ObservedEngineSocket
 
     @staticmethod
     def _write_ws(ws: WebSocketConnection, packets: list[str | bytes]) -> None:
@@ -276,7 +287,7 @@ class EngineSocket:
             # as the Node server: once the probe is answered, a GET gets a noop at once so
             # that the client can pause long-polling and complete the upgrade
             self._poll = None
-            self._respond_poll(responder, str(NOOP))
+            self._respond_poll(responder, _NOOP)
 
     def poll_aborted(self, responder: Responder) -> None:
         """The front door saw the client go away while its GET was pending."""
@@ -294,22 +305,30 @@ class EngineSocket:
         if not packets:
             if not self._closing:
                 return
-            # as the Node server: the close packet goes alone, in the response after the one
-            # that carried the last packets (the client handles those before it closes)
-            packets.append("1")
+            # the close packet goes alone, in the response after the one that carried the
+            # last packets (the client handles those before it closes)
+            packets = self._closing_packets()
             final = True
         self._poll = None
         self._buffer = []
         self._buffer_size = 0
-        self._respond_poll(responder, encode_payload(packets))
+        self._respond_poll(responder, packets)
         if final:
             self._finish_close()
 
-    def _respond_poll(self, responder: Responder, payload: str) -> None:
-        body = payload.encode()
+    def _closing_packets(self) -> list[str | bytes]:
+        """What the long-polling answer that closes the session carries."""
+        return ["1"]
+
+    def _encode_poll(self, packets: list[str | bytes]) -> tuple[bytes, str]:
+        """The body of a long-polling answer carrying ``packets``, and its Content-Type."""
+        return encode_payload(packets).encode(), POLL_HEADERS_TEXT
+
+    def _respond_poll(self, responder: Responder, packets: list[str | bytes]) -> None:
+        body, content_type = self._encode_poll(packets)
         server = self.server
         request = self._poll_request
-        headers = [("Content-Type", POLL_HEADERS_TEXT)]
+        headers = [("Content-Type", content_type)]
         if server.http_compression is not None:
             accept = request.headers.get("accept-encoding", "")
             body, encoding = compress_body(body, accept, server.http_compression)
@@ -327,12 +346,12 @@ class EngineSocket:
             server.respond_error(request, responder, BAD_REQUEST, 400)
             self._terminate("transport error", "overlap from client")
             return
-        if request.headers.get("content-type", "").startswith("application/octet-stream"):
+        try:
+            packets = self._decode_post(request)
+        except _InvalidContent:
             server.respond_error(request, responder, BAD_REQUEST, 400)
             self._terminate("transport error", "invalid content")
             return
-        try:
-            packets = decode_payload(request.body.decode())
         except (UnicodeDecodeError, ProtocolError):
             server.respond_error(request, responder, BAD_REQUEST, 400)
             self._terminate("parse error", "invalid payload")
@@ -349,6 +368,13 @@ class EngineSocket:
             self._held = (responder, headers)
         else:
             responder.respond(200, headers, b"ok")
+
+    def _decode_post(self, request: Request) -> list[Packet]:
+        """The packets of a POST body. Raises ProtocolError or UnicodeDecodeError for a bad
+        payload, _InvalidContent for a binary body (v4 has none)."""
+        if request.headers.get("content-type", "").startswith("application/octet-stream"):
+            raise _InvalidContent("binary payload")
+        return decode_payload(request.body.decode())
 
     # ------------------------------------------------------------------ read flow control
     def pause_reading(self) -> None:
@@ -411,11 +437,12 @@ class EngineSocket:
             # as the Node server: the pending GET of a client that closes gets a noop
             poll, self._poll = self._poll, None
             if poll is not None:
-                self._respond_poll(poll, str(NOOP))
+                self._respond_poll(poll, _NOOP)
             self._terminate("transport close", None)
 
     # ------------------------------------------------------------------ upgrade
-    def start_upgrade(self, conn: WebSocketConnection) -> None:
+    def start_upgrade(self, conn: WebSocketConnection, request: Request | None = None) -> None:
+        """Probe ``conn`` (asked for by ``request``) as the session's new transport."""
         loop = asyncio.get_running_loop()
         self.session.start_upgrade(loop.time())
         self._upgrade = conn
@@ -437,7 +464,7 @@ class EngineSocket:
             self._emit("upgrading", "websocket")
             if self._poll is not None and not self._buffer:
                 responder, self._poll = self._poll, None
-                self._respond_poll(responder, str(NOOP))
+                self._respond_poll(responder, _NOOP)
         elif action is Action.UPGRADED:
             self._upgrade = self._probed = None
             self.ws = conn
@@ -446,7 +473,7 @@ class EngineSocket:
                 conn.pause_reading()
             if self._poll is not None:
                 responder, self._poll = self._poll, None
-                self._respond_poll(responder, str(NOOP))
+                self._respond_poll(responder, _NOOP)
             packets, self._buffer, self._buffer_size = self._buffer, [], 0
             if packets:
                 self._write_ws(conn, packets)  # their packetCreate was when buffered
@@ -535,7 +562,7 @@ class EngineSocket:
         self.server.remove(self)
         poll, self._poll = self._poll, None
         if poll is not None:
-            self._respond_poll(poll, encode_payload([*self._buffer, "1"]))
+            self._respond_poll(poll, [*self._buffer, "1"])
         self._buffer = []
         self._buffer_size = 0
         held, self._held = self._held, None
@@ -592,6 +619,13 @@ class _ObservedEngineSocket(EngineSocket):
         if kind == PONG:
             self._emit("heartbeat")
         super()._receive(kind, data)
+
+
+class _InvalidContent(ProtocolError):
+    """A POST body in a form the session's protocol does not have."""
+
+
+_NOOP: list[str | bytes] = [str(NOOP)]  # never changed: the encoders only read it
 
 
 def _packet(encoded: str | bytes) -> dict[str, Any]:

@@ -57,10 +57,13 @@ class Action(enum.IntEnum):
     CLOSE = 5  # the peer closed the session, reason "transport close"
     PROBE = 6  # answer "3probe" on the new transport, send a noop to the old one
     UPGRADED = 7  # switch to the new transport, flush the buffer there
+    SEND_PONG = 8  # answer a client's ping with a pong ("3"): Engine.IO v3 only
 
 
 class Session:
     """One Engine.IO session, server side."""
+
+    protocol = 4  # Engine.IO revision (SessionV3: 3)
 
     __slots__ = (
         "_ping_at",

@@ -12,6 +12,7 @@ from .handlers import spawn
 
 if TYPE_CHECKING:
     from ..engine.socket import EngineSocket
+    from .namespace import Namespace
     from .server import Server
     from .socket import Socket
 
@@ -24,6 +25,10 @@ class Client:
     """The Socket.IO side of one Engine.IO session (Node: ``Client``)."""
 
     __slots__ = ("_paused", "_pending", "_timer", "conn", "connecting", "decoder", "nsps", "server")
+
+    invalid_packet_reason = "parse error"
+    """The disconnect reason when the client sends a packet that is invalid, or not allowed
+    in the connection's state."""
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
@@ -47,7 +52,7 @@ class Client:
                 packet = self.decoder.decode_binary(data)  # type: ignore[arg-type]
         except ProtocolError as exc:
             log.info("closing connection %s: %s", self.conn.sid, exc)
-            self.close("parse error")
+            self.close(self.invalid_packet_reason)
             return
         if packet is None:
             return
@@ -123,6 +128,24 @@ class Client:
         )
         self._write(messages)
 
+    # ------------------------------------------------------------------ protocol v5 rules
+    # (ClientV3, for socket.io-client 2.x, has those of protocol v4)
+    def socket_id(self, nsp: Namespace) -> str:
+        """The id of a new socket of this connection (v5: random, never the session's id)."""
+        return self.server.new_id()
+
+    def connect_payload(self, socket: Socket) -> Any:
+        """The payload of the CONNECT packet that tells the client it is connected."""
+        payload: dict[str, Any] = {"sid": socket.id}
+        if socket.pid is not None:
+            payload["pid"] = socket.pid
+        return payload
+
+    def refusal(self, payload: dict[str, Any]) -> Any:
+        """The payload of the CONNECT_ERROR for a refusal by middleware
+        (``{"message", "data"}``)."""
+        return payload
+
     def _write(self, messages: list[str | bytes]) -> None:
         first = messages[0]
         if type(first) is str:
@@ -155,7 +178,7 @@ class Client:
     def close_with_error(self) -> None:
         """A packet that is not allowed in the connection's state: close everything."""
         log.info("invalid packet from %s, closing", self.conn.sid)
-        self.close("parse error")
+        self.close(self.invalid_packet_reason)
 
     def close(self, reason: str = "forced close") -> None:
         conn = self.conn

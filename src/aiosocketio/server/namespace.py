@@ -272,7 +272,7 @@ class Namespace:
         else:
             log.exception("error in middleware of namespace %s", self.name, exc_info=exc)
             payload = {"message": str(exc) or type(exc).__name__}
-        socket._send(CONNECT_ERROR, payload)
+        socket._send(CONNECT_ERROR, client.refusal(payload))
 
     def _do_connect(
         self, socket: Socket, client: Client, session: PersistedSession | None = None

@@ -26,6 +26,7 @@ from ..workers import WORKERS_DIR_ENV
 from ..workers.detect import SiblingCheck
 from .broadcast import BroadcastOperator
 from .client import Client
+from .client_v3 import ClientV3
 from .namespace import Namespace, NamespaceCheck, ParentNamespace
 
 if TYPE_CHECKING:
@@ -77,6 +78,10 @@ class Server:
     ``generate_id`` of yours, they are put before your id), and a request for another
     worker's session is passed on to that worker. See "Deploying on all cores"
     (docs/deploying.md).
+
+    ``allow_eio3`` (Node: ``allowEIO3``) also serves the clients of the previous protocol,
+    Engine.IO v3 with Socket.IO v4 (socket.io-client 2.x and the native clients of that
+    era) beside the current ones. See "Legacy clients" (docs/legacy-clients.md).
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Server:
         static_files: Mapping[str, StaticFile] | None = None,
         log_packets: bool | logging.Logger = False,
         workers_dir: str | os.PathLike[str] | None = None,
+        allow_eio3: bool = False,
     ) -> None:
         if not isinstance(cors, CorsPolicy) and cors is not None:
             cors = CorsPolicy(cors, credentials=cors_credentials)
@@ -127,6 +133,7 @@ class Server:
             http_compression=http_compression,
             max_buffer_size=max_buffer_size,
             max_connections=max_connections,
+            allow_eio3=allow_eio3,
         )
         for name, value in (
             ("max_pending_acks", max_pending_acks),
@@ -349,7 +356,10 @@ class Server:
 
     # ------------------------------------------------------------------ engine
     def _on_engine_connection(self, conn: EngineSocket) -> None:
-        Client(self, conn)
+        if conn.protocol == 4:
+            Client(self, conn)
+        else:
+            ClientV3(self, conn)
         if self.packet_log is not None:
             _log_packets(conn, self.packet_log)
 

@@ -160,7 +160,7 @@ class Socket:
             self._data = previous.data
             self.recovered = True
         else:
-            self.id = nsp.server.new_id()
+            self.id = client.socket_id(nsp)
             self.pid = nsp.server.new_id() if nsp.server.recovery is not None else None
 
     def __repr__(self) -> str:
@@ -601,10 +601,7 @@ class Socket:
     def _on_connect(self) -> None:
         self.connected = True
         self.join(self.id)
-        payload: dict[str, Any] = {"sid": self.id}
-        if self.pid is not None:
-            payload["pid"] = self.pid
-        self._send(0, payload)
+        self._send(0, self.client.connect_payload(self))
 
     def disconnect(self, close: bool = False) -> None:
         """Disconnect from this namespace; with ``close``, close the whole connection."""

@@ -6,6 +6,7 @@
 const path = require("path");
 
 const ioc = require(path.join(__dirname, "..", "node_modules", "socket.io-client"));
+const { once } = require("./helpers");
 
 const port = Number(process.argv[2]);
 const mode = process.argv[3] || "websocket";
@@ -48,17 +49,6 @@ function connect(nsp = "/", opts = {}) {
     timeout: 5000,
     ...transportOptions(opts.mode),
     ...opts,
-  });
-}
-
-// Resolve with the listener's arguments the next time `event` is emitted.
-function once(emitter, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
   });
 }
 
