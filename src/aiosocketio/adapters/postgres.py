@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _json
 from .._extras import needs_extra
@@ -45,14 +45,11 @@ from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
 from .link import BrokerLink, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
+from .seam import Host
 
 with needs_extra("the PostgreSQL adapter", ("psycopg",), "postgres"):
     import psycopg
     from psycopg import sql
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.server import Server
 
 __all__ = ["PostgresAdapter", "PostgresAdapterFactory", "PostgresLink", "encode_notification"]
 
@@ -562,7 +559,7 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         link: PostgresLink,
         *,
         request_timeout: float = 5.0,
@@ -652,11 +649,11 @@ class PostgresAdapterFactory:
         self._link_options = link_options
         self._links = Links(lambda: PostgresLink(self.postgres, **self._link_options))
 
-    def link(self, server: Server) -> PostgresLink:
+    def link(self, server: object) -> PostgresLink:
         """The link of a server (made when first needed)."""
         return self._links.of(server)
 
-    def __call__(self, nsp: Namespace) -> PostgresAdapter:
+    def __call__(self, nsp: Host) -> PostgresAdapter:
         return PostgresAdapter(
             nsp,
             self.link(nsp.server),

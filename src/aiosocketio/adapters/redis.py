@@ -28,9 +28,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .._extras import needs_extra
+from .._tasks import spawn
 from ..socketio.packets import Packet
 from . import msgpack_codec
 from .base import Adapter, BroadcastOptions, ClusterError
@@ -51,11 +52,11 @@ from .cluster import (
     loads,
     new_request_id,
     single_ack,
-    socket_to_dict,
 )
 from .link import BrokerLink, Links, LinkUser, Loop
 from .memory import MemoryAdapter
 from .resync import ReportHook, Resync
+from .seam import Host
 
 with needs_extra("the Redis adapter", ("redis",), "redis"):
     from redis.asyncio import ConnectionPool, Redis
@@ -65,10 +66,6 @@ with needs_extra("the Redis adapter", ("redis",), "redis"):
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.server import Server
 
 __all__ = [
     "RedisAdapter",
@@ -239,8 +236,6 @@ class RedisLink(BrokerLink[_Item]):
 
     def subscribe_soon(self, kind: Kind, name: str, handler: Handler) -> None:
         """Subscribe without waiting (from synchronous code)."""
-        from ..server.handlers import spawn
-
         self._tables[kind][name.encode()] = handler
         if self._pubsub is not None and self._live:
             spawn(self.subscribe(kind, [name], handler, wait=None), "redis subscribe")
@@ -264,8 +259,6 @@ class RedisLink(BrokerLink[_Item]):
             log.debug("unsubscribe failed: %s", exc)
 
     def unsubscribe_soon(self, kind: Kind, name: str) -> None:
-        from ..server.handlers import spawn
-
         if self._tables[kind].pop(name.encode(), None) is not None and self._live:
             spawn(self.unsubscribe(kind, [name]), "redis unsubscribe")
 
@@ -660,11 +653,11 @@ class RedisAdapterFactory:
         }
         self._links = Links(lambda: RedisLink(self.redis, **self._link_options))
 
-    def link(self, server: Server) -> RedisLink:
+    def link(self, server: object) -> RedisLink:
         """The link of a server (made when first needed)."""
         return self._links.of(server)
 
-    def __call__(self, nsp: Namespace) -> Adapter:
+    def __call__(self, nsp: Host) -> Adapter:
         link = self.link(nsp.server)
         if self.sharded:
             return ShardedRedisAdapter(
@@ -696,7 +689,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         link: RedisLink,
         *,
         key: str = "socket.io",
@@ -820,8 +813,9 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
             if own or request_id in self._requests:
                 return
             rooms = frozenset(_str_list(request.get("rooms")))
-            sockets = self.local_sockets(BroadcastOptions(rooms=rooms))
-            self._respond(request, {"requestId": request_id, "sockets": [s.id for s in sockets]})
+            here = self.nsp.sockets
+            sids = [sid for sid in self.local_sids(BroadcastOptions(rooms=rooms)) if sid in here]
+            self._respond(request, {"requestId": request_id, "sockets": sids})
         elif kind == RequestType.ALL_ROOMS:
             if own or request_id in self._requests:
                 return
@@ -835,8 +829,8 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
         elif kind == RequestType.REMOTE_FETCH:
             if own or request_id in self._requests:
                 return
-            sockets = self.local_sockets(decode_options(request.get("opts")))
-            response = {"requestId": request_id, "sockets": [socket_to_dict(s) for s in sockets]}
+            sockets = self.local_details(decode_options(request.get("opts")))
+            response = {"requestId": request_id, "sockets": sockets}
             self._publish_response(request, dumps_sockets_response(response))
         elif kind == RequestType.SERVER_SIDE_EMIT:
             self._on_server_side_emit(request, own)
@@ -857,15 +851,15 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
                 Adapter.disconnect_sockets(self, opts, bool(request.get("close")))
             return
         # the older form: one socket by id, answered
-        socket = self.nsp.sockets.get(str(request.get("sid")))
-        if socket is None:
-            return
+        sid = str(request.get("sid"))
         if kind == RequestType.REMOTE_JOIN:
-            socket.join(str(request.get("room")))
+            found = self.nsp.join_socket(sid, str(request.get("room")))
         elif kind == RequestType.REMOTE_LEAVE:
-            socket.leave(str(request.get("room")))
+            found = self.nsp.leave_socket(sid, str(request.get("room")))
         else:
-            socket.disconnect(bool(request.get("close")))
+            found = self.nsp.disconnect_socket(sid, bool(request.get("close")))
+        if not found:
+            return
         self._respond(request, {"requestId": request.get("requestId")})
 
     def _on_server_side_emit(self, request: Mapping[str, Any], own: bool) -> None:
@@ -876,7 +870,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
             return
         request_id = request.get("requestId")
         if request_id is None:
-            self.nsp._on_server_side_emit(args, None)
+            self.nsp.receive_server_side_emit(args, None)
             return
 
         def publish(value: Any) -> None:
@@ -888,7 +882,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
                 response["data"] = value
             self._publish(self.response_channel, _dumps_or_log(response))
 
-        self.nsp._on_server_side_emit(args, single_ack(publish))
+        self.nsp.receive_server_side_emit(args, single_ack(publish))
 
     def _on_broadcast_request(self, request: Mapping[str, Any], own: bool) -> None:
         request_id = request.get("requestId")
@@ -1114,8 +1108,6 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
         if ack is None:
             self._request({"uid": self.uid, "type": RequestType.SERVER_SIDE_EMIT, "data": args})
             return
-        from ..server.handlers import spawn
-
         spawn(self._server_side_emit_with_ack(args, ack), "server_side_emit")
 
     async def _server_side_emit_with_ack(
@@ -1172,7 +1164,7 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         link: RedisLink,
         *,
         key: str = "socket.io",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
+from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
 from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
 from ..socketio.packets import ACK, DISCONNECT, EVENT, RESERVED_EVENTS, Packet
