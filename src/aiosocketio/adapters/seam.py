@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ..socketio.packets import Packet
 
@@ -163,6 +163,7 @@ class Operator(Protocol):
     def disconnect_sockets(self, close: bool = False) -> None: ...
 
 
+@runtime_checkable
 class Host(Sink, Protocol):
     """The namespace an adapter serves, as the adapter sees it."""
 
