@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any, TypeVar
 
 from .._tasks import spawn
@@ -180,18 +181,15 @@ class Adapter:
             if members:
                 excluded.update(members)
         if opts.rooms:
-            out: list[str] = []
-            seen: set[str] = set()
-            for room in opts.rooms:
-                members = self.rooms.get(room)
-                if not members:
-                    continue
-                for sid in members:
-                    if sid in seen or sid in excluded:
-                        continue
-                    seen.add(sid)
-                    out.append(sid)
-            return out
+            all_rooms = self.rooms
+            groups = [members for room in opts.rooms if (members := all_rooms.get(room))]
+            # each sid once, in the order first met
+            chosen: Iterable[str] = (
+                groups[0] if len(groups) == 1 else dict.fromkeys(chain.from_iterable(groups))
+            )
+            if excluded:
+                return [sid for sid in chosen if sid not in excluded]
+            return list(chosen)
         if excluded:
             return [sid for sid in sockets if sid not in excluded]
         return list(sockets)
