@@ -15,6 +15,7 @@ from .errors import (
     PayloadTooLarge,
     ProtocolError,
 )
+from .reasons import DisconnectReason
 from .runner import run
 from .server.broadcast import BroadcastOperator
 from .server.namespace import Namespace
@@ -35,6 +36,7 @@ __all__ = [
     "ClusterTimeout",
     "ConnectionRefused",
     "CorsPolicy",
+    "DisconnectReason",
     "Handshake",
     "Manager",
     "MemoryAdapter",

@@ -20,6 +20,7 @@ from ..adapters.memory import MemoryAdapter
 from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
+from ..reasons import DisconnectReason
 from ..socketio.parser import JSON_PARSER, Parser
 from ..static import find_static
 from ..workers import WORKERS_DIR_ENV
@@ -583,7 +584,7 @@ class Server:
         """Disconnect every socket ("server shutting down") and stop serving."""
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down", None)
+                socket._on_close(DisconnectReason.SERVER_SHUTTING_DOWN, None)
         self.engine.close_all()
         if self._standalone is not None:
             standalone, self._standalone = self._standalone, None
