@@ -464,9 +464,9 @@ class Socket:
     # ------------------------------------------------------------------ receiving
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
-        if kind == EVENT or kind == BINARY_EVENT:
+        if kind in (EVENT, BINARY_EVENT):
             self._on_event(packet.data, packet.id)
-        elif kind == ACK or kind == BINARY_ACK:
+        elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT, None)
