@@ -592,7 +592,15 @@ class EngineSocket:
 
 class _ObservedEngineSocket(EngineSocket):
     """A session someone listens to: the same, plus its ``packet``, ``packetCreate`` and
-    ``heartbeat`` events."""
+    ``heartbeat`` events.
+
+    Why a class swap (``self.__class__ = ...`` in ``_add``) rather than an ``if`` in each
+    write: the write paths run for every packet of every session, and listeners on a session
+    are rare (the admin UI, ``conn.on("packet")`` for debugging). The swap makes the common
+    session pay nothing at all, and it happens once, on the first listener, never back. The
+    subclass adds no slots, so the instance's layout is the same (CPython allows the swap
+    only then).
+    """
 
     __slots__ = ()
 
