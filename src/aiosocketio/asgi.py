@@ -26,7 +26,7 @@ from .engine.server import EngineServer
 from .static import StaticFile, find_static, serve_static
 
 if TYPE_CHECKING:
-    from .engine.socket import Outgoing
+    from .engineio.outgoing import Outgoing
 
 __all__ = ["ASGIApp"]
 

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..engineio.outgoing import Outgoing
 from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload, encode_payload
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
@@ -29,29 +30,6 @@ CONN_EVENTS = frozenset(("packet", "packetCreate", "heartbeat", "upgrading", "up
 """The events of :meth:`EngineSocket.on` (Node's names)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Outgoing:
-    """Engine.IO packets encoded once and written to many sessions (a broadcast).
-
-    ``packets`` are encoded Engine.IO packets: ``str`` text packets with their type digit,
-    ``bytes`` binary messages. ``frame`` caches their WebSocket framing for front doors that
-    write raw frames, so that a broadcast is framed once for all its recipients.
-    """
-
-    __slots__ = ("compress", "frame", "packets", "size", "variants", "volatile")
-
-    def __init__(
-        self, packets: list[str | bytes], *, volatile: bool = False, compress: bool = True
-    ) -> None:
-        self.packets = packets
-        self.volatile = volatile
-        self.compress = compress  # False: never per-message deflated (Node: compress(false))
-        self.frame: bytes | None = None
-        self.size = sum(len(p) for p in packets)
-        # ``variants`` (unset until needed: v4 broadcasts never pay for it) caches the same
-        # packets framed for other protocols, such as Engine.IO v3 on WebSocket
-        self.variants: dict[str, Outgoing]
 
 
 class WebSocketConnection(Protocol):
