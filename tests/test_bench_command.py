@@ -1,0 +1,187 @@
+"""``python -m aiosocketio bench`` against our server (started in the test's event loop):
+echo over WebSocket and long-polling, listen, churn, and the errors. Counts and the JSON
+report are checked, never speed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiosocketio import ConnectionRefused, Server, Socket
+from aiosocketio.cli import main
+from benchcli import (
+    assert_ack_timeouts,
+    assert_churn,
+    assert_echo,
+    assert_listen,
+    bench,
+)
+from servers import free_port
+
+
+def bench_app(io: Server) -> None:
+    """What the bench tests need of a server: the same events as
+    tests/interop/node_server/bench_server.js."""
+
+    def on_connection(socket: Socket) -> None:
+        nsp = socket.nsp
+
+        def echo(*args: Any) -> Any:
+            return args if len(args) != 1 else args[0]
+
+        def go(count: int, plain: bool = False) -> None:
+            for seq in range(count):
+                nsp.emit("tick", "plain" if plain else {"seq": seq, "ts": time.time() * 1000})
+
+        socket.on("echo", echo)
+        socket.on("silent", lambda *args, ack: None)  # takes the ack, never calls it
+        socket.on("go", go)
+        socket.on("auth", lambda: socket.handshake.auth)
+
+    io.on("connection", on_connection)
+    io.of("/bench").on("connection", on_connection)
+
+    @io.of("/secret").use
+    def refuse(socket: Socket) -> None:
+        raise ConnectionRefused("not authorized")
+
+
+@pytest.fixture
+async def url() -> AsyncIterator[str]:
+    io = Server()
+    bench_app(io)
+    standalone = await io.start("127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{standalone.port}"
+    finally:
+        await io.close()
+
+
+REPORT_KEYS = {
+    "tool",
+    "version",
+    "settings",
+    "interrupted",
+    "elapsed_s",
+    "window_s",
+    "connections",
+    "messages",
+    "cycles",
+    "throughput_per_s",
+    "latency_ms",
+    "errors",
+    "exit_code",
+}
+SUMMARY_KEYS = {"count", "min", "mean", "p50", "p90", "p99", "max"}
+
+
+@pytest.mark.parametrize("transports", ["websocket", "polling", "polling,websocket"])
+async def test_echo(url: str, transports: str) -> None:
+    result = await bench(url, "-c", "3", "-n", "20", "-w", "4", "--transports", transports)
+    report = assert_echo(result, 3, 20)
+    assert set(report) == REPORT_KEYS
+    assert report["settings"]["transports"] == transports.split(",")
+    assert set(report["latency_ms"]) == SUMMARY_KEYS
+    assert set(report["connections"]["time_ms"]) == SUMMARY_KEYS
+    assert set(report["throughput_per_s"]) == {"sent", "acked", "received", "cycles"}
+    latency = report["latency_ms"]
+    assert latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+    assert report["interrupted"] is False
+    assert "acked 60" in result.err  # the table goes to stderr with --json -
+
+
+async def test_echo_binary_payload_in_a_namespace_with_auth(url: str) -> None:
+    result = await bench(
+        url + "/bench", "-c", "2", "-n", "5", "--binary", "--size", "1000", "--auth", '{"a":1}'
+    )
+    report = assert_echo(result, 2, 5)
+    assert report["settings"]["namespace"] == "/bench"
+    assert report["settings"]["binary"] is True
+
+
+@pytest.mark.parametrize("transports", ["websocket", "polling"])
+async def test_listen_follows_sequence_numbers(url: str, transports: str) -> None:
+    args = ("-s", "listen", "-c", "4", "-e", "tick", "--start", "go", "--start-data", "50")
+    result = await bench(url, *args, "-n", "50", "--transports", transports)
+    report = assert_listen(result, 4, 50)
+    assert report["latency_ms"]["count"] == 200  # the broadcasts carry "ts"
+
+
+async def test_listen_count_only(url: str) -> None:
+    args = ("-s", "listen", "-c", "3", "-e", "tick", "--start", "go", "--start-data", "20")
+    result = await bench(url, *args, "--start-data", "true", "-n", "20", "--count-only")
+    report = assert_listen(result, 3, 20)
+    assert report["latency_ms"] is None
+
+
+async def test_listen_counts_what_never_came_as_lost(url: str) -> None:
+    args = ("-s", "listen", "-c", "2", "-e", "tick", "--start", "go", "--start-data", "10")
+    result = await bench(url, *args, "-n", "15", "-d", "1")
+    assert result.code == 1, result.err
+    report = result.report
+    assert report["messages"]["received"] == 20
+    assert report["messages"]["lost"] == 10  # 5 a client
+    assert report["errors"]["total"] == 0
+
+
+async def test_churn(url: str) -> None:
+    result = await bench(url, "-s", "churn", "-c", "3", "--cycles", "4", "--transports", "polling")
+    assert_churn(result, 3, 4)
+
+
+async def test_a_server_that_never_acks_shows_timeouts(url: str) -> None:
+    args = ("-c", "2", "-n", "2", "-w", "2", "-e", "silent", "--ack-timeout", "0.3")
+    result = await bench(url, *args)
+    assert_ack_timeouts(result, 2, 2)
+    assert "ack timeout" in result.err
+
+
+async def test_an_unreachable_server_is_one_line_and_exit_3() -> None:
+    result = await bench(f"http://127.0.0.1:{free_port()}", "-c", "5")
+    assert result.code == 3
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("could not connect to http://127.0.0.1:")
+
+
+async def test_a_refused_namespace_is_one_line_and_exit_1(url: str) -> None:
+    result = await bench(url + "/secret", "-c", "5")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "refused by the server: not authorized" in lines[0]
+
+
+async def test_json_to_a_file_and_the_table_to_stdout(url: str, tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    result = await bench(url, "-c", "1", "-n", "3", json_to=str(path))
+    assert result.code == 0, result.err
+    assert "acked 3" in result.out
+    assert json.loads(path.read_text())["messages"]["acked"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cycles", "2"], "--cycles is for the churn scenario"),
+        (["-s", "echo", "--start", "go"], "--start is for the listen scenario"),
+        (["-s", "listen", "--start-data", "1"], "--start-data needs --start"),
+        (["-c", "0"], "must be 1 or more"),
+        (["-w", "x"], "not an integer"),
+        (["--rate", "-1"], "must be 0 (all at once) or more"),
+        (["--transports", "carrier-pigeon"], "unknown transport"),
+        (["-s", "nope"], "invalid choice"),
+        (["--auth", "[1]"], "expected a JSON object"),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "http://127.0.0.1:1/", *args]) == 2
+    assert message in capsys.readouterr().err
