@@ -4,11 +4,11 @@ report are checked, never speed."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 
@@ -24,37 +24,27 @@ from benchcli import (
 from servers import free_port
 
 
-def bench_app(io: Server) -> None:
-    """What the bench tests need of a server: the same events as
-    tests/interop/node_server/bench_server.js."""
+def load_example() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "examples" / "bench_server.py"
+    spec = importlib.util.spec_from_file_location("bench_server_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def on_connection(socket: Socket) -> None:
-        nsp = socket.nsp
 
-        def echo(*args: Any) -> Any:
-            return args if len(args) != 1 else args[0]
+bench_app = load_example().bench_app
 
-        def go(count: int, plain: bool = False) -> None:
-            for seq in range(count):
-                nsp.emit("tick", "plain" if plain else {"seq": seq, "ts": time.time() * 1000})
 
-        socket.on("echo", echo)
-        socket.on("silent", lambda *args, ack: None)  # takes the ack, never calls it
-        socket.on("go", go)
-        socket.on("auth", lambda: socket.handshake.auth)
-
-    io.on("connection", on_connection)
-    io.of("/bench").on("connection", on_connection)
-
-    @io.of("/secret").use
-    def refuse(socket: Socket) -> None:
-        raise ConnectionRefused("not authorized")
+def refuse(socket: Socket) -> None:
+    raise ConnectionRefused("not authorized")
 
 
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
     io = Server()
-    bench_app(io)
+    bench_app(io)  # examples/bench_server.py
+    io.of("/secret").use(refuse)
     standalone = await io.start("127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{standalone.port}"
