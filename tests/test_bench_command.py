@@ -4,8 +4,11 @@ report are checked, never speed."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -41,15 +44,20 @@ def refuse(socket: Socket) -> None:
 
 
 @pytest.fixture
-async def url() -> AsyncIterator[str]:
+async def served() -> AsyncIterator[tuple[Server, str]]:
     io = Server()
     bench_app(io)  # examples/bench_server.py
     io.of("/secret").use(refuse)
     standalone = await io.start("127.0.0.1", 0)
     try:
-        yield f"http://127.0.0.1:{standalone.port}"
+        yield io, f"http://127.0.0.1:{standalone.port}"
     finally:
         await io.close()
+
+
+@pytest.fixture
+def url(served: tuple[Server, str]) -> str:
+    return served[1]
 
 
 REPORT_KEYS = {
@@ -154,6 +162,32 @@ async def test_json_to_a_file_and_the_table_to_stdout(url: str, tmp_path: Path) 
     assert result.code == 0, result.err
     assert "acked 3" in result.out
     assert json.loads(path.read_text())["messages"]["acked"] == 3
+
+
+async def test_sigint_ends_the_run_with_its_report(served: tuple[Server, str]) -> None:
+    server, url = served
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "aiosocketio", "bench", url, "-c", "2", "-d", "120"),
+        *("--json", "-"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(len(n.sockets) for n in server.namespaces.values()) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the clients did not connect"
+            await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    assert report["messages"]["acked"] == report["messages"]["sent"]
+    assert "ok, interrupted" in err.decode()
 
 
 @pytest.mark.parametrize(

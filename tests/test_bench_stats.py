@@ -1,10 +1,13 @@
-"""The load test's counters: the latency histogram and the sequence-number bookkeeping."""
+"""The load test's counters (the latency histogram, the sequence-number bookkeeping) and
+its report."""
 
 from __future__ import annotations
 
 import random
 
 from aiosocketio.loadtest.histogram import Histogram
+from aiosocketio.loadtest.report import progress_line, summary, table
+from aiosocketio.loadtest.settings import Settings
 from aiosocketio.loadtest.stats import Sequence, Stats, sequence_of
 
 
@@ -78,3 +81,33 @@ def test_a_stream_joined_late_is_not_a_loss() -> None:
     for seq in range(100, 110):
         sequence.add(seq, stats)
     assert stats.lost == 0
+
+
+def test_progress_line_and_table() -> None:
+    settings = Settings("http://127.0.0.1:1/", scenario="listen", clients=3)
+    stats = Stats(3)
+    render = progress_line(settings)
+    stats.connected, stats.received, stats.lost = 3, 40, 2
+    stats.error("disconnected: transport close")
+    line = render(stats)
+    assert "connected 3/3  received 40  lost 2  errors 1" in line
+    assert "\n" not in line
+    result = summary(settings, stats, "0")
+    assert result["exit_code"] == 1
+    lines = table(result)
+    assert lines[0].startswith("aiosocketio bench listen: 3 clients, websocket,")
+    assert "1  disconnected: transport close" in [line.strip() for line in lines]
+    assert lines[-1] == "  result         FAILED (errors or losses)"
+
+
+def test_churn_table() -> None:
+    settings = Settings("http://127.0.0.1:1/", scenario="churn", clients=1)
+    stats = Stats(1)
+    stats.cycles = stats.connects = 5
+    for value in (1000, 2000, 3000, 4000, 5000):
+        stats.connect_time.record_us(value)
+    stats.message()
+    lines = table(summary(settings, stats, "0"))
+    assert any(line.startswith("  cycles         5  (") for line in lines)
+    assert any("p50 3.01  p90 5.00  p99 5.00  max 5.00  (mean 3.00, n=5)" in x for x in lines)
+    assert lines[-1] == "  result         ok"
