@@ -67,6 +67,8 @@ REPORT_KEYS = {
     "interrupted",
     "elapsed_s",
     "window_s",
+    "bench_cpu_s",
+    "bench_busy",
     "connections",
     "messages",
     "cycles",

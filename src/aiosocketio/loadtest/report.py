@@ -16,9 +16,15 @@ EXIT_FAILED = 1
 """The run had errors (of any kind) or losses."""
 
 
+BUSY = 0.9
+"""Above this share of one core, the report warns that the bench may be what limits."""
+
+
 def summary(settings: Settings, stats: Stats, version: str) -> dict[str, Any]:
     """Everything the run measured, as JSON values."""
     window = stats.window()
+    elapsed = stats.elapsed()
+    cpu = stats.cpu()
 
     def per_second(count: int) -> float:
         return round(count / window, 1) if window else 0.0
@@ -44,8 +50,10 @@ def summary(settings: Settings, stats: Stats, version: str) -> dict[str, Any]:
             "ack_timeout_s": settings.ack_timeout,
         },
         "interrupted": stats.interrupted,
-        "elapsed_s": round(stats.elapsed(), 3),
+        "elapsed_s": round(elapsed, 3),
         "window_s": round(window, 3),
+        "bench_cpu_s": round(cpu, 3),
+        "bench_busy": round(cpu / elapsed, 3) if elapsed > 0 else 0.0,
         "connections": {
             "connected": stats.connects,
             "failed": stats.connect_failures,
@@ -126,6 +134,11 @@ def table(result: dict[str, Any]) -> list[str]:
             lines.append(f"  delivery ms    {_times(result['latency_ms'])}")
     else:
         lines.append(f"  cycles         {result['cycles']}  ({rates['cycles']:g}/s)")
+    busy = result["bench_busy"]
+    note = ": the bench may be what limits (run more bench processes)" if busy > BUSY else ""
+    lines.append(
+        f"  bench cpu      {result['bench_cpu_s']:.2f} s ({busy * 100:.0f} % of one core){note}"
+    )
     errors = result["errors"]
     lines.append(f"  errors         {errors['total']}")
     lines.extend(f"    {count:>8}  {kind}" for kind, count in errors["by_kind"].items())

@@ -25,6 +25,7 @@ class Stats:
     def __init__(self, clients: int) -> None:
         self.clients = clients
         self.started = time.monotonic()
+        self.cpu_started = time.process_time()
         self.first_message: float | None = None  # when the first message was sent or received
         self.last_message: float | None = None
         self.connected = 0  # now
@@ -65,6 +66,10 @@ class Stats:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def cpu(self) -> float:
+        """CPU seconds this process spent since the start (the bench's own cost)."""
+        return time.process_time() - self.cpu_started
 
 
 def sequence_of(args: tuple[Any, ...]) -> tuple[int | None, float | None]:
