@@ -121,11 +121,14 @@ async def test_listen_count_only(url: str) -> None:
 
 async def test_listen_counts_what_never_came_as_lost(url: str) -> None:
     args = ("-s", "listen", "-c", "2", "-e", "tick", "--start", "go", "--start-data", "10")
-    result = await bench(url, *args, "-n", "15", "-d", "1")
+    result = await bench(url, *args, "-n", "15", "-d", "2")
     assert result.code == 1, result.err
     report = result.report
-    assert report["messages"]["received"] == 20
-    assert report["messages"]["lost"] == 10  # 5 a client
+    messages = report["messages"]
+    # 10 of the 15 each client waits for exist: at least 5 a client are lost (more if some
+    # of the 10 were still on their way at the end, on a very busy machine)
+    assert messages["received"] + messages["lost"] == 30
+    assert messages["lost"] >= 10
     assert report["errors"]["total"] == 0
 
 
