@@ -2,8 +2,10 @@
 
     aiosocketio serve [--app MODULE:ATTRIBUTE] [--host H] [--port P] ...
     aiosocketio connect URL [--emit EVENT [--data JSON] [--ack]] [--listen N] [--wait S] ...
+    aiosocketio bench URL [--scenario echo|listen|churn] [--clients N] [--rate R] ...
 
-See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli_connect`.
+See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli_connect`, ``bench`` in
+:mod:`aiosocketio.loadtest`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .cli_connect import (
     run_connect,
     transports_arg,
 )
+from .loadtest import add_bench_parser, run_bench
 from .server.running import ListenError, listening_lines, stop_on_signals
 from .server.server import Server
 from .workers.supervisor import Supervisor, workers_arg
@@ -83,9 +86,10 @@ MAIN_EPILOG = """\
 
 exit codes:
   0  success
-  1  runtime error (connect: refused by the server, or disconnected)
+  1  runtime error (connect: refused by the server, or disconnected; bench: errors or
+     losses)
   2  usage error
-  3  connect: could not connect, or timed out"""
+  3  connect, bench: could not connect, or timed out"""
 
 
 class _AppError(Exception):
@@ -186,6 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(serve)
     add_connect_parser(sub, _common)
+    add_bench_parser(sub, _common)
     return parser
 
 
@@ -415,7 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.log_level, args.quiet)
     if args.command == "serve" and args.workers is not None:
         return _supervise(args)
-    runner = _serve(args) if args.command == "serve" else run_connect(args)
+    if args.command == "serve":
+        runner = _serve(args)
+    elif args.command == "bench":
+        runner = run_bench(args, _version())
+    else:
+        runner = run_connect(args)
     try:
         return _run(runner)
     except KeyboardInterrupt:
