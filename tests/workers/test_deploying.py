@@ -205,6 +205,20 @@ def docker_problem() -> str | None:
     return None
 
 
+def test_the_dockerfile_is_well_formed() -> None:
+    """What can be checked without a Docker daemon: each line is an instruction (no line
+    continuations here), what it copies exists in the repository, exec-form CMD."""
+    instructions = {"FROM", "RUN", "COPY", "WORKDIR", "ENV", "USER", "EXPOSE", "STOPSIGNAL", "CMD"}
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert line.split()[0] in instructions and not line.endswith("\\"), line
+    for copy in dockerfile("COPY"):
+        *sources, _ = copy.split()
+        assert all((ROOT / source).exists() for source in sources), copy
+    (cmd,) = dockerfile("CMD")
+    assert isinstance(json.loads(cmd), list)  # exec form: SIGTERM reaches the server
+
+
 async def test_the_containers_command_serves_every_transport() -> None:
     """The image's CMD, run in the venv from the directory of chat.py (the image's WORKDIR
     holds chat.py), with the image's environment."""
