@@ -13,17 +13,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..cli_connect import (
+from ..cli.common import (
     EXIT_CONNECT,
     EXIT_ERROR,
     TRANSPORT_NAMES,
-    _header,
-    _json_object,
-    _JSONArg,
-    _query,
+    JSONArg,
+    add_connection_options,
     console,
     positive_float,
-    transports_arg,
+    positive_int,
 )
 from ..client import parse_url
 from .report import progress_line, summary, table
@@ -63,16 +61,6 @@ exit codes:
      first client was refused by the server
   2  usage error
   3  the first client could not connect (unreachable, timed out)"""
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
 
 
 def _size(text: str) -> int:
@@ -116,7 +104,7 @@ def add_bench_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]
         "-s", "--scenario", choices=SCENARIOS, default="echo", help="what the clients do"
     )
     parser.add_argument(
-        "-c", "--clients", type=_count, default=10, metavar="N", help="clients (default: 10)"
+        "-c", "--clients", type=positive_int, default=10, metavar="N", help="clients (default: 10)"
     )
     parser.add_argument(
         "-r",
@@ -137,31 +125,18 @@ def add_bench_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     parser.add_argument(
         "-n",
         "--messages",
-        type=_count,
+        type=positive_int,
         metavar="N",
         help="per client: echo sends N, listen waits for N broadcasts",
     )
-    parser.add_argument("--cycles", type=_count, metavar="N", help="churn: cycles per client")
-    parser.add_argument(
-        "--transports",
-        type=transports_arg,
-        default=["websocket"],
-        metavar="LIST",
-        help=f"comma-separated, in order of use: {', '.join(TRANSPORT_NAMES)} or "
+    parser.add_argument("--cycles", type=positive_int, metavar="N", help="churn: cycles per client")
+    parser.add_argument("--namespace", help="namespace (default: the URL's path, or /)")
+    add_connection_options(
+        parser,
+        transports=["websocket"],
+        transports_help=f"comma-separated, in order of use: {', '.join(TRANSPORT_NAMES)} or "
         "polling,websocket (with the upgrade) (default: websocket)",
     )
-    parser.add_argument("--namespace", help="namespace (default: the URL's path, or /)")
-    parser.add_argument(
-        "--path", default="/socket.io", help="Engine.IO path of the server (default: %(default)s)"
-    )
-    parser.add_argument("--auth", type=_json_object, metavar="JSON", help="auth payload")
-    parser.add_argument(
-        "--query", action="append", type=_query, default=[], metavar="KEY=VALUE", help="repeatable"
-    )
-    parser.add_argument(
-        "-H", "--header", action="append", type=_header, default=[], metavar="'NAME: VALUE'"
-    )
-    parser.add_argument("-k", "--insecure", action="store_true", help="do not check certificates")
     parser.add_argument("-e", "--event", help='event name (default: echo "echo", listen "message")')
     parser.add_argument(
         "--size", type=_size, default=32, metavar="BYTES", help="echo: payload size (default: 32)"
@@ -170,7 +145,7 @@ def add_bench_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     parser.add_argument(
         "-w",
         "--window",
-        type=_count,
+        type=positive_int,
         default=1,
         metavar="N",
         help="echo: emits in flight per client (default: 1)",
@@ -195,7 +170,7 @@ def add_bench_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     parser.add_argument(
         "--start-data",
         action="extend",
-        type=_JSONArg(),
+        type=JSONArg(),
         default=[],
         metavar="JSON",
         help="listen: one argument of --start (repeatable)",

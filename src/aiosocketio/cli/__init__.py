@@ -4,7 +4,7 @@
     aiosocketio connect URL [--emit EVENT [--data JSON] [--ack]] [--listen N] [--wait S] ...
     aiosocketio bench URL [--scenario echo|listen|churn] [--clients N] [--rate R] ...
 
-See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli_connect`, ``bench`` in
+See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli.connect`, ``bench`` in
 :mod:`aiosocketio.loadtest`.
 """
 
@@ -23,24 +23,23 @@ from collections.abc import Coroutine, Sequence
 from importlib import metadata
 from typing import Any
 
-from .asgi import ASGIApp
-from .cli_connect import (
+from ..asgi import ASGIApp
+from ..loadtest import add_bench_parser, run_bench
+from ..server.running import ListenError, listening_lines, stop_on_signals
+from ..server.server import Server
+from ..workers.supervisor import Supervisor, workers_arg
+from .common import (
     EXIT_CONNECT,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
     TRANSPORT_NAMES,
     ConsoleHandler,
-    add_connect_parser,
     console,
     positive_float,
-    run_connect,
     transports_arg,
 )
-from .loadtest import add_bench_parser, run_bench
-from .server.running import ListenError, listening_lines, stop_on_signals
-from .server.server import Server
-from .workers.supervisor import Supervisor, workers_arg
+from .connect import add_connect_parser, run_connect
 
 __all__ = ["EXIT_CONNECT", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -199,7 +198,7 @@ def _version() -> str:
     try:
         return metadata.version("aiosocketio")
     except metadata.PackageNotFoundError:
-        from . import __version__
+        from .. import __version__
 
         return __version__
 
