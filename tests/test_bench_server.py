@@ -64,6 +64,7 @@ def wait_gone(proc: subprocess.Popen[str]) -> bool:
         ["bench_server.py", "--async-echo"],
         ["bench_server.py", "--asgi"],
         ["bench_server.py", "--workers", "2"],
+        ["bench_server.py", "--asgi", "--workers", "2"],
         ["bench_compat_server.py"],
         ["bench_compat_server.py", "--asgi"],
     ],
