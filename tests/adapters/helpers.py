@@ -19,7 +19,7 @@ StartCluster = Callable[..., Awaitable[list[SioServer]]]
 
 
 # ---------------------------------------------------------------------------------- nodes
-async def wait_for_servers(nodes: list[Any], count: int, nsp: str = "/", timeout: float = 3.0):
+async def wait_for_servers(nodes: list[Any], count: int, nsp: str = "/", timeout: float = 10.0):
     """Wait until every node counts ``count`` servers in namespace ``nsp``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -72,7 +72,7 @@ def keep_reports(link: Any) -> list[DeliveryReport]:
 
 
 # ---------------------------------------------------------------------------------- clients
-async def events(clients: list[SioClient], timeout: float = 1.0) -> list[tuple[str, list[Any]]]:
+async def events(clients: list[SioClient], timeout: float = 5.0) -> list[tuple[str, list[Any]]]:
     """The next event of each client: ``(name, args)``."""
     out = []
     for client in clients:
