@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -329,6 +330,22 @@ async def test_outage_holds_the_queue_until_the_servers_listen_again(
     assert deaf.kind == "deaf" and deaf.messages == 0 and deaf.since < deaf.until
     nodes[1].io.emit("back")
     assert await events(a + b) == [("back", [])] * 2
+
+
+async def test_deaf_window_starts_at_the_last_sign_of_life(
+    cluster: StartCluster, postgres_url: str
+) -> None:
+    """A busy server notices a lost listener late: its deaf window starts at the listener's
+    last sign of life, so what was notified before it noticed falls inside."""
+    [node] = await cluster(1)
+    link = link_of(node)
+    reports = keep_reports(link)
+    cut = time.time()
+    terminate(postgres_url, [link.listener_pid])
+    time.sleep(0.5)  # the server is busy: it notices the loss late
+    await until(lambda: bool(reports), 10.0)
+    [deaf] = reports
+    assert deaf.kind == "deaf" and deaf.since <= cut < deaf.until
 
 
 async def test_server_not_back_in_time_is_reported(

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -803,6 +804,22 @@ async def test_message_to_fewer_servers_is_reported(
     assert await events(a + b) == [("after", [])] * 2
     assert link_a.resync.reported["short"] == 5
     assert link_b.resync.reported["deaf"] == 1
+
+
+async def test_deaf_window_starts_at_the_last_sign_of_life(
+    cluster: StartCluster, redis_url: str, sharded: bool
+) -> None:
+    """A busy server notices a lost subscriber late: its deaf window starts at the
+    subscriber's last sign of life, so what went by before it noticed falls inside."""
+    [node] = await cluster(1, sharded=sharded)
+    link = links([node])[0]
+    reports = keep_reports(link)
+    cut = time.time()
+    kill_clients(redis_url, subscriber_ids(redis_url, link.subscriber_name))
+    time.sleep(0.5)  # the server is busy: it notices the loss late
+    await until(lambda: bool(reports), 10.0)
+    [deaf] = reports
+    assert deaf.kind == "deaf" and deaf.since <= cut < deaf.until
 
 
 async def test_outage_holds_the_queue_until_the_servers_are_back(
