@@ -24,7 +24,8 @@ import pytest
 
 from aiosocketio import ConnectionRefused, Server, Socket
 from aiosocketio.cli import main
-from aiosocketio.cli_connect import format_value, parse_command
+from aiosocketio.cli.common import format_value
+from aiosocketio.cli.connect import parse_command
 from aiosocketio.client import connect
 from servers import free_port
 
