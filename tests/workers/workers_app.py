@@ -3,11 +3,18 @@ gunicorn and hypercorn workers. Workers mode comes from AIOSOCKETIO_WORKERS_DIR.
 
 Each worker reports on stderr: its connection errors as they happen (``CONNECTION_ERROR``),
 and what it forwarded when it stops (``STATS``).
+
+``hypercorn --workers N`` stops its workers by setting a shared event, but as soon as the first
+worker has exited it ends the others with SIGTERM, which kills them before their shutdown hooks
+run (hypercorn 0.18, ``hypercorn.run.run``). With ``WORKERS_APP_OUTLIVE_SIGTERM`` set (the
+tests set it for hypercorn) that SIGTERM is ignored: the shared event is set already, so every
+worker still stops, each after its own shutdown (and its ``STATS`` line).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -29,6 +36,9 @@ class ReportingServer(Server):
 
 
 io = ReportingServer()
+
+if os.environ.get("WORKERS_APP_OUTLIVE_SIGTERM"):
+    signal.signal(signal.SIGTERM, lambda *_: None)
 
 
 @io.on_connection_error

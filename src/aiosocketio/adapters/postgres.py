@@ -181,6 +181,7 @@ class PostgresLink(BrokerLink[Notification]):
         self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
         self._down_since: float | None = None
         self._deaf_since = 0.0
+        self._heard_at = 0.0  # the last sign of life of the listening connection
         self._announced = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
@@ -297,7 +298,8 @@ class PostgresLink(BrokerLink[Notification]):
                 self._hold("the listening connection is lost")
                 if self._down_since is None:
                     self._down_since = loop.time()
-                    self._deaf_since = time.time()
+                    # deaf from the last sign of life (a loaded process notices late)
+                    self._deaf_since = self._heard_at or time.time()
                     log.warning(
                         "PostgreSQL listening connection lost (%s: %s); local delivery goes "
                         "on, reconnecting",
@@ -334,8 +336,10 @@ class PostgresLink(BrokerLink[Notification]):
         loop = asyncio.get_running_loop()
         checked = loop.time()
         incoming = self._incoming
+        self._heard_at = time.time()  # listening (a round without notification proves nothing)
         while not self.closed:
             async for notify in conn.notifies(timeout=self.poll_interval):
+                self._heard_at = time.time()
                 incoming.put_nowait((notify.channel, notify.payload))
             if self.channels != self._listening:
                 await self._sync_listens(conn)
@@ -343,6 +347,7 @@ class PostgresLink(BrokerLink[Notification]):
             if now - checked >= self.health_check_interval:
                 checked = now
                 await asyncio.wait_for(conn.execute("SELECT 1"), self.query_timeout)
+                self._heard_at = time.time()
 
     async def _consume_loop(self) -> None:
         incoming = self._incoming

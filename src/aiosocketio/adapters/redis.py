@@ -159,6 +159,7 @@ class RedisLink(BrokerLink[_Item]):
         self._live = False  # the subscriber connection is up (subscriptions go out at once)
         self._down_since: float | None = None
         self._deaf_since = 0.0
+        self._heard_at = 0.0  # the last sign of life of the subscriber connection
         self.connected = False
         """Whether the subscriber connection is up and subscribed to every channel."""
         self.resync = Resync("Redis", resync_timeout, on_report)
@@ -465,7 +466,8 @@ class RedisLink(BrokerLink[_Item]):
                 self.resync.hold("the subscriber connection is lost")
                 if self._down_since is None:
                     self._down_since = asyncio.get_running_loop().time()
-                    self._deaf_since = time.time()
+                    # deaf from the last sign of life (a loaded process notices late)
+                    self._deaf_since = self._heard_at or time.time()
                     log.warning(
                         "Redis subscriber connection lost (%s: %s); local delivery goes on, "
                         "reconnecting",
@@ -503,6 +505,7 @@ class RedisLink(BrokerLink[_Item]):
             self._down_since = None
             self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
         self.connected = True
+        self._heard_at = time.time()
         self._first_attempt.set()
         return pubsub
 
@@ -521,6 +524,7 @@ class RedisLink(BrokerLink[_Item]):
                 elif now - ping_sent >= interval:
                     raise RedisConnectionError(f"no answer to PING within {interval:g} s")
                 continue
+            self._heard_at = time.time()
             ping_sent = None
             kind = message["type"]
             if kind == "message":
