@@ -24,6 +24,7 @@ unreachable.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import secrets
 import time
@@ -95,7 +96,7 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class RequestType:
+class RequestType(enum.IntEnum):
     """Request types of the classic mode (@socket.io/redis-adapter 8.3)."""
 
     SOCKETS = 0
