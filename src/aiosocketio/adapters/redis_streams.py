@@ -56,7 +56,7 @@ from .cluster import (
     encode_packet,
 )
 from .link import BrokerLink, Links, LinkUser, Loop
-from .redis import RedisLink, RedisSource
+from .redis_link import RedisLink, RedisSource
 from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
