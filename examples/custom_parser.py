@@ -26,7 +26,7 @@ import json
 from typing import Any
 
 from aiosocketio import ProtocolError, Server, Socket, client
-from aiosocketio.socketio.packets import (
+from aiosocketio.parsers import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,

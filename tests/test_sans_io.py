@@ -21,6 +21,7 @@ CORE_PACKAGES = [
     "aiosocketio.socketio",
     "aiosocketio.ws",
     "aiosocketio.reasons",
+    "aiosocketio.parsers",
 ]
 FORBIDDEN = ["asyncio", "socket", "ssl", "selectors", "_socket", "_ssl", "_asyncio"]
 FORBIDDEN_OWN = ["aiosocketio.server", "aiosocketio.transport", "aiosocketio.adapters"]

@@ -16,9 +16,7 @@ import os
 import signal
 import sys
 
-from aiosocketio.engine.http import CorsPolicy
-from aiosocketio.engine.server import EngineServer
-from aiosocketio.engine.socket import EngineSocket
+from aiosocketio.engine import CorsPolicy, EngineServer, EngineSocket
 from aiosocketio.transport import StandaloneServer
 
 log = logging.getLogger("engineio_server")

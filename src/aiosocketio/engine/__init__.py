@@ -4,3 +4,9 @@ Front doors (the ASGI app and the standalone HTTP server) turn their requests in
 :class:`~aiosocketio.engine.http.Request` objects and hand them to an
 :class:`~aiosocketio.engine.server.EngineServer`; everything else happens here.
 """
+
+from .http import CorsPolicy, Request
+from .server import EngineServer
+from .socket import EngineSocket
+
+__all__ = ["CorsPolicy", "EngineServer", "EngineSocket", "Request"]
