@@ -60,6 +60,30 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+async def run_node(
+    node: str, script: Path, config: dict[str, Any], timeout: float, cwd: Path | None = None
+) -> dict[str, Any]:
+    """``node SCRIPT CONFIG`` (the config as JSON) to its end: its last line on stdout, as
+    JSON. Fails when it exits with an error, killed after ``timeout`` seconds."""
+    proc = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        json.dumps(config),
+        cwd=None if cwd is None else str(cwd),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, f"{script.name}: {stderr.decode(errors='replace')}"
+    result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    return result
+
+
 class Served:
     """``python -m aiosocketio serve --workers N ...`` run from this directory."""
 
