@@ -255,6 +255,18 @@ class Clients:
         clients: list[dict[str, Any]] = last["clients"]
         return clients
 
+    async def summary_when(
+        self, check: Callable[[list[dict[str, Any]]], bool], what: str, timeout: float = DEADLINE
+    ) -> list[dict[str, Any]]:
+        """The first summary for which ``check(summary)`` is true (asking again until then)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not check(summary := await self.summary()):
+            if loop.time() > end:
+                pytest.fail(f"timed out waiting for {what}: {summary}")
+            await asyncio.sleep(0.1)
+        return summary
+
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(command.encode() + b"\n")
