@@ -84,6 +84,12 @@ async def run_node(
     return result
 
 
+def unix_sockets_under(folder: str) -> list[str]:
+    """The Unix sockets bound under ``folder`` that a process still holds open."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    return [line.split()[-1] for line in lines if line.split()[-1].startswith(folder + "/")]
+
+
 class Served:
     """``python -m aiosocketio serve --workers N ...`` run from this directory."""
 

@@ -20,7 +20,7 @@ import pytest
 from helpers import HttpConnection, eio_open, poll_url
 from test_docs import DOCS, blocks
 
-from .procs import Clients, Served, alive, node_or_skip, until
+from .procs import Clients, Served, alive, node_or_skip, unix_sockets_under, until
 from .test_workers_processes import RUNS, check_clients, run_clients
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -62,6 +62,7 @@ async def clients() -> AsyncIterator[StartClients]:
 def assert_gone(served: Served, pids: list[int], run_dir: str) -> None:
     assert pids and not [pid for pid in pids if alive(pid)], pids
     assert not os.path.exists(run_dir)
+    assert unix_sockets_under(run_dir) == []
     with socket.socket() as sock:  # the port is free again (for a server: SO_REUSEADDR)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", served.port))

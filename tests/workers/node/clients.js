@@ -41,9 +41,11 @@ function makeClient(i) {
     client.received[id] = (client.received[id] || 0) + 1;
   });
   socket.on("connect_error", (err) => client.errors.push(`connect_error: ${err.message}`));
-  socket.on("disconnect", (reason) => {
+  socket.on("disconnect", (reason, details) => {
     client.disconnects.push(reason);
-    out({ ev: "disconnect", i, reason });
+    // a transport error's details: "xhr poll error" and the HTTP status (0: no answer)
+    const why = details && details.message ? `${details.message} ${details.description}` : "";
+    out({ ev: "disconnect", i, reason, details: why });
   });
   socket.io.on("reconnect", () => {
     client.reconnects += 1;
