@@ -101,6 +101,7 @@ async def test_serve_workers(workers, node, profile, served):
     result = await run_scale(node, server.url, profile)
     assert await server.stop() == 0
     check_scale(result, workers, profile is not None)
+    assert len({c["pid"] for c in result["clients"]}) == workers  # the router spreads them
     assert "CONNECTION_ERROR" not in server.log and "Traceback" not in server.log
     stats = re.findall(r"STATS pid=\d+ slot=\d+ forwarded=\d+ unreachable=(\d+)", server.log)
     assert len(stats) == workers and set(stats) == {"0"}, server.log
