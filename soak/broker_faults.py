@@ -669,7 +669,8 @@ def classify(
             missing = {int(s) for s in entry["missing_by_seq"]}
             (local_missing if target_origin == origin else remote_missing).update(missing)
         missed = local_missing | remote_missing
-        sent_at = {s: t0 + (s - 1) * interval for s in missed}
+        late = st.get("late_ticks") or {}  # when sent, where a busy sender was late
+        sent_at = {s: late.get(str(s), t0 + (s - 1) * interval) for s in missed}
         remote_only = remote_missing - local_missing
         reported = min(len(remote_only), sender_reported)
         # what the sender did not report but fell in a window the receiver reported deaf

@@ -487,6 +487,7 @@ async def run_server(a: argparse.Namespace) -> None:
     emit_json({"event": "listening", "port": standalone.port, "pid": os.getpid()})
 
     state: dict[str, Any] = {"seq": 0, "ack_seq": 0, "lag_max": 0.0, "emit_max": 0.0}
+    late_ticks: dict[int, float] = {}  # seq -> when sent, for the ticks sent late (a busy loop)
     ack_results: list[list[Any]] = []
     tasks: dict[str, asyncio.Task[Any]] = {}
     stop = asyncio.Event()
@@ -500,7 +501,10 @@ async def run_server(a: argparse.Namespace) -> None:
             n += 1
             state["seq"] += 1
             t0 = time.perf_counter()
-            io.emit("tick", a.origin, state["seq"], time.time() * 1000)
+            sent = time.time()
+            io.emit("tick", a.origin, state["seq"], sent * 1000)
+            if sent - (state["tick_t0"] + (n - 1) * interval) > 0.01:
+                late_ticks[state["seq"]] = sent
             state["emit_max"] = max(state["emit_max"], time.perf_counter() - t0)
             await asyncio.sleep(max(0.0, started + n * interval - loop.time()))
 
@@ -594,6 +598,7 @@ async def run_server(a: argparse.Namespace) -> None:
                 "seq": state["seq"],
                 "tick_t0": state.get("tick_t0"),
                 "broadcast_interval": a.broadcast_interval,
+                "late_ticks": late_ticks,
                 "ack_seq": state["ack_seq"],
                 "ack_results": sorted(ack_results),
             }

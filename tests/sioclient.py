@@ -45,7 +45,7 @@ from helpers import RecordingDeflate, WsConnection
 
 __all__ = ["ConnectRefused", "Disconnected", "SioClient", "SioServer", "settle", "until"]
 
-TIMEOUT = 1.0
+TIMEOUT = 5.0  # a generous deadline: the CI machine is loaded
 T = TypeVar("T")
 
 

@@ -141,30 +141,6 @@ async def test_static_files(uvicorn_server, echo, tmp_path):
         assert (await conn.request("GET", "/gone")).status == 404
 
 
-async def test_client_gone_while_get_pending(uvicorn_server, echo):
-    app = echo()
-    port = await uvicorn_server(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-    conn = await HttpConnection.open(port)
-    conn.send_request("GET", poll_url(sid))
-    await asyncio.sleep(0.1)
-    await conn.close()
-    assert await app.wait_closed(sid) == "transport error"
-
-
-async def test_chunked_body_over_limit(uvicorn_server, echo):
-    app = echo(max_http_buffer_size=1000)
-    port = await uvicorn_server(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-    async with await HttpConnection.open(port) as conn:
-        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        conn.send_raw(head.encode() + (b"190\r\n" + b"4" * 400 + b"\r\n") * 3 + b"0\r\n\r\n")
-        assert (await conn.read_response()).status == 413
-    assert sid in app.engine.sessions
-
-
 async def test_server_object_with_an_engine(uvicorn_server, echo):
     class SocketIOLike:
         def __init__(self, engine: EngineServer) -> None:

@@ -24,11 +24,12 @@ import pytest
 
 from aiosocketio import ConnectionRefused, Server, Socket
 from aiosocketio.cli import main
-from aiosocketio.cli_connect import format_value, parse_command
+from aiosocketio.cli.common import format_value
+from aiosocketio.cli.connect import parse_command
 from aiosocketio.client import connect
 from servers import free_port
 
-TIMEOUT = 10.0
+TIMEOUT = 45.0  # a Python process started per call: slow on a loaded machine
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+)/) \(Socket\.IO path: (\S+)\)")
 CLIENTS = re.compile(r"clients connect to (http://\S+)")
 

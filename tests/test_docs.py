@@ -59,7 +59,7 @@ PAGES = [
     "legacy-clients.md",
 ]
 
-EXAMPLE_TIMEOUT = 30.0
+EXAMPLE_TIMEOUT = 90.0  # each; 8 run at once on a loaded 2-core machine
 BAD_STDERR = ("Traceback (most recent call last)", "Exception ignored", "Task was destroyed")
 
 
@@ -225,6 +225,7 @@ def runs() -> dict[str, Run]:
         return dict(zip([p.name for p in paths], pool.map(run_file, paths), strict=True))
 
 
+@pytest.mark.timeout(600)  # the first one waits for the session's runs of every example
 @pytest.mark.parametrize("name", [p.name for p in example_files()])
 def test_example_runs(name: str, runs: dict[str, Run]) -> None:
     path = EXAMPLES / name

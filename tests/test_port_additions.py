@@ -14,7 +14,7 @@ import pytest
 from aiosocketio import NotConnected, Server
 from aiosocketio.asgi import ASGIApp
 from aiosocketio.client import connect
-from aiosocketio.static import find_static
+from aiosocketio.static import find_static, serve_static
 from sioclient import SioServer, until
 from test_asgi import Channel
 
@@ -106,6 +106,43 @@ async def test_static_directory_on_both_front_doors(tmp_path: Path) -> None:
         answer = await reader.read()
         writer.close()
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"export {}")
+
+
+async def test_serve_static_answers(tmp_path: Path) -> None:
+    page = tmp_path / "index.html"
+    page.write_text("<p>hi</p>")
+    found = (str(page), "text/html")
+    assert await serve_static("GET", found) == (
+        200,
+        [("Content-Type", "text/html"), ("Content-Length", "9")],
+        b"<p>hi</p>",
+    )
+    status, headers, body = await serve_static("HEAD", found)
+    assert (status, body) == (200, b"") and ("Content-Length", "9") in headers
+    page.unlink()  # gone between the lookup and the read
+    assert (await serve_static("GET", found))[0] == 404
+
+
+async def test_static_head_and_vanished_file_on_both_front_doors(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("abc")
+    io = Server(static_files={"/a.txt": str(tmp_path / "a.txt"), "/gone": str(tmp_path / "x")})
+    for path, method, status, body in (
+        ("/a.txt", "HEAD", 200, b""),
+        ("/gone", "GET", 404, b"Not Found"),
+    ):
+        channel = Channel({"type": "http.request", "body": b""})
+        scope = {"type": "http", "path": path, "method": method, "headers": []}
+        await io.asgi_app()(scope, channel.receive, channel.send)
+        assert channel.sent[0]["status"] == status and channel.sent[1]["body"] == body
+        async with SioServer(io) as srv:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = await reader.read()
+            writer.close()
+        assert answer.startswith(f"HTTP/1.1 {status}".encode()), answer
+        assert answer.endswith(b"\r\n\r\n" + body), answer
 
 
 # ---------------------------------------------------------------------- lifespan hooks

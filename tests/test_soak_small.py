@@ -212,8 +212,7 @@ def test_broker_fault(adapter: str, tmp_path: Path) -> None:
 def test_receiver_cut(adapter: str, tmp_path: Path) -> None:
     """Only server B's receiving connection is cut, 3 times: A notices nothing and keeps
     publishing; what B misses is reported, by A (Redis counts the receivers of each
-    message: exactly the missed ones) or by B (PostgreSQL: the windows it was not
-    listening)."""
+    message) or by B (PostgreSQL: the windows it was not listening)."""
     need_private_broker(adapter)
     result, _ = run_script(
         "broker_faults.py",
@@ -233,8 +232,12 @@ def test_receiver_cut(adapter: str, tmp_path: Path) -> None:
     b = r["broadcasts"]
     assert b["silent"] == 0 and b["missed_locally"] == 0 and b["duplicates"] == 0
     a = r["per_origin"]["A"]
-    if adapter == "redis":  # A reported exactly what B missed
-        assert a["sender_reported_counters"]["short"] == a["missed_remotely"], brief(r)
+    if adapter == "redis":
+        # A reported what B missed. A's count is of every message that reached fewer
+        # servers, the broadcasts with acks included, so it may be more; and a broadcast
+        # Redis counted just before the cut took it from B's buffer falls in B's deaf window
+        missed = a["missed_remotely"] - a["in_receiver_deaf_window"]
+        assert a["sender_reported_counters"]["short"] >= missed, brief(r)
     else:  # B reported each cut as a window, and every miss falls in one
         assert len(a["receiver_deaf_windows_s"]) == 3
         assert a["in_receiver_deaf_window"] == a["missed_remotely"], brief(r)

@@ -1,7 +1,7 @@
 """aiosocketio: Socket.IO v5 / Engine.IO v4 for asyncio, wire-compatible with socket.io 4.8."""
 
 from .adapters import Adapter, BroadcastOptions, MemoryAdapter
-from .client import Manager, SyncClient, TransportError, connect
+from .client import Manager, SyncClient, connect
 from .client import Socket as ClientSocket
 from .engine.http import CorsPolicy
 from .errors import (
@@ -14,7 +14,9 @@ from .errors import (
     NotConnected,
     PayloadTooLarge,
     ProtocolError,
+    TransportError,
 )
+from .reasons import DisconnectReason
 from .runner import run
 from .server.broadcast import BroadcastOperator
 from .server.namespace import Namespace
@@ -35,6 +37,7 @@ __all__ = [
     "ClusterTimeout",
     "ConnectionRefused",
     "CorsPolicy",
+    "DisconnectReason",
     "Handshake",
     "Manager",
     "MemoryAdapter",

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .adapters.memory import MemoryAdapter
 from .errors import ConnectionRefused
+from .reasons import ENGINE_REASONS, DisconnectReason
 from .server.handlers import Listener, spawn
 from .server.socket import Socket
 
@@ -78,19 +79,6 @@ class Feature:
 
 STATS_INTERVAL = 2.0  # seconds between two server_stats, as the Node package
 _TICK = 0.5  # how often upgrades (polling -> websocket) are looked for
-
-# Engine.IO close reasons (the others only leave a namespace)
-_ENGINE_REASONS = frozenset(
-    (
-        "transport close",
-        "transport error",
-        "ping timeout",
-        "parse error",
-        "forced close",
-        "server shutting down",
-        "forced server close",
-    )
-)
 
 Credentials = Mapping[str, str]
 AuthCheck = Callable[[dict[str, Any]], "bool | Awaitable[bool]"]
@@ -679,7 +667,7 @@ class AdminUI:
         sid = socket.id
 
         def on_disconnect(reason: str) -> None:
-            if reason in _ENGINE_REASONS and conn.sid in self._conns:
+            if reason in ENGINE_REASONS and conn.sid in self._conns:
                 self._close_reasons[conn.sid] = reason
             if self.development:
                 self._polling.pop((name, sid), None)
@@ -816,7 +804,9 @@ class AdminUI:
         closed = [sid for sid, conn in self._conns.items() if conn.closed]
         for sid in closed:
             del self._conns[sid]
-            self._events.push("rawDisconnection", self._close_reasons.pop(sid, "transport close"))
+            self._events.push(
+                "rawDisconnection", self._close_reasons.pop(sid, DisconnectReason.TRANSPORT_CLOSE)
+            )
         polling = sum(1 for conn in engine.sessions.values() if conn.transport == "polling")
         return {
             **self._base_stats,

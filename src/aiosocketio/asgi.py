@@ -19,15 +19,14 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine.http import Headers, Request
 from .engine.server import EngineServer
-from .static import StaticFile, find_static
+from .static import StaticFile, find_static, serve_static
 
 if TYPE_CHECKING:
-    from .engine.socket import Outgoing
+    from .engineio.outgoing import Outgoing
 
 __all__ = ["ASGIApp"]
 
@@ -465,20 +464,10 @@ class ASGIApp:
         await send({"type": "http.response.body", "body": body})
 
     async def _static(self, scope: Scope, send: Send, found: tuple[str, str]) -> None:
-        filename, content_type = found
-        try:
-            body = await asyncio.to_thread(Path(filename).read_bytes)
-        except OSError:
-            await self._plain(send, 404, b"Not Found")
-            return
-        headers = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+        status, headers, body = await serve_static(scope["method"], found)
+        raw = _encode_headers([(name.lower(), value) for name, value in headers])  # ASGI's case
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
     # ------------------------------------------------------------------ WebSocket
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,6 +6,7 @@
     +-- ConnectionRefused        raised by middleware to refuse a namespace connection
     +-- AckTimeout               an acknowledgement did not arrive in time (also a TimeoutError)
     +-- NotConnected             an operation needs a connected socket
+    +-- TransportError           a client transport failed (HTTP refused, WebSocket lost...)
     +-- BroadcastAckError        some recipients of a broadcast with an ack did not answer
     +-- ClusterError             a cluster-wide operation failed (broker down, adapter closed)
         +-- ClusterTimeout       other servers did not all answer in time (also a TimeoutError)
@@ -28,6 +29,7 @@ __all__ = [
     "NotConnected",
     "PayloadTooLarge",
     "ProtocolError",
+    "TransportError",
 ]
 
 
@@ -103,3 +105,18 @@ class ClusterTimeout(ClusterError, TimeoutError):
         super().__init__(message)
         self.responses = responses if responses is not None else []
         self.expected = expected
+
+
+class TransportError(AioSocketIOError):
+    """A transport failed (Node: ``TransportError``). ``description`` is the cause: an
+    exception, or the HTTP status of a refused request."""
+
+    def __init__(self, message: str, description: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.description = description
+
+    def __str__(self) -> str:
+        if self.description is None:
+            return self.message
+        return f"{self.message} ({self.description})"

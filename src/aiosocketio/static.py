@@ -9,11 +9,12 @@ directory (``..``, absolute parts, backslashes, NUL) are not served.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["StaticFile", "find_static"]
+__all__ = ["StaticFile", "find_static", "serve_static"]
 
 StaticFile = str | Path | Mapping[str, str]
 
@@ -41,6 +42,23 @@ def find_static(path: str, static_files: Mapping[str, StaticFile]) -> tuple[str,
     if content_type is None:
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return filename, content_type
+
+
+async def serve_static(
+    method: str, found: tuple[str, str]
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The answer to a GET or HEAD of a file :func:`find_static` found: status, headers, body.
+
+    The file is read off the event loop; one that cannot be read (gone since, unreadable) is
+    a 404. A HEAD gets the headers of a GET and no body.
+    """
+    filename, content_type = found
+    try:
+        body = await asyncio.to_thread(Path(filename).read_bytes)
+    except OSError:
+        return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    return 200, headers, b"" if method == "HEAD" else body
 
 
 def _filename(entry: StaticFile) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosocketio import Server
 
-TIMEOUT = 3.0
+TIMEOUT = 10.0  # a generous deadline: the CI machine is loaded
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:

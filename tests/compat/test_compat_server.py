@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from typing import Any
 
 import pytest
@@ -331,8 +332,6 @@ async def test_client_path_headers_as_a_function_and_retry(uvicorn_server: Any) 
 
 
 async def test_redis_manager(redis_url: str) -> None:
-    import uuid
-
     key = f"compat-{uuid.uuid4().hex[:8]}"
     servers = [
         socketio.AsyncServer(client_manager=socketio.AsyncRedisManager(redis_url, channel=key))
@@ -415,8 +414,11 @@ async def test_the_adapters_start_with_the_asgi_lifespan(redis_url: str) -> None
     adapter starts at the lifespan startup."""
     from test_asgi import Channel
 
+    channel_name = f"compat-{uuid.uuid4().hex[:8]}"  # not seen by other test runs
+
     def made_at_import() -> socketio.AsyncServer:
-        return socketio.AsyncServer(client_manager=socketio.AsyncRedisManager(redis_url))
+        manager = socketio.AsyncRedisManager(redis_url, channel=channel_name)
+        return socketio.AsyncServer(client_manager=manager)
 
     sio = await asyncio.to_thread(made_at_import)
     adapter: Any = sio.server.sockets.adapter

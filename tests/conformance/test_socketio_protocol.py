@@ -7,12 +7,13 @@ reference configuration of ``examples/protocol_suite/socketio_server.py``:
   and ``message-with-ack`` is acknowledged with its own arguments;
 * ``/custom`` is the only other namespace.
 
-Each test checks one behaviour that the official Socket.IO protocol test suite checks.
+Each test checks one behaviour that the official Socket.IO protocol test suite checks. The
+suite's Engine.IO-layer checks (handshake, heartbeat, close, upgrade) run against this server in
+``test_engineio_protocol.py``, with the Engine.IO server's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,14 +25,12 @@ from conformance import (
     PING_INTERVAL,
     PING_TIMEOUT,
     WAIT,
-    check_open_packet,
     expect_closed,
     load_example,
     next_message,
-    polling_session,
     websocket_session,
 )
-from helpers import HttpConnection, WsConnection, WsRejected, http_request, open_packet
+from helpers import WsConnection, http_request
 
 PATH = "/socket.io/"
 PLACEHOLDERS = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}'
@@ -86,126 +85,6 @@ def connect_reply(message: str | bytes, prefix: str) -> str:
     assert set(data) == {"sid"}
     assert isinstance(data["sid"], str) and data["sid"]
     return str(data["sid"])
-
-
-# ================================================================= the Engine.IO layer
-async def test_polling_handshake_opens_a_session(server: Running) -> None:
-    status, body = await server.get(f"{PATH}?EIO=4&transport=polling")
-    assert status == 200
-    check_open_packet(open_packet(body), upgrades=["websocket"])
-
-
-async def test_polling_handshake_needs_protocol_version_4(server: Running) -> None:
-    for query in ("transport=polling", "EIO=abc&transport=polling"):
-        status, _ = await server.get(f"{PATH}?{query}")
-        assert status == 400, query
-
-
-async def test_polling_handshake_needs_a_known_transport(server: Running) -> None:
-    for query in ("EIO=4", "EIO=4&transport=abc"):
-        status, _ = await server.get(f"{PATH}?{query}")
-        assert status == 400, query
-
-
-async def test_polling_handshake_must_be_a_get(server: Running) -> None:
-    for method in ("POST", "PUT"):
-        response = await http_request(server.port, method, f"{PATH}?EIO=4&transport=polling")
-        assert response.status == 400, method
-
-
-async def test_websocket_handshake_opens_a_session(server: Running) -> None:
-    ws = await WsConnection.open(server.port, f"{PATH}?EIO=4&transport=websocket")
-    async with ws:
-        check_open_packet(open_packet(await ws.recv()), upgrades=[])
-
-
-async def test_websocket_handshake_needs_protocol_version_4(server: Running) -> None:
-    for query in ("transport=websocket", "EIO=abc&transport=websocket"):
-        with pytest.raises(WsRejected) as refused:
-            await WsConnection.open(server.port, f"{PATH}?{query}")
-        assert refused.value.response.status == 400, query
-
-
-async def test_websocket_handshake_needs_a_known_transport(server: Running) -> None:
-    for query in ("EIO=4", "EIO=4&transport=abc"):
-        with pytest.raises(WsRejected) as refused:
-            await WsConnection.open(server.port, f"{PATH}?{query}")
-        assert refused.value.response.status == 400, query
-
-
-async def test_polling_heartbeat(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    for _ in range(3):
-        assert await server.get(server.poll_url(sid)) == (200, b"2")
-        assert await server.post(server.poll_url(sid), "3") == (200, b"ok")
-
-
-async def test_polling_ping_timeout_closes_the_session(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    await asyncio.sleep(PING_INTERVAL + PING_TIMEOUT + 0.1)
-    status, _ = await server.get(server.poll_url(sid))
-    assert status == 400
-
-
-async def test_websocket_heartbeat(server: Running) -> None:
-    async with await websocket_session(server.port, PATH) as ws:
-        for _ in range(3):
-            assert await ws.recv(WAIT) == "2"
-            ws.send_text("3")
-
-
-async def test_websocket_ping_timeout_closes_the_session(server: Running) -> None:
-    async with await websocket_session(server.port, PATH) as ws:
-        await expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + WAIT)
-
-
-async def test_polling_close_packet_ends_the_session(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    async with await HttpConnection.open(server.port) as pending:
-        pending.send_request("GET", server.poll_url(sid))
-        await asyncio.sleep(0.05)  # the GET is now pending
-        assert await server.post(server.poll_url(sid), "1") == (200, b"ok")
-        response = await pending.read_response()
-        assert (response.status, response.body) == (200, b"6")
-    status, _ = await server.get(server.poll_url(sid))
-    assert status == 400
-
-
-async def test_websocket_close_packet_ends_the_session(server: Running) -> None:
-    async with await websocket_session(server.port, PATH) as ws:
-        ws.send_text("1")
-        await expect_closed(ws)
-
-
-async def test_upgrade_from_polling_to_websocket(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    async with await websocket_session(server.port, PATH, sid) as ws:
-        ws.send_text("2probe")
-        assert await ws.recv() == "3probe"
-        ws.send_text("5")
-        # the upgraded transport carries the Socket.IO connection
-        ws.send_text("40")
-        connect_reply(await next_message(ws), "40")
-
-
-async def test_upgraded_session_refuses_long_polling(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    async with await websocket_session(server.port, PATH, sid) as ws:
-        ws.send_text("2probe")
-        ws.send_text("5")  # without waiting for "3probe", as the official suite does
-        assert await ws.recv() == "3probe"
-        status, _ = await server.get(server.poll_url(sid))
-        assert status == 400
-
-
-async def test_upgraded_session_refuses_a_second_websocket(server: Running) -> None:
-    sid = await polling_session(server.port, PATH)
-    async with await websocket_session(server.port, PATH, sid) as ws:
-        ws.send_text("2probe")
-        ws.send_text("5")
-        assert await ws.recv() == "3probe"
-        async with await websocket_session(server.port, PATH, sid) as second:
-            await expect_closed(second)
 
 
 # ================================================================= the Socket.IO layer

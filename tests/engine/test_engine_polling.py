@@ -17,6 +17,7 @@ from helpers import (
     open_packet,
     poll_url,
 )
+from sioclient import until
 
 ERRORS = {
     0: "Transport unknown",
@@ -140,6 +141,34 @@ async def test_binary_as_base64(serve, echo):
             received.extend((await conn.request("GET", poll_url(sid))).packets)
     assert received == [encoded, "4text", "b"]
     assert app.messages == [blob, "text", b""]
+
+
+async def test_client_gone_while_get_pending(serve, echo):
+    """The connection of a waiting GET closes: the session ends ("transport error")."""
+    app = echo()
+    port = await serve(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    conn = await HttpConnection.open(port)
+    conn.send_request("GET", poll_url(sid))
+    await until(lambda: app.engine.sessions[sid].writable)  # the GET waits at the server
+    await conn.close()
+    assert await app.wait_closed(sid) == "transport error"
+
+
+async def test_chunked_body_over_limit_is_413_and_the_session_survives(serve, echo):
+    app = echo(max_http_buffer_size=1000)
+    port = await serve(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+    async with await HttpConnection.open(port) as conn:
+        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.send_raw(head.encode())
+        for _ in range(3):  # 1200 bytes in 400-byte chunks, never terminated
+            conn.send_raw(b"190\r\n" + b"4" * 400 + b"\r\n")
+        assert (await conn.read_response()).status == 413
+    assert sid in app.engine.sessions
+    assert app.closed == []
 
 
 async def test_invalid_base64_closes_the_session(serve, echo):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.interop
 MODES = ["websocket", "polling", "upgrade"]
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -380,7 +380,7 @@ async def test_ping_timeout(serve: ServerFactory, run_node: RunNode, mode: str) 
     result = one(lines, "disconnect")
     assert result["pings"] >= 1
     assert result["reason"] == "transport close"
-    assert result["elapsed"] < 2000
+    assert result["elapsed"] < 10000  # the short ping timeout, not the default 20 s + 25 s
 
 
 # ---------------------------------------------------------------------- 7. state recovery
@@ -441,6 +441,7 @@ async def test_connection_state_recovery(
 
 
 # ---------------------------------------------------------------------- 8. many clients
+@pytest.mark.timeout(240)
 async def test_thousand_concurrent_clients(serve: ServerFactory, run_node: RunNode) -> None:
     count = 1000
     io, port = await serve()
@@ -456,7 +457,7 @@ async def test_thousand_concurrent_clients(serve: ServerFactory, run_node: RunNo
         socket.on("disconnect", reasons.append)
 
     io.on("connection", on_connection)
-    lines = await run_node("many_clients", port, "websocket", count, timeout=40)
+    lines = await run_node("many_clients", port, "websocket", count, timeout=180)
 
     assert one(lines, "connected")["count"] == count
     assert one(lines, "connected")["errors"] == []
@@ -464,7 +465,7 @@ async def test_thousand_concurrent_clients(serve: ServerFactory, run_node: RunNo
     assert (acks["count"], acks["wrong"], acks["distinctIds"]) == (count, 0, count)
     assert connected == set(range(count))
     assert peak == count  # all connected at the same time
-    await wait_until(lambda: len(reasons) == count, timeout=5)
+    await wait_until(lambda: len(reasons) == count, timeout=30)
     assert set(reasons) == {"client namespace disconnect"}
     assert not io.sockets.sockets
 

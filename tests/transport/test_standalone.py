@@ -297,21 +297,6 @@ async def test_content_length_over_limit_is_413_before_the_body(standalone, echo
     await assert_serves(port)
 
 
-async def test_chunked_body_over_limit_is_413(standalone, echo):
-    app = echo(max_http_buffer_size=1000)
-    port = await standalone(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        conn.send_raw(head.encode())
-        for _ in range(3):
-            conn.send_raw(b"190\r\n" + b"4" * 400 + b"\r\n")
-        response = await conn.read_response()
-        assert response.status == 413
-    assert sid in app.engine.sessions
-    assert app.closed == []
-
-
 async def test_cors_on_413(standalone, echo):
     from aiosocketio.engine.http import CorsPolicy
 
@@ -545,16 +530,6 @@ async def test_per_message_deflate_off_by_default(standalone, echo):
 
 
 # ---------------------------------------------------------------------- connection loss
-async def test_client_gone_while_get_pending(standalone, echo):
-    app = echo()
-    port = await standalone(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-    conn = await HttpConnection.open(port)
-    conn.send_request("GET", poll_url(sid))
-    await asyncio.sleep(0.05)
-    await conn.close()
-    assert await app.wait_closed(sid) == "transport error"
 
 
 async def test_close_stops_everything(echo):

@@ -113,12 +113,16 @@ class Served:
 
     @classmethod
     async def start_command(
-        cls, *command: str, env: dict[str, str] | None = None, ready: bool = True
+        cls,
+        *command: str,
+        env: dict[str, str] | None = None,
+        ready: bool = True,
+        cwd: Path = HERE,
     ) -> Served:
-        """Any command that prints the listening line of ``serve``."""
+        """Any command that prints the listening line of ``serve`` (run in ``cwd``)."""
         proc = await asyncio.create_subprocess_exec(
             *command,
-            cwd=str(HERE),
+            cwd=str(cwd),
             env={**os.environ, **(env or {})},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

@@ -162,6 +162,8 @@ def asgi_workers(
     command, workers = _command(server, port, workers)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     env.pop(WORKERS_DIR_ENV, None)
+    if server == "hypercorn":  # its workers outlive the SIGTERM it ends them with (workers_app.py)
+        env["WORKERS_APP_OUTLIVE_SIGTERM"] = "1"
     run = None
     if workers_mode:
         run = WorkerDir(tmp_path / "run")

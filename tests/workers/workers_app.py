@@ -7,12 +7,19 @@ and what it forwarded when it stops (``STATS``).
 The scale test (test_scale.py, node/scale.js) also uses: broadcasts by id (``bc``), a
 broadcast with acks collected from every worker's clients (``bc-ack``), ``fetch_sockets``
 with remote socket operations (``fetch``), and a page for Chromium (``/scale.html``).
+
+``hypercorn --workers N`` stops its workers by setting a shared event, but as soon as the first
+worker has exited it ends the others with SIGTERM, which kills them before their shutdown hooks
+run (hypercorn 0.18, ``hypercorn.run.run``). With ``WORKERS_APP_OUTLIVE_SIGTERM`` set (the
+tests set it for hypercorn) that SIGTERM is ignored: the shared event is set already, so every
+worker still stops, each after its own shutdown (and its ``STATS`` line).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +52,9 @@ io = ReportingServer(
         "/socket.io.min.js": str(BUNDLE / "socket.io.min.js"),
     }
 )
+
+if os.environ.get("WORKERS_APP_OUTLIVE_SIGTERM"):
+    signal.signal(signal.SIGTERM, lambda *_: None)
 
 
 @io.on_connection_error

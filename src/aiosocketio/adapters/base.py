@@ -9,15 +9,20 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from itertools import chain
+from typing import Any, TypeVar
 
+from .._tasks import spawn
 from ..errors import ClusterError, ClusterTimeout
 from ..socketio.packets import Packet
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.socket import Socket
+from .seam import (
+    NO_FLAGS,
+    BroadcastFlags,
+    BroadcastOptions,
+    Host,
+    PersistedSession,
+    SocketDetails,
+)
 
 log = logging.getLogger("aiosocketio.adapters")
 
@@ -27,53 +32,22 @@ ROOM_EVENTS = frozenset(("create-room", "delete-room", "join-room", "leave-room"
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "NO_FLAGS",
     "ROOM_EVENTS",
     "Adapter",
     "BroadcastFlags",
     "BroadcastOptions",
     "ClusterError",
     "ClusterTimeout",
+    "Host",
     "PersistedSession",
 ]
-
-
-@dataclass(slots=True, frozen=True)
-class BroadcastFlags:
-    volatile: bool = False
-    compress: bool | None = None
-    local: bool = False
-    timeout: float | None = None
-
-
-NO_FLAGS = BroadcastFlags()
-
-
-@dataclass(slots=True, frozen=True)
-class BroadcastOptions:
-    """Who receives a broadcast: sockets in any of ``rooms`` (every socket when empty),
-    minus the sockets in any of ``except_``."""
-
-    rooms: frozenset[str] = frozenset()
-    except_: frozenset[str] = frozenset()
-    flags: BroadcastFlags = NO_FLAGS
-
-
-@dataclass(slots=True)
-class PersistedSession:
-    """What connection state recovery keeps of a socket that lost its connection."""
-
-    sid: str
-    pid: str
-    rooms: list[str]
-    data: Any
-    disconnected_at: float = 0.0
-    missed_packets: list[list[Any]] = field(default_factory=list)
 
 
 class Adapter:
     """Base adapter: the in-memory room bookkeeping that every adapter shares."""
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: Host) -> None:
         self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
@@ -114,8 +88,6 @@ class Adapter:
                 log.exception("error in a %s listener of %s", event, self.nsp.name)
                 continue
             if inspect.isawaitable(result):
-                from ..server.handlers import spawn
-
                 spawn(result, f"{event} listener")
 
     # ---------------------------------------------------------------- lifecycle
@@ -191,35 +163,47 @@ class Adapter:
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
         """Ids of the local sockets in any of the rooms (all local sockets when empty)."""
-        return {s.id for s in self.local_sockets(BroadcastOptions(rooms=frozenset(rooms)))}
+        sockets = self.nsp.sockets
+        return {
+            sid
+            for sid in self.local_sids(BroadcastOptions(rooms=frozenset(rooms)))
+            if sid in sockets
+        }
 
-    def local_sockets(self, opts: BroadcastOptions) -> list[Socket]:
-        """The local sockets a broadcast with these options reaches, each once."""
+    def local_sids(self, opts: BroadcastOptions) -> list[str]:
+        """The ids of the local sockets a broadcast with these options reaches, each once
+        (in the rooms case, ids of sockets no longer here may be among them: the sink skips
+        them)."""
         sockets = self.nsp.sockets
         excluded: set[str] = set()
         for room in opts.except_:
             members = self.rooms.get(room)
             if members:
                 excluded.update(members)
-        out: list[Socket] = []
         if opts.rooms:
-            seen: set[str] = set()
-            for room in opts.rooms:
-                members = self.rooms.get(room)
-                if not members:
-                    continue
-                for sid in members:
-                    if sid in seen or sid in excluded:
-                        continue
-                    seen.add(sid)
-                    socket = sockets.get(sid)
-                    if socket is not None:
-                        out.append(socket)
-        elif excluded:
-            out = [s for sid, s in sockets.items() if sid not in excluded]
-        else:
-            out = list(sockets.values())
-        return out
+            all_rooms = self.rooms
+            groups = [members for room in opts.rooms if (members := all_rooms.get(room))]
+            # each sid once, in the order first met
+            chosen: Iterable[str] = (
+                groups[0] if len(groups) == 1 else dict.fromkeys(chain.from_iterable(groups))
+            )
+            if excluded:
+                return [sid for sid in chosen if sid not in excluded]
+            return list(chosen)
+        if excluded:
+            return [sid for sid in sockets if sid not in excluded]
+        return list(sockets)
+
+    def local_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        """The local sockets a broadcast with these options reaches, each once (what
+        ``fetch_sockets`` returns for this server; opaque to the adapter)."""
+        found = map(self.nsp.sockets.get, self.local_sids(opts))
+        return [socket for socket in found if socket is not None]
+
+    def local_details(self, opts: BroadcastOptions) -> list[SocketDetails]:
+        """The local sockets a broadcast with these options reaches, as plain data."""
+        found = map(self.nsp.socket_details, self.local_sids(opts))
+        return [details for details in found if details is not None]
 
     # ---------------------------------------------------------------- broadcasting
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
@@ -246,17 +230,20 @@ class Adapter:
         return self.local_sockets(opts)
 
     def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
-        for socket in self.local_sockets(opts):
-            socket.join(rooms)
+        nsp = self.nsp
+        for sid in self.local_sids(opts):
+            nsp.join_socket(sid, rooms)
 
     def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
-        for socket in self.local_sockets(opts):
+        nsp = self.nsp
+        for sid in self.local_sids(opts):
             for room in rooms:
-                socket.leave(room)
+                nsp.leave_socket(sid, room)
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        for socket in self.local_sockets(opts):
-            socket.disconnect(close)
+        nsp = self.nsp
+        for sid in self.local_sids(opts):
+            nsp.disconnect_socket(sid, close)
 
     def server_side_emit(
         self, args: list[Any], ack: Callable[[BaseException | None, list[Any]], None] | None

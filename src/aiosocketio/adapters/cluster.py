@@ -15,9 +15,10 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .. import _json
+from .._tasks import spawn
 from ..errors import AckTimeout, BroadcastAckError
 from ..socketio.packets import ACK, BINARY_ACK, BINARY_EVENT, EVENT, Packet, has_binary
 from .base import (
@@ -28,11 +29,7 @@ from .base import (
     ClusterTimeout,
 )
 from .memory import MemoryAdapter
-
-if TYPE_CHECKING:
-    from ..server.broadcast import BroadcastOperator
-    from ..server.namespace import Namespace
-    from ..server.socket import Socket
+from .seam import Host, Operator, SocketDetails, SocketView, details
 
 __all__ = [
     "EMITTER_UID",
@@ -190,14 +187,9 @@ def decode_packet(raw: Any, nsp: str) -> Packet | None:
     return Packet(EVENT, nsp, data)
 
 
-def socket_to_dict(socket: Socket) -> dict[str, Any]:
-    """A local socket as a REMOTE_FETCH / FETCH_SOCKETS_RESPONSE entry."""
-    return {
-        "id": socket.id,
-        "handshake": socket.handshake.to_dict(),
-        "rooms": list(socket.rooms),
-        "data": socket.data,
-    }
+def socket_to_dict(socket: SocketView) -> SocketDetails:
+    """A socket as a REMOTE_FETCH / FETCH_SOCKETS_RESPONSE entry."""
+    return details(socket)
 
 
 def dumps_sockets_response(message: dict[str, Any], sockets_key: str = "sockets") -> str | bytes:
@@ -279,16 +271,14 @@ class RemoteSocket:
         return f"<RemoteSocket id={self.id!r} nsp={self.adapter.nsp.name!r}>"
 
     @property
-    def _operator(self) -> BroadcastOperator:
-        from ..server.broadcast import BroadcastOperator
-
-        return BroadcastOperator(self.adapter, frozenset((self.id,)))
+    def _operator(self) -> Operator:
+        return self.adapter.nsp.to(self.id)
 
     def emit(self, event: str, *args: Any) -> bool:
         """Send an event to this socket."""
         return self._operator.emit(event, *args)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> Operator:
         """An operator for this socket with an acknowledgement deadline."""
         return self._operator.timeout(seconds)
 
@@ -473,7 +463,7 @@ class ClusterAdapter(MemoryAdapter):
     Publishing never blocks: a transport queues what it cannot send yet.
     """
 
-    def __init__(self, nsp: Namespace, *, request_timeout: float = 5.0) -> None:
+    def __init__(self, nsp: Host, *, request_timeout: float = 5.0) -> None:
         super().__init__(nsp)
         self.uid = secrets.token_hex(8)
         self.request_timeout = request_timeout
@@ -529,14 +519,14 @@ class ClusterAdapter(MemoryAdapter):
                 self, decode_options(data.get("opts")), bool(data.get("close"))
             )
         elif kind == MessageType.FETCH_SOCKETS:
-            sockets = self.local_sockets(decode_options(data.get("opts")))
+            sockets = self.local_details(decode_options(data.get("opts")))
             self.publish_response(
                 str(uid),
                 {
                     "type": MessageType.FETCH_SOCKETS_RESPONSE,
                     "data": {
                         "requestId": data.get("requestId"),
-                        "sockets": [socket_to_dict(s) for s in sockets],
+                        "sockets": sockets,
                     },
                 },
             )
@@ -581,7 +571,7 @@ class ClusterAdapter(MemoryAdapter):
             return
         request_id = data.get("requestId")
         if request_id is None:
-            self.nsp._on_server_side_emit(args, None)
+            self.nsp.receive_server_side_emit(args, None)
             return
 
         def publish(value: Any) -> None:
@@ -593,7 +583,7 @@ class ClusterAdapter(MemoryAdapter):
                 },
             )
 
-        self.nsp._on_server_side_emit(args, single_ack(publish))
+        self.nsp.receive_server_side_emit(args, single_ack(publish))
 
     def on_response(self, response: Any) -> None:
         if not isinstance(response, Mapping):
@@ -741,8 +731,6 @@ class ClusterAdapter(MemoryAdapter):
         if ack is None:
             self.publish({"type": MessageType.SERVER_SIDE_EMIT, "data": {"packet": args}})
             return
-        from ..server.handlers import spawn
-
         spawn(self._server_side_emit_with_ack(args, ack), "server_side_emit")
 
     async def _server_side_emit_with_ack(self, args: list[Any], ack: Ack) -> None:
@@ -799,7 +787,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         *,
         request_timeout: float = 5.0,
         heartbeat_interval: float = 5.0,

@@ -7,14 +7,11 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..engine.socket import Outgoing
 from ..socketio.packets import EVENT, Packet
-from .base import Adapter, BroadcastOptions, PersistedSession
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
+from .base import Adapter
+from .seam import BroadcastOptions, Host, PersistedSession
 
 __all__ = ["MemoryAdapter"]
 
@@ -38,7 +35,7 @@ class MemoryAdapter(Adapter):
     it missed.
     """
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: Host) -> None:
         super().__init__(nsp)
         recovery = nsp.server.recovery
         self._recovery = recovery
@@ -68,22 +65,13 @@ class MemoryAdapter(Adapter):
 
     def broadcast_local(self, packet: Packet, opts: BroadcastOptions) -> None:
         """Encode once, write the same bytes to every local recipient."""
-        messages = self.nsp.server.parser.encode(packet.type, packet.nsp, packet.data, packet.id)
-        first = messages[0]
-        if type(first) is str:
-            messages[0] = "4" + first
-        out = Outgoing(
-            messages, volatile=opts.flags.volatile, compress=opts.flags.compress is not False
+        flags = opts.flags
+        self.nsp.send_packet(
+            packet,
+            None if not opts.rooms and not opts.except_ else self.local_sids(opts),
+            flags.volatile,
+            flags.compress is not False,
         )
-        outgoing_hook = self.nsp._any_outgoing
-        if not opts.rooms and not opts.except_:
-            sockets: Any = self.nsp.sockets.values()
-        else:
-            sockets = self.local_sockets(opts)
-        for socket in sockets:
-            if socket._any_out is not None or outgoing_hook:
-                socket._notify_outgoing(packet.data)
-            socket.conn.write_outgoing(out)
 
     def broadcast_with_ack(
         self,
@@ -92,24 +80,11 @@ class MemoryAdapter(Adapter):
         client_count: Callable[[int], None],
         ack: Callable[[Any], None],
     ) -> int | None:
-        sockets = self.local_sockets(opts)
-        nsp = self.nsp
-        packet.id = nsp.next_ack_id()
-        messages = nsp.server.parser.encode(packet.type, packet.nsp, packet.data, packet.id)
-        if type(messages[0]) is str:
-            messages[0] = "4" + messages[0]
-        out = Outgoing(
-            messages, volatile=opts.flags.volatile, compress=opts.flags.compress is not False
+        flags = opts.flags
+        sent = self.nsp.send_packet_with_ack(
+            packet, self.local_sids(opts), ack, flags.volatile, flags.compress is not False
         )
-        count = 0
-        outgoing_hook = nsp._any_outgoing
-        for socket in sockets:
-            if socket._any_out is not None or outgoing_hook:
-                socket._notify_outgoing(packet.data)
-            if socket.conn.write_outgoing(out):
-                socket._register_ack(packet.id, ack, None, single=True)
-                count += 1
-        client_count(count)
+        client_count(sent)
         return None
 
     # ---------------------------------------------------------------- recovery

@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _json
 from .._extras import needs_extra
@@ -45,14 +45,11 @@ from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
 from .link import BrokerLink, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
+from .seam import Host
 
 with needs_extra("the PostgreSQL adapter", ("psycopg",), "postgres"):
     import psycopg
     from psycopg import sql
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.server import Server
 
 __all__ = ["PostgresAdapter", "PostgresAdapterFactory", "PostgresLink", "encode_notification"]
 
@@ -184,6 +181,7 @@ class PostgresLink(BrokerLink[Notification]):
         self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
         self._down_since: float | None = None
         self._deaf_since = 0.0
+        self._heard_at = 0.0  # the last sign of life of the listening connection
         self._announced = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
@@ -300,7 +298,8 @@ class PostgresLink(BrokerLink[Notification]):
                 self._hold("the listening connection is lost")
                 if self._down_since is None:
                     self._down_since = loop.time()
-                    self._deaf_since = time.time()
+                    # deaf from the last sign of life (a loaded process notices late)
+                    self._deaf_since = self._heard_at or time.time()
                     log.warning(
                         "PostgreSQL listening connection lost (%s: %s); local delivery goes "
                         "on, reconnecting",
@@ -337,8 +336,10 @@ class PostgresLink(BrokerLink[Notification]):
         loop = asyncio.get_running_loop()
         checked = loop.time()
         incoming = self._incoming
+        self._heard_at = time.time()  # listening (a round without notification proves nothing)
         while not self.closed:
             async for notify in conn.notifies(timeout=self.poll_interval):
+                self._heard_at = time.time()
                 incoming.put_nowait((notify.channel, notify.payload))
             if self.channels != self._listening:
                 await self._sync_listens(conn)
@@ -346,6 +347,7 @@ class PostgresLink(BrokerLink[Notification]):
             if now - checked >= self.health_check_interval:
                 checked = now
                 await asyncio.wait_for(conn.execute("SELECT 1"), self.query_timeout)
+                self._heard_at = time.time()
 
     async def _consume_loop(self) -> None:
         incoming = self._incoming
@@ -562,7 +564,7 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         link: PostgresLink,
         *,
         request_timeout: float = 5.0,
@@ -652,11 +654,11 @@ class PostgresAdapterFactory:
         self._link_options = link_options
         self._links = Links(lambda: PostgresLink(self.postgres, **self._link_options))
 
-    def link(self, server: Server) -> PostgresLink:
+    def link(self, server: object) -> PostgresLink:
         """The link of a server (made when first needed)."""
         return self._links.of(server)
 
-    def __call__(self, nsp: Namespace) -> PostgresAdapter:
+    def __call__(self, nsp: Host) -> PostgresAdapter:
         return PostgresAdapter(
             nsp,
             self.link(nsp.server),

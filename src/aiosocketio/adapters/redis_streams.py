@@ -40,7 +40,7 @@ import binascii
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _json
 from .._extras import needs_extra
@@ -56,7 +56,8 @@ from .cluster import (
     encode_packet,
 )
 from .link import BrokerLink, Links, LinkUser, Loop
-from .redis import RedisLink, RedisSource
+from .redis_link import RedisLink, RedisSource
+from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
     from redis.asyncio import ConnectionPool, Redis
@@ -65,10 +66,6 @@ with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.server import Server
 
 __all__ = [
     "RedisStreamsAdapter",
@@ -623,7 +620,7 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: Host,
         link: StreamsLink,
         *,
         channel_prefix: str = "socket.io",
@@ -973,11 +970,11 @@ class RedisStreamsAdapterFactory:
         }
         self._links = Links(lambda: StreamsLink(self.redis, **self._link_options))
 
-    def link(self, server: Server) -> StreamsLink:
+    def link(self, server: object) -> StreamsLink:
         """The link of a server (made when first needed)."""
         return self._links.of(server)
 
-    def __call__(self, nsp: Namespace) -> RedisStreamsAdapter:
+    def __call__(self, nsp: Host) -> RedisStreamsAdapter:
         return RedisStreamsAdapter(
             nsp,
             self.link(nsp.server),

@@ -35,11 +35,12 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .. import _json
+from .._tasks import spawn
 from ..errors import ProtocolError
 from ..socketio.packets import Packet, _deconstruct, _reconstruct, has_binary
 from ..workers.mesh import Mesh, Peer, check_limits
@@ -56,10 +57,7 @@ from .cluster import (
 )
 from .link import Links, LinkUser
 from .memory import MemoryAdapter
-
-if TYPE_CHECKING:
-    from ..server.namespace import Namespace
-    from ..server.server import Server
+from .seam import Host
 
 __all__ = [
     "WorkersAdapter",
@@ -336,7 +334,7 @@ class _AckBroadcast:
 class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
     """The adapter of one namespace in one worker (see the module docstring)."""
 
-    def __init__(self, nsp: Namespace, link: WorkersLink, *, request_timeout: float = 5.0) -> None:
+    def __init__(self, nsp: Host, link: WorkersLink, *, request_timeout: float = 5.0) -> None:
         super().__init__(nsp, request_timeout=request_timeout)
         self.link = link
         self.peer_of: dict[str, Peer] = {}
@@ -547,8 +545,6 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
         request_id, pid, offset = data.get("requestId"), data.get("pid"), data.get("offset")
         if not (isinstance(request_id, str) and isinstance(pid, str) and isinstance(offset, str)):
             return
-        from ..server.handlers import spawn
-
         spawn(self._answer_restore(uid, request_id, pid, offset), "restore_session answer")
 
     async def _answer_restore(self, uid: str, request_id: str, pid: str, offset: str) -> None:
@@ -614,11 +610,11 @@ class WorkersAdapterFactory:
         }
         self._links = Links(lambda: WorkersLink(self.slot, **self.mesh_options))
 
-    def link(self, server: Server) -> WorkersLink:
+    def link(self, server: object) -> WorkersLink:
         """The link of the server (made when first needed, and again once closed)."""
         return self._links.of(server)
 
-    def __call__(self, nsp: Namespace) -> WorkersAdapter:
+    def __call__(self, nsp: Host) -> WorkersAdapter:
         return WorkersAdapter(nsp, self.link(nsp.server), request_timeout=self.request_timeout)
 
 

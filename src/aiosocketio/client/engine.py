@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 from .. import _json
 from ..engineio.packets import MESSAGE, NOOP, OPEN, PING, PONG, UPGRADE
+from ..reasons import DisconnectReason
 from .cookies import CookieJar
 from .events import Emitter, TaskSet, log
 from .http import Target
@@ -203,7 +204,7 @@ class Engine(Emitter):
 
     def on_transport_close(self, transport: Transport, description: str) -> None:
         if transport is self.transport:
-            self._on_close("transport close", description)
+            self._on_close(DisconnectReason.TRANSPORT_CLOSE, description)
 
     def on_transport_drain(self, transport: Transport) -> None:
         if transport is not self.transport:
@@ -268,7 +269,7 @@ class Engine(Emitter):
         delay = self.ping_interval + self.ping_timeout
         loop = asyncio.get_running_loop()
         self._ping_deadline = loop.time() + delay
-        self._ping_timer = loop.call_later(delay, self._on_close, "ping timeout")
+        self._ping_timer = loop.call_later(delay, self._on_close, DisconnectReason.PING_TIMEOUT)
 
     def has_ping_expired(self) -> bool:
         """True once the server's ping is overdue (the session then closes soon)."""
@@ -277,7 +278,7 @@ class Engine(Emitter):
         loop = asyncio.get_running_loop()
         if loop.time() > self._ping_deadline:
             self._ping_deadline = 0
-            loop.call_soon(self._on_close, "ping timeout")
+            loop.call_soon(self._on_close, DisconnectReason.PING_TIMEOUT)
             return True
         return False
 
@@ -357,7 +358,7 @@ class Engine(Emitter):
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._force_close)
 
     def _force_close(self) -> None:
-        self._on_close("forced close")
+        self._on_close(DisconnectReason.FORCED_CLOSE)
 
     def _on_error(self, error: Exception) -> None:
         Engine.prior_websocket_success = False
@@ -373,7 +374,7 @@ class Engine(Emitter):
             self.open()
             return
         self._emit_error(error)
-        self._on_close("transport error", error)
+        self._on_close(DisconnectReason.TRANSPORT_ERROR, error)
 
     def _emit_error(self, error: Exception) -> None:
         if self.listener is not None:
@@ -391,7 +392,7 @@ class Engine(Emitter):
         transport = self.transport
         if transport is not None:
             transport.handler = None
-            if reason == "forced close":
+            if reason == DisconnectReason.FORCED_CLOSE:
                 transport.close()
             else:
                 transport.discard()

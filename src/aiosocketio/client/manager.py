@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ProtocolError
+from ..reasons import DisconnectReason
 from ..socketio.packets import Packet
 from ..socketio.parser import JSON_PARSER, Decoder, Parser
 from .backoff import Backoff
@@ -350,7 +351,7 @@ class Manager(Emitter):
                 packet = self._decoder.decode_binary(data)
         except ProtocolError as exc:
             log.debug("parse error: %s", exc)
-            self._on_close("parse error", exc)
+            self._on_close(DisconnectReason.PARSE_ERROR, exc)
             return
         if packet is not None:
             self._on_packet(packet)
@@ -408,7 +409,7 @@ class Manager(Emitter):
     def _close(self) -> None:
         self.skip_reconnect = True
         self._reconnecting = False
-        self._on_close("forced close")
+        self._on_close(DisconnectReason.FORCED_CLOSE)
 
     def disconnect(self) -> asyncio.Future[None]:
         """Close the connection for good (every socket is disconnected, no reconnection).

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import AckTimeout, ConnectionRefused, NotConnected, ProtocolError
+from ..reasons import DisconnectReason
 from ..socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -314,7 +315,7 @@ class Socket(Emitter):
             self._packet(Packet(DISCONNECT, self.nsp))
         self._destroy()
         if self.connected:
-            self._on_close("io client disconnect")
+            self._on_close(DisconnectReason.IO_CLIENT_DISCONNECT)
         self._settle_waiters(NotConnected("the socket was disconnected"))
         return self.io._when_closed()
 
@@ -616,7 +617,7 @@ class Socket(Emitter):
                 )
         elif kind == DISCONNECT:
             self._destroy()
-            self._on_close("io server disconnect")
+            self._on_close(DisconnectReason.IO_SERVER_DISCONNECT)
         elif kind == CONNECT_ERROR:
             self._destroy()
             data = packet.data

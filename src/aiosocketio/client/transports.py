@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 
 from ..engineio.packets import CLOSE, MESSAGE, OPEN, decode_packet, decode_payload, encode_packet
 from ..engineio.packets import encode_payload as _encode_payload
-from ..errors import AioSocketIOError, ProtocolError
+from ..errors import AioSocketIOError, ProtocolError, TransportError
 from ..ws.deflate import Deflate, client_offer, negotiate_client
 from ..ws.frames import (
     BINARY,
@@ -58,21 +58,6 @@ PROTOCOL = "4"
 CLOSE_TIMEOUT = 3.0
 HIGH_WATER = 1024 * 1024
 """Bytes waiting in a WebSocket's socket buffer beyond which the transport is not writable."""
-
-
-class TransportError(AioSocketIOError):
-    """A transport failed (Node: ``TransportError``). ``description`` is the cause: an
-    exception, or the HTTP status of a refused request."""
-
-    def __init__(self, message: str, description: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.description = description
-
-    def __str__(self) -> str:
-        if self.description is None:
-            return self.message
-        return f"{self.message} ({self.description})"
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..reasons import DisconnectReason
 from ..server.handlers import spawn
 
 __all__ = [
@@ -22,21 +23,21 @@ __all__ = [
 ]
 
 # Node's disconnect reasons (aiosocketio's) -> python-socketio's
-REASONS = {
-    "client namespace disconnect": "client disconnect",
-    "io client disconnect": "client disconnect",
-    "server namespace disconnect": "server disconnect",
-    "io server disconnect": "server disconnect",
-    "forced close": "server disconnect",
-    "server shutting down": "server disconnect",
-    "forced server close": "server disconnect",
-    "parse error": "transport error",
+REASONS: dict[str, str] = {
+    DisconnectReason.CLIENT_NAMESPACE_DISCONNECT: "client disconnect",
+    DisconnectReason.IO_CLIENT_DISCONNECT: "client disconnect",
+    DisconnectReason.SERVER_NAMESPACE_DISCONNECT: "server disconnect",
+    DisconnectReason.IO_SERVER_DISCONNECT: "server disconnect",
+    DisconnectReason.FORCED_CLOSE: "server disconnect",
+    DisconnectReason.SERVER_SHUTTING_DOWN: "server disconnect",
+    DisconnectReason.FORCED_SERVER_CLOSE: "server disconnect",
+    DisconnectReason.PARSE_ERROR: "transport error",  # python-socketio's name
 }
 
 
 def reason(native: str) -> str:
     """python-socketio's name for a disconnect reason."""
-    return REASONS.get(native, native)
+    return REASONS.get(native, str(native))
 
 
 def as_args(data: Any) -> tuple[Any, ...]:

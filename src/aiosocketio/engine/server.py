@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from ..engineio.session import EngineConfig, Session
 from ..engineio.session_v3 import SessionV3
+from ..reasons import DisconnectReason
 from .http import (
     BAD_HANDSHAKE_METHOD,
     BAD_REQUEST,
@@ -244,7 +245,7 @@ class EngineServer:
             self.on_connection(esock)
         except Exception:
             log.exception("error in connection handler")
-            esock.close("forced close")
+            esock.close(DisconnectReason.FORCED_CLOSE)
 
     def _new_sid(self, request: Request) -> str | None:
         generate = self.generate_id
@@ -529,7 +530,7 @@ class EngineServer:
 
     def close_all(self) -> None:
         for esock in list(self.sessions.values()):
-            esock.close("forced server close")
+            esock.close(DisconnectReason.FORCED_SERVER_CLOSE)
 
 
 _STATUS = {FORBIDDEN: 403, TOO_MANY_CONNECTIONS: 503}

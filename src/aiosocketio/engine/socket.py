@@ -9,9 +9,11 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..engineio.outgoing import Outgoing
 from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload, encode_payload
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
+from ..reasons import DisconnectReason
 from .http import BAD_REQUEST, Request, Responder, compress_body
 
 if TYPE_CHECKING:
@@ -28,29 +30,6 @@ CONN_EVENTS = frozenset(("packet", "packetCreate", "heartbeat", "upgrading", "up
 """The events of :meth:`EngineSocket.on` (Node's names)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Outgoing:
-    """Engine.IO packets encoded once and written to many sessions (a broadcast).
-
-    ``packets`` are encoded Engine.IO packets: ``str`` text packets with their type digit,
-    ``bytes`` binary messages. ``frame`` caches their WebSocket framing for front doors that
-    write raw frames, so that a broadcast is framed once for all its recipients.
-    """
-
-    __slots__ = ("compress", "frame", "packets", "size", "variants", "volatile")
-
-    def __init__(
-        self, packets: list[str | bytes], *, volatile: bool = False, compress: bool = True
-    ) -> None:
-        self.packets = packets
-        self.volatile = volatile
-        self.compress = compress  # False: never per-message deflated (Node: compress(false))
-        self.frame: bytes | None = None
-        self.size = sum(len(p) for p in packets)
-        # ``variants`` (unset until needed: v4 broadcasts never pay for it) caches the same
-        # packets framed for other protocols, such as Engine.IO v3 on WebSocket
-        self.variants: dict[str, Outgoing]
 
 
 class WebSocketConnection(Protocol):
@@ -267,7 +246,7 @@ class EngineSocket:
     def _buffered(self) -> None:
         if self._buffer_size > self.server.max_buffer_size:
             log.info("session %s: write buffer over limit, closing", self.sid)
-            self._terminate("transport error", "write buffer over limit")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "write buffer over limit")
             return
         if self._poll is not None and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_poll)
@@ -277,7 +256,7 @@ class EngineSocket:
         """A long-polling GET."""
         if self._poll is not None:
             self.server.respond_error(request, responder, BAD_REQUEST, 400)
-            self._terminate("transport error", "overlap from client")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "overlap from client")
             return
         self._poll = responder
         self._poll_request = request  # its answer's headers depend on it, as in Node
@@ -293,7 +272,7 @@ class EngineSocket:
         """The front door saw the client go away while its GET was pending."""
         if self._poll is responder:
             self._poll = None
-            self._terminate("transport error", "poll connection closed prematurely")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "poll connection closed prematurely")
 
     def _flush_poll(self) -> None:
         self._flush_handle = None
@@ -344,17 +323,17 @@ class EngineSocket:
         server = self.server
         if self._held is not None:  # a second POST while the first is unanswered
             server.respond_error(request, responder, BAD_REQUEST, 400)
-            self._terminate("transport error", "overlap from client")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "overlap from client")
             return
         try:
             packets = self._decode_post(request)
         except _InvalidContent:
             server.respond_error(request, responder, BAD_REQUEST, 400)
-            self._terminate("transport error", "invalid content")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "invalid content")
             return
         except (UnicodeDecodeError, ProtocolError):
             server.respond_error(request, responder, BAD_REQUEST, 400)
-            self._terminate("parse error", "invalid payload")
+            self._terminate(DisconnectReason.PARSE_ERROR, "invalid payload")
             return
         headers = [("Content-Type", "text/html"), ("Content-Length", "2")]
         headers.append(("Cache-Control", "no-store"))
@@ -409,7 +388,7 @@ class EngineSocket:
             try:
                 kind, payload = decode_packet(data)
             except ProtocolError:
-                self._terminate("parse error", "invalid packet")
+                self._terminate(DisconnectReason.PARSE_ERROR, "invalid packet")
                 return
             self._receive(kind, payload)
         elif self.handler is not None:
@@ -418,13 +397,15 @@ class EngineSocket:
     def on_ws_close(self, error: bool = False) -> None:
         """The session's WebSocket closed (by the peer or the network)."""
         self.ws = None
-        self._terminate("transport error" if error else "transport close", None)
+        self._terminate(
+            DisconnectReason.TRANSPORT_ERROR if error else DisconnectReason.TRANSPORT_CLOSE, None
+        )
 
     def _receive(self, kind: int, data: str | bytes) -> None:
         try:
             action = self.session.receive(kind, data, asyncio.get_running_loop().time())
         except ProtocolError as exc:
-            self._terminate("parse error", str(exc))
+            self._terminate(DisconnectReason.PARSE_ERROR, str(exc))
             return
         if action is Action.MESSAGE:
             if self.handler is not None:
@@ -438,7 +419,7 @@ class EngineSocket:
             poll, self._poll = self._poll, None
             if poll is not None:
                 self._respond_poll(poll, _NOOP)
-            self._terminate("transport close", None)
+            self._terminate(DisconnectReason.TRANSPORT_CLOSE, None)
 
     # ------------------------------------------------------------------ upgrade
     def start_upgrade(self, conn: WebSocketConnection, request: Request | None = None) -> None:
@@ -516,7 +497,7 @@ class EngineSocket:
             if action is Action.SEND_PING:
                 self.write_text("2")
             elif action is Action.PING_TIMEOUT:
-                self._terminate("ping timeout", None)
+                self._terminate(DisconnectReason.PING_TIMEOUT, None)
                 return
             elif action is Action.UPGRADE_TIMEOUT:
                 conn, self._upgrade = self._upgrade, None
@@ -526,7 +507,7 @@ class EngineSocket:
         self.arm_timer()
 
     # ------------------------------------------------------------------ closing
-    def close(self, reason: str = "forced close") -> None:
+    def close(self, reason: str = DisconnectReason.FORCED_CLOSE) -> None:
         """Close the session from the server side, after writing what is buffered."""
         if self.session.state is State.CLOSED or self._closing:
             return
@@ -546,7 +527,7 @@ class EngineSocket:
             self._timer = loop.call_later(self.server.config.ping_timeout, self._finish_close)
 
     def _finish_close(self) -> None:
-        self._terminate("forced close", None)
+        self._terminate(DisconnectReason.FORCED_CLOSE, None)
 
     def _terminate(self, reason: str, description: str | None) -> None:
         session = self.session
@@ -571,7 +552,7 @@ class EngineSocket:
         for conn in (self.ws, self._upgrade):
             if conn is not None:
                 conn.receiver = None
-                conn.close(None if reason == "forced close" else 1000)
+                conn.close(None if reason == DisconnectReason.FORCED_CLOSE else 1000)
         self.ws = self._upgrade = None
         self._notify_close(reason, description)
 
@@ -589,7 +570,15 @@ class EngineSocket:
 
 class _ObservedEngineSocket(EngineSocket):
     """A session someone listens to: the same, plus its ``packet``, ``packetCreate`` and
-    ``heartbeat`` events."""
+    ``heartbeat`` events.
+
+    Why a class swap (``self.__class__ = ...`` in ``_add``) rather than an ``if`` in each
+    write: the write paths run for every packet of every session, and listeners on a session
+    are rare (the admin UI, ``conn.on("packet")`` for debugging). The swap makes the common
+    session pay nothing at all, and it happens once, on the first listener, never back. The
+    subclass adds no slots, so the instance's layout is the same (CPython allows the swap
+    only then).
+    """
 
     __slots__ = ()
 

@@ -20,6 +20,7 @@ from ..engineio import payload_v3
 from ..engineio.packets import PING, PONG, Packet
 from ..engineio.session import Action
 from ..errors import ProtocolError
+from ..reasons import DisconnectReason
 from .socket import POLL_HEADERS_TEXT, EngineSocket, Outgoing, _ObservedEngineSocket
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class EngineSocketV3(EngineSocket):
             out = _framed_v3(out, self._ws_base64)
         return super().write_outgoing(out)
 
-    def close(self, reason: str = "forced close") -> None:
+    def close(self, reason: str = DisconnectReason.FORCED_CLOSE) -> None:
         # as Node: a close that waits for the next GET answers it with a noop, then the close
         if not self._closing and not self.closed:
             waiting = self._poll is None or bool(self._buffer)
@@ -104,7 +105,7 @@ class EngineSocketV3(EngineSocket):
         try:
             kind, payload = payload_v3.decode_packet(data)
         except ProtocolError:
-            self._terminate("parse error", "invalid packet")
+            self._terminate(DisconnectReason.PARSE_ERROR, "invalid packet")
             return
         self._receive(kind, payload)
 
@@ -117,7 +118,7 @@ class EngineSocketV3(EngineSocket):
             return
         if kind == PONG:
             # as Node: a transport error (the client broke the heartbeat's direction)
-            self._terminate("transport error", "invalid heartbeat direction")
+            self._terminate(DisconnectReason.TRANSPORT_ERROR, "invalid heartbeat direction")
             return
         super()._receive(kind, data)
 

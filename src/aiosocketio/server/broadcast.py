@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions
+from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions
 from ..errors import BroadcastAckError, ClusterError
 from ..socketio.packets import EVENT, RESERVED_EVENTS, Packet
 

@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
+from ..reasons import DisconnectReason
 from ..socketio.packets import CONNECT, CONNECT_ERROR
 from .handlers import spawn
 
@@ -26,7 +27,7 @@ class Client:
 
     __slots__ = ("_paused", "_pending", "_timer", "conn", "connecting", "decoder", "nsps", "server")
 
-    invalid_packet_reason = "parse error"
+    invalid_packet_reason = DisconnectReason.PARSE_ERROR
     """The disconnect reason when the client sends a packet that is invalid, or not allowed
     in the connection's state."""
 
@@ -166,21 +167,21 @@ class Client:
         self._timer = None
         if not self.nsps:
             log.debug("no namespace joined in time by %s, closing", self.conn.sid)
-            self.close("forced close")
+            self.close(DisconnectReason.FORCED_CLOSE)
 
     # ------------------------------------------------------------------ closing
     def disconnect_all(self) -> None:
         """Disconnect every namespace, then close the connection (``socket.disconnect(True)``)."""
         for socket in list(self.nsps.values()):
             socket.disconnect()
-        self.close("forced close")
+        self.close(DisconnectReason.FORCED_CLOSE)
 
     def close_with_error(self) -> None:
         """A packet that is not allowed in the connection's state: close everything."""
         log.info("invalid packet from %s, closing", self.conn.sid)
         self.close(self.invalid_packet_reason)
 
-    def close(self, reason: str = "forced close") -> None:
+    def close(self, reason: str = DisconnectReason.FORCED_CLOSE) -> None:
         conn = self.conn
         if conn.closed:
             return

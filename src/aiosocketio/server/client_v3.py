@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..reasons import DisconnectReason
 from ..socketio.packets_v4 import DecoderV4, refusal_payload
 from .client import Client
 
@@ -23,7 +24,7 @@ class ClientV3(Client):
     __slots__ = ()
 
     # as socket.io 4.8 with a v3 client: the connection is closed, as by the server
-    invalid_packet_reason = "forced close"
+    invalid_packet_reason = DisconnectReason.FORCED_CLOSE
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         super().__init__(server, conn)

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .._tasks import spawn
+
 __all__ = ["Listener", "ack_args", "run_handler", "spawn"]
 
 log = logging.getLogger("aiosocketio.server")
-
-_background: set[asyncio.Task[Any]] = set()
 
 # results that cannot be awaitable, checked before the slower inspect.isawaitable
 _PLAIN_RESULTS = frozenset((type(None), tuple, list, dict, str, int, float, bool, bytes))
@@ -58,22 +58,6 @@ def ack_args(result: Any) -> tuple[Any, ...]:
     if type(result) is tuple:
         return result
     return (result,)
-
-
-def spawn(coro: Any, what: str) -> asyncio.Task[Any]:
-    """Run a coroutine in the background, keeping a reference and logging its failure."""
-    task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-    _background.add(task)
-    task.add_done_callback(_done)
-    task.set_name(what)
-    return task
-
-
-def _done(task: asyncio.Task[Any]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        log.error("error in %s", task.get_name(), exc_info=exc)
 
 
 def run_handler(

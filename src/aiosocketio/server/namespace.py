@@ -9,11 +9,13 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..adapters.base import Adapter, BroadcastOptions, PersistedSession
+from ..adapters.base import Adapter
+from ..adapters.seam import BroadcastOptions, PersistedSession
 from ..errors import ConnectionRefused
 from ..socketio.packets import CONNECT_ERROR, RESERVED_EVENTS, Packet
 from .broadcast import BroadcastOperator
 from .handlers import Listener, run_handler, spawn
+from .sink import AdapterSeam
 from .socket import Socket
 
 if TYPE_CHECKING:
@@ -29,8 +31,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 NamespaceCheck = Callable[[str, dict[str, Any]], "bool | Awaitable[bool]"]
 
 
-class Namespace:
-    """A namespace (Node: ``Namespace``). Broadcast operators start here."""
+class Namespace(AdapterSeam):
+    """A namespace (Node: ``Namespace``). Broadcast operators start here.
+
+    It is also what its adapter sees of the server (:class:`~aiosocketio.adapters.seam.Host`,
+    implemented by :class:`~aiosocketio.server.sink.AdapterSeam`)."""
 
     def __init__(self, server: Server, name: str) -> None:
         self.name = name
@@ -194,13 +199,15 @@ class Namespace:
         self.server_side_emit(event, *args, callback=done)
         return await future
 
-    def _on_server_side_emit(self, args: list[Any], ack: Callable[..., None] | None) -> None:
+    def receive_server_side_emit(self, args: list[Any], ack: Callable[..., None] | None) -> None:
         """Called by cluster adapters for an event from another server."""
         if not args:
             return
         for listener in self._server_side_handlers.get(args[0], ()):
             run_handler(listener, list(args[1:]), ack, "server-side handler of", args[0])
             ack = None
+
+    _on_server_side_emit = receive_server_side_emit
 
     # ------------------------------------------------------------------ connecting
     def _add(self, client: Client, auth: dict[str, Any]) -> None:

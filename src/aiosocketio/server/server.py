@@ -12,7 +12,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
@@ -20,8 +19,9 @@ from ..adapters.memory import MemoryAdapter
 from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
+from ..reasons import DisconnectReason
 from ..socketio.parser import JSON_PARSER, Parser
-from ..static import find_static
+from ..static import find_static, serve_static
 from ..workers import WORKERS_DIR_ENV
 from ..workers.detect import SiblingCheck
 from .broadcast import BroadcastOperator
@@ -511,13 +511,7 @@ class Server:
                     result = other(request)
                     return await result if inspect.isawaitable(result) else result
                 return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
-            filename, content_type = found
-            try:
-                body = await asyncio.to_thread(Path(filename).read_bytes)
-            except OSError:
-                return 404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found"
-            headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-            return 200, headers, b"" if request.method == "HEAD" else body
+            return await serve_static(request.method, found)
 
         return fallback
 
@@ -583,7 +577,7 @@ class Server:
         """Disconnect every socket ("server shutting down") and stop serving."""
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down", None)
+                socket._on_close(DisconnectReason.SERVER_SHUTTING_DOWN, None)
         self.engine.close_all()
         if self._standalone is not None:
             standalone, self._standalone = self._standalone, None

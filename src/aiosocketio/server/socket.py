@@ -10,10 +10,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
+from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions, PersistedSession
 from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
-from ..socketio.packets import ACK, DISCONNECT, EVENT, RESERVED_EVENTS, Packet
+from ..reasons import RECOVERABLE, DisconnectReason
+from ..socketio.packets import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    DISCONNECT,
+    EVENT,
+    RESERVED_EVENTS,
+    Packet,
+)
 from .broadcast import BroadcastOperator
 from .handlers import Listener, run_handler, spawn
 
@@ -29,16 +38,6 @@ log = logging.getLogger("aiosocketio.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-RECOVERABLE_REASONS = frozenset(
-    (
-        "transport error",
-        "transport close",
-        "forced close",
-        "ping timeout",
-        "server shutting down",
-        "forced server close",
-    )
-)
 
 # how a pending acknowledgement delivers its arguments
 _PLAIN = 0  # callback(*args)
@@ -465,12 +464,12 @@ class Socket:
     # ------------------------------------------------------------------ receiving
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
-        if kind == EVENT or kind == 5:
+        if kind in (EVENT, BINARY_EVENT):
             self._on_event(packet.data, packet.id)
-        elif kind == ACK or kind == 6:
+        elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == DISCONNECT:
-            self._on_close("client namespace disconnect", None)
+            self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT, None)
         else:  # CONNECT_ERROR or CONNECT from a client: not allowed
             self.client.close_with_error()
 
@@ -611,14 +610,14 @@ class Socket:
             self.client.disconnect_all()
         else:
             self._send(DISCONNECT, None)
-            self._on_close("server namespace disconnect", None)
+            self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT, None)
 
     def _on_close(self, reason: str, description: str | None) -> None:
         if not self.connected:
             return
         self._emit_local("disconnecting", reason)
         nsp = self.nsp
-        if nsp.server.recovery is not None and reason in RECOVERABLE_REASONS and self.pid:
+        if nsp.server.recovery is not None and reason in RECOVERABLE and self.pid:
             nsp.adapter.persist_session(
                 PersistedSession(self.id, self.pid, sorted(self.rooms), self._data)
             )

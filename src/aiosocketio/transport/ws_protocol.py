@@ -33,7 +33,7 @@ from ..ws.frames import (
 )
 
 if TYPE_CHECKING:
-    from ..engine.socket import Outgoing
+    from ..engineio.outgoing import Outgoing
 
 __all__ = ["WebSocketProtocol"]
 

@@ -237,7 +237,7 @@ class Supervisor:
         return self.exit_code
 
     def _print(self, line: str) -> None:
-        from ..cli_connect import console
+        from ..cli.common import console
 
         console.line(line)
 

@@ -2,8 +2,10 @@
 
     aiosocketio serve [--app MODULE:ATTRIBUTE] [--host H] [--port P] ...
     aiosocketio connect URL [--emit EVENT [--data JSON] [--ack]] [--listen N] [--wait S] ...
+    aiosocketio bench URL [--scenario echo|listen|churn] [--clients N] [--rate R] ...
 
-See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli_connect`.
+See ``docs/cli.md``; ``connect`` lives in :mod:`aiosocketio.cli.connect`, ``bench`` in
+:mod:`aiosocketio.loadtest`.
 """
 
 from __future__ import annotations
@@ -21,23 +23,23 @@ from collections.abc import Coroutine, Sequence
 from importlib import metadata
 from typing import Any
 
-from .asgi import ASGIApp
-from .cli_connect import (
+from ..asgi import ASGIApp
+from ..loadtest import add_bench_parser, run_bench
+from ..server.running import ListenError, listening_lines, stop_on_signals
+from ..server.server import Server
+from ..workers.supervisor import Supervisor, workers_arg
+from .common import (
     EXIT_CONNECT,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
     TRANSPORT_NAMES,
     ConsoleHandler,
-    add_connect_parser,
     console,
     positive_float,
-    run_connect,
     transports_arg,
 )
-from .server.running import ListenError, listening_lines, stop_on_signals
-from .server.server import Server
-from .workers.supervisor import Supervisor, workers_arg
+from .connect import add_connect_parser, run_connect
 
 __all__ = ["EXIT_CONNECT", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -83,9 +85,10 @@ MAIN_EPILOG = """\
 
 exit codes:
   0  success
-  1  runtime error (connect: refused by the server, or disconnected)
+  1  runtime error (connect: refused by the server, or disconnected; bench: errors or
+     losses)
   2  usage error
-  3  connect: could not connect, or timed out"""
+  3  connect, bench: could not connect, or timed out"""
 
 
 class _AppError(Exception):
@@ -186,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(serve)
     add_connect_parser(sub, _common)
+    add_bench_parser(sub, _common)
     return parser
 
 
@@ -194,7 +198,7 @@ def _version() -> str:
     try:
         return metadata.version("aiosocketio")
     except metadata.PackageNotFoundError:
-        from . import __version__
+        from .. import __version__
 
         return __version__
 
@@ -415,7 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.log_level, args.quiet)
     if args.command == "serve" and args.workers is not None:
         return _supervise(args)
-    runner = _serve(args) if args.command == "serve" else run_connect(args)
+    if args.command == "serve":
+        runner = _serve(args)
+    elif args.command == "bench":
+        runner = run_bench(args, _version())
+    else:
+        runner = run_connect(args)
     try:
         return _run(runner)
     except KeyboardInterrupt:

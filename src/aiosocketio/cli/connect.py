@@ -1,8 +1,5 @@
 """``python -m aiosocketio connect URL``: an interactive Socket.IO client (wscat for Socket.IO).
 
-Also home of what both sub-commands share: the exit codes, the console that keeps a prompt
-or a status line at the bottom of a terminal, and the logging handler that writes through it.
-
 Command syntax (one command a line, from the terminal or from a pipe)::
 
     EVENT [ARG ...]          emit EVENT; each ARG is one JSON value: chat "hello" {"a":1}
@@ -20,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
 import contextlib
 import functools
 import json
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -34,202 +28,32 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
-from .client.manager import Manager, parse_url
-from .client.socket import Socket
-from .client.transports import TransportError
-from .errors import AioSocketIOError, ConnectionRefused
-
-__all__ = [
-    "EXIT_CONNECT",
-    "EXIT_ERROR",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "TRANSPORT_NAMES",
-    "Command",
-    "Console",
-    "ConsoleHandler",
-    "add_connect_parser",
-    "console",
-    "format_value",
-    "parse_command",
-    "parse_json",
-    "positive_float",
-    "run_connect",
-    "transports_arg",
-]
+from ..client.manager import Manager, parse_url
+from ..client.socket import Socket
+from ..client.transports import TransportError
+from ..errors import AioSocketIOError, ConnectionRefused
+from .common import (
+    EXIT_CONNECT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    JSON_DECODER,
+    TRANSPORT_NAMES,
+    JSONArg,
+    add_connection_options,
+    console,
+    event_token,
+    format_value,
+    json_values,
+    positive_float,
+    positive_int,
+)
 
 log = logging.getLogger("aiosocketio.cli")
 
-EXIT_OK = 0
-"""Success: the session ended normally, the ack or the events came."""
-EXIT_ERROR = 1
-"""Runtime error: refused by the server, disconnected, interrupted before completion."""
-EXIT_USAGE = 2
-"""Usage error: bad option or value (or a bad command in piped input)."""
-EXIT_CONNECT = 3
-"""Could not connect (unreachable, handshake failed) or timed out."""
-
 T = TypeVar("T")
-
-TRANSPORT_NAMES = ("polling", "websocket")
-
-
-# ---------------------------------------------------------------------- console
-class Console:
-    """Writes whole lines; on a terminal, keeps one "sticky" line (a prompt or a status) at
-    the bottom, erased before each line and drawn again after it."""
-
-    def __init__(self) -> None:
-        self._sticky: Callable[[], str] | None = None
-        self._sticky_stream: TextIO | None = None
-        self._lock = threading.Lock()
-        self.on_broken_pipe: Callable[[], None] | None = None
-
-    def set_sticky(self, stream: TextIO | None, render: Callable[[], str] | None) -> None:
-        """Keep ``render()`` at the bottom of ``stream`` (a terminal); None removes it."""
-        with self._lock:
-            self._erase()
-            if stream is None or render is None:
-                self._sticky = self._sticky_stream = None
-                return
-            self._sticky, self._sticky_stream = render, stream
-            self._erase()
-            self._draw()
-
-    def redraw(self) -> None:
-        with self._lock:
-            self._erase()
-            self._draw()
-
-    def line(self, text: str, stream: TextIO | None = None) -> None:
-        """Write one line (stdout by default) above the sticky line."""
-        out = stream if stream is not None else sys.stdout
-        with self._lock:
-            self._erase()
-            try:
-                out.write(text + "\n")
-                out.flush()
-            except BrokenPipeError:
-                if out is not sys.stdout:
-                    raise
-                # the reader left (``| head -1``): write no more, and say so once
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-                if self.on_broken_pipe is not None:
-                    self.on_broken_pipe()
-            finally:
-                self._draw()
-
-    def _erase(self) -> None:
-        if self._sticky_stream is not None:
-            self._sticky_stream.write("\r\x1b[K")
-            self._sticky_stream.flush()
-
-    def _draw(self) -> None:
-        if self._sticky_stream is not None and self._sticky is not None:
-            self._sticky_stream.write(self._sticky())
-            self._sticky_stream.flush()
-
-
-console = Console()
-
-
-class ConsoleHandler(logging.Handler):
-    """Log records to stderr through the console (so they do not break a prompt)."""
-
-    def __init__(self, target: Console) -> None:
-        super().__init__()
-        self.console = target
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.console.line(self.format(record), sys.stderr)
-        except Exception:
-            self.handleError(record)
-
-
-# ---------------------------------------------------------------------- JSON values
-_DECODER = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def format_value(value: Any, *, binary: str = "size") -> str:
-    """Compact JSON, as JSON.stringify writes it; bytes as ``<N bytes>`` (binary="size") or
-    ``{"$binary":"<base64>"}`` (binary="base64", which keeps the output valid JSON)."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        if binary == "size":
-            return f"<{len(data)} bytes>"
-        return '{"$binary":' + json.dumps(base64.b64encode(data).decode("ascii")) + "}"
-    if isinstance(value, dict):
-        items = (
-            json.dumps(str(key), ensure_ascii=False) + ":" + format_value(item, binary=binary)
-            for key, item in value.items()
-        )
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(format_value(item, binary=binary) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _binary_in(value: Any) -> Any:
-    """``{"$binary": "<base64>"}`` objects (at any depth) become bytes."""
-    if isinstance(value, dict):
-        if len(value) == 1 and "$binary" in value:
-            encoded = value["$binary"]
-            if not isinstance(encoded, str):
-                raise ValueError('"$binary" takes a base64 string')
-            try:
-                return base64.b64decode(encoded, validate=True)
-            except binascii.Error as exc:
-                raise ValueError(f"bad base64 in $binary: {exc}") from None
-        return {key: _binary_in(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_binary_in(item) for item in value]
-    return value
-
-
-def parse_json(text: str) -> Any:
-    """One JSON value (with ``$binary`` objects as bytes); ValueError otherwise."""
-    values = _json_values(text)
-    if len(values) != 1:
-        raise ValueError("expected exactly one JSON value")
-    return values[0]
-
-
-def _json_values(text: str) -> list[Any]:
-    """JSON values separated by whitespace: ``"hello" {"a":1} 3``."""
-    values: list[Any] = []
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos].isspace():
-            pos += 1
-        if pos == end:
-            return values
-        try:
-            value, stop = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"bad JSON at {_excerpt(text, pos)}: {exc.msg}") from None
-        if stop < end and not text[stop].isspace():
-            raise ValueError(f"bad JSON at {_excerpt(text, stop)}: separate values with spaces")
-        values.append(_binary_in(value))
-        pos = stop
-
-
-def _excerpt(text: str, pos: int) -> str:
-    rest = text[pos:]
-    return repr(rest if len(rest) <= 20 else rest[:20] + "...")
-
-
-def _event_token(event: str) -> str:
-    """An event name as commands write it: bare when it can be, else a JSON string."""
-    if event and not event.startswith(('"', "/", "#")) and not any(c.isspace() for c in event):
-        return event
-    return json.dumps(event, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------------- commands
@@ -296,7 +120,7 @@ def _event_and_args(text: str) -> tuple[str, list[Any]]:
         raise ValueError("an event name is missing")
     if text.startswith('"'):
         try:
-            event, stop = _DECODER.raw_decode(text)
+            event, stop = JSON_DECODER.raw_decode(text)
         except json.JSONDecodeError:
             raise ValueError("bad quoted event name") from None
         if not isinstance(event, str):
@@ -309,78 +133,7 @@ def _event_and_args(text: str) -> tuple[str, list[Any]]:
         event, rest = parts[0], parts[1] if len(parts) > 1 else ""
     if not event:
         raise ValueError("an event name is missing")
-    return event, _json_values(rest)
-
-
-# ---------------------------------------------------------------------- options
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = parse_json(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object")
-    return value
-
-
-class _JSONArg:
-    """argparse type: one JSON value (keeps the value apart from argparse's None)."""
-
-    __name__ = "JSON"
-
-    def __call__(self, text: str) -> list[Any]:
-        try:
-            return [parse_json(text)]
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    name = name.strip()
-    if not sep or not name or any(c.isspace() for c in name):
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
-    return name, value.strip()
-
-
-def _query(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key, value
-
-
-def transports_arg(text: str) -> list[str]:
-    """argparse type: ``polling,websocket``."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("no transport given")
-    for name in names:
-        if name not in TRANSPORT_NAMES:
-            raise argparse.ArgumentTypeError(
-                f"unknown transport {name!r} (choose from {', '.join(TRANSPORT_NAMES)})"
-            )
-    return names
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
+    return event, json_values(rest)
 
 
 EXIT_CODES_HELP = """\
@@ -429,41 +182,10 @@ def add_connect_parser(
     parser.add_argument(
         "-n", "--namespace", help="namespace to join (default: the URL's path, or /)"
     )
-    parser.add_argument(
-        "--auth", type=_json_object, metavar="JSON", help="auth payload (a JSON object)"
-    )
-    parser.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        type=_header,
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="extra HTTP header (repeatable)",
-    )
-    parser.add_argument(
-        "--query",
-        action="append",
-        type=_query,
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra query parameter of the handshake (repeatable)",
-    )
-    parser.add_argument(
-        "--transports",
-        type=transports_arg,
-        default=list(TRANSPORT_NAMES),
-        metavar="LIST",
-        help="comma-separated transports in order of use (default: polling,websocket)",
-    )
-    parser.add_argument(
-        "-k",
-        "--insecure",
-        action="store_true",
-        help="https/wss: do not check the server's certificate",
-    )
-    parser.add_argument(
-        "--path", default="/socket.io", help="Engine.IO path of the server (default: %(default)s)"
+    add_connection_options(
+        parser,
+        transports=list(TRANSPORT_NAMES),
+        transports_help="comma-separated transports in order of use (default: polling,websocket)",
     )
     parser.add_argument(
         "-t",
@@ -481,7 +203,7 @@ def add_connect_parser(
         "-d",
         "--data",
         action="extend",
-        type=_JSONArg(),
+        type=JSONArg(),
         default=[],
         metavar="JSON",
         help="one argument of --emit, as JSON (repeat for several arguments)",
@@ -493,7 +215,7 @@ def add_connect_parser(
         help="ask for an acknowledgement and print its arguments as a JSON array",
     )
     group.add_argument(
-        "-l", "--listen", type=_positive_int, metavar="N", help="print the first N events, exit"
+        "-l", "--listen", type=positive_int, metavar="N", help="print the first N events, exit"
     )
     group.add_argument(
         "-w",
@@ -628,7 +350,7 @@ class Session:
             if limit is not None and self.printed >= limit:
                 self.listen_done.set()
         else:
-            parts = ["<", self.nsp, _event_token(event)]
+            parts = ["<", self.nsp, event_token(event)]
             parts.extend(format_value(arg) for arg in args)
             console.line(" ".join(parts))
 
