@@ -465,20 +465,18 @@ class Socket:
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind in (EVENT, BINARY_EVENT):
-            self._on_event(packet.data, packet.id)
+            id = packet.id
+            ack = self._make_ack(id) if id is not None else None
+            if self._middlewares is not None:
+                self._through_middlewares(packet.data, ack)
+            else:
+                self._dispatch(packet.data, ack)
         elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT, None)
         else:  # CONNECT_ERROR or CONNECT from a client: not allowed
             self.client.close_with_error()
-
-    def _on_event(self, data: list[Any], id: int | None) -> None:
-        ack = self._make_ack(id) if id is not None else None
-        if self._middlewares is not None:
-            self._through_middlewares(data, ack)
-        else:
-            self._dispatch(data, ack)
 
     def _dispatch(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]
