@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from .._extras import needs_extra
-from .._tasks import spawn
+from ..runtime import spawn
 from .base import Adapter, ClusterError
 from .cluster import dumps
 from .link import BrokerLink, Links, Loop

@@ -14,6 +14,7 @@ from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
+from ..runtime import Listeners
 from .http import BAD_REQUEST, Request, Responder, compress_body
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class EngineSocket:
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
-        self._listeners: dict[str, list[tuple[Callable[..., Any], bool]]] | None = None
+        self._listeners: Listeners | None = None
 
     # ------------------------------------------------------------------ events
     def on(self, event: str, handler: F | None = None) -> Any:
@@ -114,9 +115,8 @@ class EngineSocket:
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove a listener of ``event`` (all of them without ``handler``)."""
-        listeners = (self._listeners or {}).get(event)
-        if listeners:
-            listeners[:] = [] if handler is None else [x for x in listeners if x[0] != handler]
+        if self._listeners is not None:
+            self._listeners.remove(event, handler)
 
     def _add(self, event: str, handler: F | None, once: bool) -> Any:
         if event not in CONN_EVENTS:
@@ -124,25 +124,17 @@ class EngineSocket:
 
         def register(func: F) -> F:
             if self._listeners is None:
-                self._listeners = {}
+                self._listeners = Listeners()
                 # from now on the packet paths report to the listeners; the others pay nothing
                 self.__class__ = self._observed_class()
-            self._listeners.setdefault(event, []).append((func, once))
+            self._listeners.add(event, func, once)
             return func
 
         return register if handler is None else register(handler)
 
     def _emit(self, event: str, *args: Any) -> None:
-        listeners = self._listeners.get(event) if self._listeners else None
-        if not listeners:
-            return
-        for entry in list(listeners):
-            if entry[1] and entry in listeners:
-                listeners.remove(entry)
-            try:
-                entry[0](*args)
-            except Exception:
-                log.exception("error in a %s listener of session %s", event, self.sid)
+        if self._listeners and event in self._listeners:
+            self._listeners.emit(event, *args, where=f" of session {self.sid}")
 
     @classmethod
     def _observed_class(cls) -> type[EngineSocket]:

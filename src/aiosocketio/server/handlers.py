@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .._tasks import spawn
+from ..runtime import Listener, ack_args, await_then_ack, no_ack, spawn
 
 __all__ = ["Listener", "ack_args", "run_handler", "spawn"]
 
@@ -21,43 +21,6 @@ log = logging.getLogger("aiosocketio.server")
 
 # results that cannot be awaitable, checked before the slower inspect.isawaitable
 _PLAIN_RESULTS = frozenset((type(None), tuple, list, dict, str, int, float, bool, bytes))
-
-
-class Listener:
-    """A registered handler, inspected once."""
-
-    __slots__ = ("by_id", "func", "is_async", "once", "wants_ack")
-
-    def __init__(self, func: Callable[..., Any], once: bool = False, by_id: bool = False) -> None:
-        self.func = func
-        self.once = once
-        self.by_id = by_id  # a namespace's event handler given the socket's id, not the socket
-        self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, "__call__", None)  # noqa: B004
-        )
-        try:
-            params = inspect.signature(func).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        ack = params.get("ack")
-        self.wants_ack = (
-            not by_id
-            and ack is not None
-            and ack.kind
-            in (
-                inspect.Parameter.KEYWORD_ONLY,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            )
-        )
-
-
-def ack_args(result: Any) -> tuple[Any, ...]:
-    """The acknowledgement arguments a handler's return value stands for."""
-    if result is None:
-        return ()
-    if type(result) is tuple:
-        return result
-    return (result,)
 
 
 def run_handler(
@@ -75,7 +38,7 @@ def run_handler(
     func = listener.func
     if listener.wants_ack:
         if ack is None:
-            ack = _no_ack
+            ack = no_ack
         if listener.is_async:
             return spawn(func(*args, ack=ack), _name(what, event))
         try:
@@ -84,14 +47,14 @@ def run_handler(
             log.exception("error in %s", _name(what, event))
         return None
     if listener.is_async:
-        return spawn(_await_then_ack(func(*args), ack), _name(what, event))
+        return spawn(await_then_ack(func(*args), ack), _name(what, event))
     try:
         result = func(*args)
     except Exception:
         log.exception("error in %s", _name(what, event))
         return None
     if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
-        return spawn(_await_then_ack(result, ack), _name(what, event))
+        return spawn(await_then_ack(result, ack), _name(what, event))
     if ack is not None:
         try:
             ack(*ack_args(result))
@@ -102,13 +65,3 @@ def run_handler(
 
 def _name(what: str, event: Any) -> str:
     return what if event is None else f"{what} {event!r}"
-
-
-def _no_ack(*args: Any) -> None:
-    """Given to handlers that take ``ack`` when the peer asked for no acknowledgement."""
-
-
-async def _await_then_ack(awaitable: Any, ack: Callable[..., None] | None) -> None:
-    result = await awaitable
-    if ack is not None:
-        ack(*ack_args(result))

@@ -14,6 +14,7 @@ from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions, Persiste
 from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
 from ..reasons import RECOVERABLE, DisconnectReason
+from ..runtime import Listener, Listeners
 from ..socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -24,7 +25,7 @@ from ..socketio.packets import (
     Packet,
 )
 from .broadcast import BroadcastOperator
-from .handlers import Listener, run_handler, spawn
+from .handlers import run_handler, spawn
 
 if TYPE_CHECKING:
     from ..engine.http import Request
@@ -142,7 +143,7 @@ class Socket:
         self.conn: EngineSocket = client.conn
         self._auth = auth
         self._issued = time.time()
-        self._handlers: dict[str, list[Listener]] | None = None
+        self._handlers: Listeners | None = None
         self._any: list[Listener] | None = None
         self._any_out: list[Listener] | None = None
         self._unhandled: list[Listener] | None = None
@@ -213,30 +214,19 @@ class Socket:
     def _add(self, event: str, handler: F | None, once: bool) -> Any:
         def register(func: F) -> F:
             if self._handlers is None:
-                self._handlers = {}
-            self._handlers.setdefault(event, []).append(Listener(func, once))
+                self._handlers = Listeners()
+            self._handlers.add(event, func, once)
             return func
 
         return register if handler is None else register(handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler, every handler of an event, or every handler."""
-        if self._handlers is None:
-            return
-        if event is None:
-            self._handlers = None
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            listeners = self._handlers.get(event)
-            if listeners:
-                for i, listener in enumerate(listeners):
-                    if listener.func is handler:
-                        del listeners[i]
-                        break
+        if self._handlers is not None:
+            self._handlers.remove(event, handler)
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
-        return [lst.func for lst in (self._handlers or {}).get(event, ())]
+        return self._handlers.funcs(event) if self._handlers is not None else []
 
     def on_any(self, handler: F) -> F:
         """Called as handler(event, *args) for every event received, before its handlers."""
