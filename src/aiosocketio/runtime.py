@@ -4,6 +4,9 @@
   it take the ``ack`` keyword).
 * :class:`Listeners`: listeners by event name (``on`` / ``once`` / ``off`` for every object
   that has them). It is a ``dict``, so the hot paths look an event up at C speed.
+* :func:`run_handler`: call a handler, plain functions inline, coroutine functions as tasks
+  started in order; a handler that declares a keyword parameter named ``ack`` receives the
+  acknowledgement callback, any other acknowledges with its return value.
 * :func:`spawn`: a background task kept referenced, its failure logged.
 * :func:`ack_args`, :func:`no_ack`, :func:`await_then_ack`: what a handler's result means
   for an acknowledgement.
@@ -25,6 +28,7 @@ __all__ = [
     "ack_args",
     "await_then_ack",
     "no_ack",
+    "run_handler",
     "spawn",
 ]
 
@@ -120,9 +124,9 @@ class Listeners(dict[str, list[Listener]]):
                 del self[event]
         return called
 
-    def emit(self, event: str, *args: Any, where: str = "") -> None:
-        """Call the listeners of a local event with ``args``: errors are logged, a coroutine
-        a listener returns runs as a task."""
+    def emit(self, event: str, *args: Any, where: str = "", log: logging.Logger = log) -> None:
+        """Call the listeners of a local event with ``args``: errors are logged (``where``
+        says whose listener it was), a coroutine a listener returns runs as a task."""
         for listener in self.take(event):
             try:
                 result = listener.func(*args)
@@ -131,6 +135,60 @@ class Listeners(dict[str, list[Listener]]):
                 continue
             if result is not None and inspect.isawaitable(result):
                 spawn(result, f"{event} listener{where}")
+
+
+# -------------------------------------------------------------------------------- handlers
+# results that cannot be awaitable, checked before the slower inspect.isawaitable
+_PLAIN_RESULTS = frozenset((type(None), tuple, list, dict, str, int, float, bool, bytes))
+
+
+def run_handler(
+    listener: Listener,
+    args: list[Any],
+    ack: Callable[..., None] | None,
+    what: str,
+    event: Any = None,
+    *,
+    spawn: Callable[[Any, str], asyncio.Task[Any]] = spawn,
+    log: logging.Logger = log,
+) -> asyncio.Task[Any] | None:
+    """Call a handler with args. When ack is given, the handler's result (or its own call of
+    ``ack``) acknowledges the event. Returns the task running it, if it needed one.
+
+    ``what`` (and ``event``, when given) name the handler in logs; they are formatted only
+    when something is logged, never on the hot path. ``spawn`` starts the tasks (the
+    client's own task set, say) and ``log`` gets the errors (the server's logger unless
+    given)."""
+    func = listener.func
+    if listener.wants_ack:
+        if ack is None:
+            ack = no_ack
+        if listener.is_async:
+            return spawn(func(*args, ack=ack), _name(what, event))
+        try:
+            func(*args, ack=ack)
+        except Exception:
+            log.exception("error in %s", _name(what, event))
+        return None
+    if listener.is_async:
+        return spawn(await_then_ack(func(*args), ack), _name(what, event))
+    try:
+        result = func(*args)
+    except Exception:
+        log.exception("error in %s", _name(what, event))
+        return None
+    if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
+        return spawn(await_then_ack(result, ack), _name(what, event))
+    if ack is not None:
+        try:
+            ack(*ack_args(result))
+        except Exception:  # a value the parser refuses (docs/json.md)
+            log.exception("error in %s", _name(what, event))
+    return None
+
+
+def _name(what: str, event: Any) -> str:
+    return what if event is None else f"{what} {event!r}"
 
 
 # ------------------------------------------------------------------------ acknowledgements

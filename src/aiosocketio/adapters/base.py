@@ -72,7 +72,7 @@ class Adapter:
         self._room_listeners.remove(event, handler)
 
     def _room_event(self, event: str, *args: str) -> None:
-        self._room_listeners.emit(event, *args, where=f" of {self.nsp.name}")
+        self._room_listeners.emit(event, *args, where=f" of {self.nsp.name}", log=log)
 
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:

@@ -134,7 +134,7 @@ class EngineSocket:
 
     def _emit(self, event: str, *args: Any) -> None:
         if self._listeners and event in self._listeners:
-            self._listeners.emit(event, *args, where=f" of session {self.sid}")
+            self._listeners.emit(event, *args, where=f" of session {self.sid}", log=log)
 
     @classmethod
     def _observed_class(cls) -> type[EngineSocket]:

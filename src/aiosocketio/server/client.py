@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
+from ..runtime import spawn
 from ..socketio.packets import CONNECT, CONNECT_ERROR
-from .handlers import spawn
 
 if TYPE_CHECKING:
     from ..engine.socket import EngineSocket

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ..adapters.base import Adapter
 from ..adapters.seam import BroadcastOptions, PersistedSession
 from ..errors import ConnectionRefused
-from ..runtime import Listener, Listeners
+from ..runtime import Listener, Listeners, run_handler, spawn
 from ..socketio.packets import CONNECT_ERROR, RESERVED_EVENTS, Packet
 from .broadcast import BroadcastOperator
-from .handlers import run_handler, spawn
 from .sink import AdapterSeam
 from .socket import Socket
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.seam import SocketDetails, details
 from ..engine.socket import Outgoing
+from ..runtime import Listener
 from ..socketio.packets import Packet
-from .handlers import Listener
 
 if TYPE_CHECKING:
     from .server import Server

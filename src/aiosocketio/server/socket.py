@@ -14,7 +14,7 @@ from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions, Persiste
 from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
 from ..reasons import RECOVERABLE, DisconnectReason
-from ..runtime import Listener, Listeners
+from ..runtime import Listener, Listeners, run_handler, spawn
 from ..socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -25,7 +25,6 @@ from ..socketio.packets import (
     Packet,
 )
 from .broadcast import BroadcastOperator
-from .handlers import run_handler, spawn
 
 if TYPE_CHECKING:
     from ..engine.http import Request
