@@ -148,8 +148,7 @@ def run_handler(
     ack: Callable[..., None] | None,
     what: str,
     event: Any = None,
-    *,
-    spawn: Callable[[Any, str], asyncio.Task[Any]] = spawn,
+    spawn: Callable[[Any, str], asyncio.Task[Any]] = spawn,  # not keyword-only: cheaper to call
     log: logging.Logger = log,
 ) -> asyncio.Task[Any] | None:
     """Call a handler with args. When ack is given, the handler's result (or its own call of
