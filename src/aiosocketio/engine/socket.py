@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..engineio.outgoing import Outgoing
-from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload, encode_payload
+from ..engineio.packets import (
+    NOOP,
+    PONG,
+    Packet,
+    decode_packet,
+    decode_payload,
+    encode_payload,
+    message_packets,
+)
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
@@ -173,9 +181,18 @@ class EngineSocket:
     def send_message(self, data: str | bytes) -> None:
         """Send one Engine.IO message (text or binary)."""
         if type(data) is str:
-            self.write_text("4" + data)
+            ws = self.ws
+            if ws is not None and self._upgrade is None:  # the hot path: an event, an ack
+                ws.send_text("4" + data)
+            else:
+                self.write_text("4" + data)
         else:
             self.write_packets([data])
+
+    def send_messages(self, messages: list[str | bytes]) -> None:
+        """Send several Engine.IO messages in order (a packet and its binary attachments);
+        the list is turned into packets in place."""
+        self.write_packets(message_packets(messages))
 
     def write_text(self, packet: str) -> None:
         """Send one encoded text packet (type digit included)."""
@@ -573,6 +590,12 @@ class _ObservedEngineSocket(EngineSocket):
     """
 
     __slots__ = ()
+
+    def send_message(self, data: str | bytes) -> None:
+        if type(data) is str:
+            self.write_text("4" + data)  # reported there
+        else:
+            self.write_packets([data])
 
     def write_text(self, packet: str) -> None:
         self._sent([packet])

@@ -148,10 +148,7 @@ class Client:
         return payload
 
     def _write(self, messages: list[str | bytes]) -> None:
-        first = messages[0]
-        if type(first) is str:
-            messages[0] = "4" + first
-        self.conn.write_packets(messages)
+        self.conn.send_messages(messages)
 
     def _add(self, socket: Socket) -> None:
         self.nsps[socket.nsp.name] = socket

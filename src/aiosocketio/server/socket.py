@@ -353,22 +353,17 @@ class Socket:
             return False
         if not compress:
             messages = self.nsp.encode(EVENT, self.nsp.name, data, id)
-            if type(messages[0]) is str:
-                messages[0] = "4" + messages[0]
-            self.conn.write_outgoing(Outgoing(messages, compress=False))
+            self.conn.write_outgoing(Outgoing.of_messages(messages, compress=False))
             return True
         self._send(EVENT, data, id)
         return True
 
     def _send(self, kind: int, data: Any, id: int | None = None) -> None:
         messages = self.nsp.encode(kind, self.nsp.name, data, id)
-        first = messages[0]
-        if len(messages) == 1 and type(first) is str:
-            self.conn.write_text("4" + first)
-            return
-        if type(first) is str:
-            messages[0] = "4" + first
-        self.conn.write_packets(messages)
+        if len(messages) == 1 and type(messages[0]) is str:
+            self.conn.send_message(messages[0])
+        else:
+            self.conn.send_messages(messages)
 
     def _notify_outgoing(self, data: list[Any]) -> None:
         for listeners in (self.nsp._any_outgoing, self._any_out):
