@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,16 @@ import pytest
 
 from adapters.conftest import REDIS_URL, redis_unreachable_reason
 
-pytestmark = pytest.mark.slow
+# each script runs for 10 to 30 s; a loaded machine may take several times that
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parent.parent
 SOAK = ROOT / "soak"
 
 
-def run_script(
-    script: str, *args: str, logs: Path, timeout: float = 60.0
-) -> tuple[dict[str, Any], float]:
-    """Run ``soak/<script>`` (its processes' logs in ``logs``) and return its JSON summary
-    and how long it took."""
-    started = time.monotonic()
+def run_script(script: str, *args: str, logs: Path, timeout: float = 180.0) -> dict[str, Any]:
+    """Run ``soak/<script>`` (its processes' logs in ``logs``) and return its JSON summary.
+    How long it takes is not checked (a loaded machine is slower); ``timeout`` stops a hang."""
     proc = subprocess.run(
         [sys.executable, str(SOAK / script), *args, "--quiet", "--logs", str(logs)],
         capture_output=True,
@@ -55,14 +52,14 @@ def run_script(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         check=False,
     )
-    elapsed = time.monotonic() - started
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
         pytest.fail(
             f"{script} printed no summary (status {proc.returncode})\n"
             f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
         )
-    return json.loads(lines[-1]), elapsed
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 def brief(result: dict[str, Any]) -> str:
@@ -71,7 +68,7 @@ def brief(result: dict[str, Any]) -> str:
 
 
 def test_soak_500_connections(tmp_path: Path) -> None:
-    result, elapsed = run_script(
+    result = run_script(
         "soak.py",
         "--connections", "500",
         "--seconds", "15",
@@ -97,7 +94,6 @@ def test_soak_500_connections(tmp_path: Path) -> None:
     assert result["pings_answered"] >= 500 * 6
     assert not result["server_disconnect_reasons"] and not result["client_unexpected_closes"]
     assert result["memory"]["growth_mb"] <= 8
-    assert elapsed < 30
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +105,7 @@ def shared_redis() -> str:
 
 
 def test_restart_under_load(shared_redis: str, tmp_path: Path) -> None:
-    result, elapsed = run_script(
+    result = run_script(
         "restart.py",
         "--redis", shared_redis,
         "--clients", "200",
@@ -132,7 +128,6 @@ def test_restart_under_load(shared_redis: str, tmp_path: Path) -> None:
     # no thundering herd: at most 30 % of the clients in any 100 ms (they spread over ten
     # such bins, about 12 % at the peak; without randomization they would all be in one)
     assert restart["peak_attempt_share"] <= 0.3
-    assert elapsed < 30
 
 
 def private_postgres_possible() -> str | None:
@@ -172,7 +167,7 @@ def need_private_broker(adapter: str) -> None:
 @pytest.mark.parametrize("adapter", ["redis", "streams", "postgres"])
 def test_broker_fault(adapter: str, tmp_path: Path) -> None:
     need_private_broker(adapter)
-    result, elapsed = run_script(
+    result = run_script(
         "broker_faults.py",
         "--adapters", adapter,
         "--broker", "private",
@@ -205,7 +200,6 @@ def test_broker_fault(adapter: str, tmp_path: Path) -> None:
     # broadcasts with acks: answered by all, or ended with an error (reported)
     k = r["ack_broadcasts"]
     assert k["complete"] + k["reported"] + k["silent_partial"] == k["broadcasts"] > 0
-    assert elapsed < 30
 
 
 @pytest.mark.parametrize("adapter", ["redis", "postgres"])
@@ -214,7 +208,7 @@ def test_receiver_cut(adapter: str, tmp_path: Path) -> None:
     publishing; what B misses is reported, by A (Redis counts the receivers of each
     message) or by B (PostgreSQL: the windows it was not listening)."""
     need_private_broker(adapter)
-    result, _ = run_script(
+    result = run_script(
         "broker_faults.py",
         "--adapters", adapter,
         "--fault", "subscriber",
