@@ -153,7 +153,7 @@ async def test_ping_timeout_when_the_server_goes_silent() -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await rec.wait("disconnect") == [("ping timeout",)]
-        assert 0.1 < loop.time() - started < 1.0
+        assert 0.1 < loop.time() - started < 10  # the short ping timeout, not the default
         assert rec["close"] == [("ping timeout",)]
         await sock.io.wait_closed()
     assert other_tasks() == []

@@ -151,7 +151,7 @@ async def test_ack_timeouts() -> None:
         started = loop.time()
         with pytest.raises(AckTimeout, match="operation has timed out"):
             await sock.timeout(0.2).emit_with_ack("never")
-        assert 0.15 < loop.time() - started < 1.5
+        assert 0.15 < loop.time() - started < 10
         with pytest.raises(AckTimeout):
             await sock.emit_with_ack("never", timeout=0.1)
         errors: list[Any] = []

@@ -160,7 +160,7 @@ async def test_sync_client_refuses_a_running_event_loop() -> None:
             client.connect(timeout=5)
         with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"), client:
             pass
-        assert loop.time() - started < 1.0
+        assert loop.time() - started < 10  # at once, not after the 20 s transport timeout
         assert not client.connected
         assert client_threads() == []
         with pytest.raises(RuntimeError, match=r"aiosocketio\.connect"):

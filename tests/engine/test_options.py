@@ -756,8 +756,8 @@ async def test_connect_timeout_closes_a_websocket_without_connect():
         async with await WsConnection.open(port, "/socket.io/?EIO=4&transport=websocket") as ws:
             open_packet(await ws.recv())
             # Node: client.close() -> engine socket close -> ws.close() without a code
-            assert await ws.expect_close(timeout=2.0) == (1005, "")
-        assert 0.15 < loop.time() - start < 1.5
+            assert await ws.expect_close(timeout=10.0) == (1005, "")
+        assert 0.15 < loop.time() - start < 10  # connect_timeout, not the default 45 s
         assert io.engine.clients_count == 0
     finally:
         await io.close()

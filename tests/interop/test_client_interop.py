@@ -100,7 +100,7 @@ async def test_events_and_acks(serve: ServerFactory, run_node: RunNode, mode: st
     assert one(lines, "many-ack")["args"] == ["x", 2, [3], {"four": 4}]
     never_ack = one(lines, "never-ack")
     assert never_ack["error"] == "operation has timed out"
-    assert 150 <= never_ack["elapsed"] < 2000
+    assert 150 <= never_ack["elapsed"] < 10000  # generous: a loaded machine is slow
     assert results["never-ack-given"] is True
 
     assert one(lines, "server-ask") == {"ev": "server-ask", "n": 21, "ackIsFunction": True}
@@ -108,7 +108,7 @@ async def test_events_and_acks(serve: ServerFactory, run_node: RunNode, mode: st
     assert results["multi"] == (1, "two", {"three": [3]})
     assert one(lines, "server-ignored")["ackIsFunction"] is True
     assert isinstance(results["ignored"], AckTimeout)
-    assert 0.15 <= results["ignored-elapsed"] < 2
+    assert 0.15 <= results["ignored-elapsed"] < 10
     assert one(lines, "finished")["summary"] == {"ask": 42}
     expected = "polling" if mode == "polling" else "websocket"
     assert one(lines, "transport")["name"] == expected
@@ -304,7 +304,7 @@ async def test_broadcast_with_acks(serve: ServerFactory, run_node: RunNode, mode
         started = loop.time()
         with pytest.raises(BroadcastAckError) as info:
             await io.timeout(0.3).emit_with_ack("q2")
-        assert 0.25 <= loop.time() - started < 2
+        assert 0.25 <= loop.time() - started < 10
         assert sorted(info.value.responses, key=lambda r: r["name"]) == [
             {"name": "A", "bin": b"A"},
             {"name": "B", "bin": b"B"},

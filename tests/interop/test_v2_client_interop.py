@@ -150,4 +150,4 @@ async def test_ping_timeouts_both_ways(
         assert reasons == [server_reason]
     assert result["reason"] == client_reason
     assert result["pongs"] >= 1
-    assert result["elapsed"] < 2000
+    assert result["elapsed"] < 10000  # the short ping timeout, not the default (45 s)
