@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from .adapters.memory import MemoryAdapter
 from .errors import ConnectionRefused
 from .reasons import ENGINE_REASONS, DisconnectReason
-from .server.handlers import Listener, spawn
+from .runtime import Listener, spawn
 from .server.socket import Socket
 
 if TYPE_CHECKING:

@@ -181,3 +181,17 @@ def test_empty_packet_in_payload_is_a_protocol_error(payload: str) -> None:
 def test_unknown_type_in_payload_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         decode_payload("4a\x1e7\x1e4b")
+
+
+def test_message_packets_prefix_text_messages_only() -> None:
+    from aiosocketio.engineio.outgoing import Outgoing
+    from aiosocketio.engineio.packets import message_packets
+
+    assert message_packets(['2["a"]']) == ['42["a"]']
+    assert message_packets(['51-["a",{"_placeholder":true,"num":0}]', b"\x01"]) == [
+        '451-["a",{"_placeholder":true,"num":0}]',
+        b"\x01",
+    ]
+    assert message_packets([b"raw", "x"]) == [b"raw", "4x"]
+    out = Outgoing.of_messages(["2[]"], volatile=True, compress=False)
+    assert (out.packets, out.volatile, out.compress, out.size) == (["42[]"], True, False, 4)

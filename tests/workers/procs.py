@@ -60,6 +60,36 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+async def run_node(
+    node: str, script: Path, config: dict[str, Any], timeout: float, cwd: Path | None = None
+) -> dict[str, Any]:
+    """``node SCRIPT CONFIG`` (the config as JSON) to its end: its last line on stdout, as
+    JSON. Fails when it exits with an error, killed after ``timeout`` seconds."""
+    proc = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        json.dumps(config),
+        cwd=None if cwd is None else str(cwd),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, f"{script.name}: {stderr.decode(errors='replace')}"
+    result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+def unix_sockets_under(folder: str) -> list[str]:
+    """The Unix sockets bound under ``folder`` that a process still holds open."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    return [line.split()[-1] for line in lines if line.split()[-1].startswith(folder + "/")]
+
+
 class Served:
     """``python -m aiosocketio serve --workers N ...`` run from this directory."""
 
@@ -234,6 +264,18 @@ class Clients:
         last = [e for e in self.events if e["ev"] == "summary"][-1]
         clients: list[dict[str, Any]] = last["clients"]
         return clients
+
+    async def summary_when(
+        self, check: Callable[[list[dict[str, Any]]], bool], what: str, timeout: float = DEADLINE
+    ) -> list[dict[str, Any]]:
+        """The first summary for which ``check(summary)`` is true (asking again until then)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not check(summary := await self.summary()):
+            if loop.time() > end:
+                pytest.fail(f"timed out waiting for {what}: {summary}")
+            await asyncio.sleep(0.1)
+        return summary
 
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None

@@ -25,3 +25,10 @@ def whoami(socket: Socket) -> int:
 @io.on_event("echo")
 def echo(socket: Socket, value: Any) -> Any:
     return value
+
+
+@io.on_event("bc")
+def bc(socket: Socket, id_: str) -> int:
+    """Broadcast ``id_`` to every client, on every worker."""
+    io.emit("bc", id_)
+    return os.getpid()

@@ -20,7 +20,7 @@ import pytest
 from helpers import HttpConnection, eio_open, poll_url
 from test_docs import DOCS, blocks
 
-from .procs import Clients, Served, alive, node_or_skip, until
+from .procs import Clients, Served, alive, node_or_skip, unix_sockets_under, until
 from .test_workers_processes import RUNS, check_clients, run_clients
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -62,6 +62,7 @@ async def clients() -> AsyncIterator[StartClients]:
 def assert_gone(served: Served, pids: list[int], run_dir: str) -> None:
     assert pids and not [pid for pid in pids if alive(pid)], pids
     assert not os.path.exists(run_dir)
+    assert unix_sockets_under(run_dir) == []
     with socket.socket() as sock:  # the port is free again (for a server: SO_REUSEADDR)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", served.port))
@@ -128,8 +129,12 @@ async def test_a_killed_worker_is_restarted_and_only_its_clients_reconnect(serve
         by_pid.setdefault(client["pid"], []).append(client["i"])
     assert len(by_pid) == 2, by_pid
     victim, survivor = sorted(by_pid, key=lambda pid: -len(by_pid[pid]))
+    sender = by_pid[survivor][0]
     await asyncio.sleep(0.5)  # under load
     os.kill(victim, signal.SIGKILL)
+    down = [f"down-{k}" for k in range(5)]  # broadcast while the worker is down
+    for id_ in down:
+        run.send(f"bc {sender} {id_}")
     await served.wait_line(served.stderr, r"worker \d stopped \(killed by SIGKILL\)")
     await until(lambda: victim not in served.workers() and len(served.workers()) == 2)
     victims = set(by_pid[victim])
@@ -139,18 +144,36 @@ async def test_a_killed_worker_is_restarted_and_only_its_clients_reconnect(serve
         return victims <= done
 
     await until(reconnected, what="the victim's clients to reconnect")
+    await run.summary_when(  # an ack after the reconnection: the socket is there again
+        lambda summary: all(c["ok_after_reconnect"] for c in summary if c["i"] in victims),
+        "the victim's clients to connect again",
+    )
+    after = [f"after-{k}" for k in range(5)]
+    for id_ in after:
+        run.send(f"bc {sender} {id_}")
+    await until(lambda: run.count("bc") == len(down + after), what="the broadcasts' acks")
+    assert [e for e in run.events if e["ev"] == "bc" and "error" in e] == []
+
+    def arrived(summary: list[dict[str, Any]]) -> bool:
+        wanted = {c["i"]: after if c["i"] in victims else down + after for c in summary}
+        return all(set(wanted[c["i"]]) <= set(c["received"]) for c in summary)
+
     await asyncio.sleep(0.5)  # traffic after the reconnection
-    summary = await run.summary()
+    summary = await run.summary_when(arrived, "every broadcast")
     for client in summary:
+        received = client["received"]
         if client["i"] in victims:
             assert client["disconnects"] in (["transport close"], ["transport error"]), client
             assert client["reconnects"] == 1, client
             assert client["ok_after_reconnect"] > 0 and client["failed_after_reconnect"] == 0
             assert victim not in client["pids"][1:], client
+            assert {id_: received.get(id_) for id_ in after} == dict.fromkeys(after, 1)
+            assert all(received.get(id_, 0) <= 1 for id_ in down), client
         else:
             assert client["pid"] == survivor
             assert client["disconnects"] == [] and client["failed"] == 0, client
             assert client["ok"] > 0
+            assert received == dict.fromkeys(down + after, 1), client
     await run.quit()
     assert await served.stop() == 0
 

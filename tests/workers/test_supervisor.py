@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,16 @@ from aiosocketio.workers.supervisor import Supervisor, cpu_count, workers_arg
 from helpers import HttpConnection, eio_open
 
 from . import serve_app
-from .procs import HERE, Served, alive, children, until
+from .procs import (
+    HERE,
+    Clients,
+    Served,
+    alive,
+    children,
+    node_or_skip,
+    unix_sockets_under,
+    until,
+)
 
 io = Server()  # a module attribute: app_spec finds it
 
@@ -57,8 +68,10 @@ def test_the_import_path_of_an_app() -> None:
         app_spec(lambda: Server())
 
 
-async def test_in_process_it_leaves_no_descriptor_behind(capsys: pytest.CaptureFixture[str]):
-    before = sorted(os.listdir("/proc/self/fd"))
+@contextlib.asynccontextmanager
+async def supervising(workers: int = 2) -> AsyncIterator[tuple[Supervisor, asyncio.Future[int]]]:
+    """A supervisor of ``serve_app:io`` in this process, running (its workers ready); and
+    the future of its exit code."""
     settings = {
         "app": "serve_app:io",
         "host": "127.0.0.1",
@@ -66,23 +79,75 @@ async def test_in_process_it_leaves_no_descriptor_behind(capsys: pytest.CaptureF
         "log_level": "warning",
         "quiet": True,
     }
-    sup = Supervisor(settings, 2, grace=2.0, import_path=[str(HERE)])
+    sup = Supervisor(settings, workers, grace=2.0, import_path=[str(HERE)])
     running = asyncio.ensure_future(sup.run())
-    await until(lambda: (sup.router is not None and len(sup.router.live) == 2) or running.done())
-    pids = children(os.getpid())
-    assert len(pids) == 2
-    async with await HttpConnection.open(sup.port) as conn:
-        assert (await eio_open(conn, "/socket.io/"))["sid"]
-    run_dir = sup.run_dir
-    assert os.path.isdir(run_dir)
-    sup._request_stop()
-    assert await asyncio.wait_for(running, 30) == 0
+    try:
+        await until(
+            lambda: (sup.router is not None and len(sup.router.live) == workers) or running.done()
+        )
+        yield sup, running
+    finally:
+        if not running.done():
+            sup._request_stop()
+            await asyncio.wait_for(running, 30)
+
+
+async def test_in_process_it_leaves_no_descriptor_behind(capsys: pytest.CaptureFixture[str]):
+    before = sorted(os.listdir("/proc/self/fd"))
+    async with supervising() as (sup, running):
+        pids = children(os.getpid())
+        assert len(pids) == 2
+        async with await HttpConnection.open(sup.port) as conn:
+            assert (await eio_open(conn, "/socket.io/"))["sid"]
+        run_dir = sup.run_dir
+        assert os.path.isdir(run_dir)
+        sup._request_stop()
+        assert await asyncio.wait_for(running, 30) == 0
     assert not [pid for pid in pids if alive(pid)]
     assert not os.path.exists(run_dir)
+    assert unix_sockets_under(run_dir) == []
     assert sorted(os.listdir("/proc/self/fd")) == before
     assert f"listening on http://127.0.0.1:{sup.port}/ (Socket.IO path: /socket.io/)" in (
         capsys.readouterr().out
     )
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+async def test_a_drain_under_load_leaves_nothing_behind():
+    """SIGTERM's drain (the same stop) while official clients of every transport keep an
+    echo in flight: each loses its transport (so it reconnects; no Socket.IO DISCONNECT),
+    once; no process, descriptor or Unix socket is left."""
+    node = node_or_skip()
+    before = sorted(os.listdir("/proc/self/fd"))
+    async with supervising() as (sup, running):
+        pids = children(os.getpid())
+        run_dir = sup.run_dir
+        url = f"http://127.0.0.1:{sup.port}"
+        run = await Clients.start(
+            node, url=url, count=30, rounds=1, load=True, reconnection=True, attempts=2
+        )
+        try:
+            assert (await run.event("rounds", timeout=60))["failed"] == 0
+            await run.summary_when(lambda summary: all(c["ok"] for c in summary), "load")
+            assert unix_sockets_under(run_dir) != []
+            sup._request_stop()
+            assert await asyncio.wait_for(running, 30) == 0
+            await until(lambda: run.count("reconnect_failed") == 30, what="every client to give up")
+            summary = await run.summary()
+        finally:
+            await run.quit()
+    for client in summary:
+        if client["mode"] == "polling":
+            # or a request sent as the listener closed fails first ("transport error":
+            # refused); the official client reconnects after either
+            assert client["disconnects"] in (["transport close"], ["transport error"]), client
+        else:
+            assert client["disconnects"] == ["transport close"], client
+    assert not [pid for pid in pids if alive(pid)]
+    assert not os.path.exists(run_dir)
+    assert unix_sockets_under(run_dir) == []
+    assert sorted(os.listdir("/proc/self/fd")) == before
 
 
 SCRIPT = """\

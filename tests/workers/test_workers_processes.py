@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -44,6 +43,8 @@ from aiosocketio.workers.slots import WorkerDir
 from helpers import INTEROP, Proxy, node_or_skip
 from servers import free_port
 from test_docs import DOCS, blocks
+
+from .procs import run_node
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -85,17 +86,7 @@ async def run_clients(
         "nonce": uuid.uuid4().hex,
         **config,
     }
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(SCENARIO),
-        json.dumps(config),
-        cwd=str(INTEROP),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, f"{mode}: {stderr.decode(errors='replace')}"
-    result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    result = await run_node(node, SCENARIO, config, 60, cwd=INTEROP)
     result["mode"] = f"{mode} (keep-alive: {keep_alive})"
     return result
 
@@ -132,17 +123,20 @@ def guide_command(server: str) -> tuple[str, list[str]]:
     return name, shlex.split(command)
 
 
-def _command(server: str, port: int) -> tuple[list[str], int]:
-    """The guide's command on ``port`` with the test's app; and its number of workers."""
+def _command(server: str, port: int, workers: int | None = None) -> tuple[list[str], int]:
+    """The guide's command on ``port`` with the test's app (and ``workers`` workers instead
+    of the guide's number); and its number of workers."""
     name, argv = guide_command(server)
     assert name == WORKERS_DIR_ENV
     assert argv[0] == server and GUIDE_APP in argv
+    flag = next(f for f in ("--workers", "-w") if f in argv)
+    if workers is not None:
+        argv[argv.index(flag) + 1] = str(workers)
     command = [sys.executable, "-m", server]
     for arg in argv[1:]:
         arg = "workers_app:app" if arg == GUIDE_APP else arg
         command.append(re.sub(rf"(^|:){GUIDE_PORT}$", rf"\g<1>{port}", arg))
     assert str(port) in " ".join(command), "the guide's command names no port 8000"
-    flag = next(f for f in ("--workers", "-w") if f in argv)
     return command, int(argv[argv.index(flag) + 1])
 
 
@@ -159,11 +153,13 @@ class Running:
 
 
 @contextlib.contextmanager
-def asgi_workers(server: str, tmp_path: Path, *, workers_mode: bool = True) -> Iterator[Running]:
-    """``server`` running tests/workers/workers_app.py as the guide says; stopped with
-    SIGTERM."""
+def asgi_workers(
+    server: str, tmp_path: Path, *, workers_mode: bool = True, workers: int | None = None
+) -> Iterator[Running]:
+    """``server`` running tests/workers/workers_app.py as the guide says (with ``workers``
+    workers: the guide's number by default); stopped with SIGTERM."""
     port = free_port()
-    command, workers = _command(server, port)
+    command, workers = _command(server, port, workers)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     env.pop(WORKERS_DIR_ENV, None)
     if server == "hypercorn":  # its workers outlive the SIGTERM it ends them with (workers_app.py)

@@ -7,6 +7,10 @@ is not an error (``LATE_REQUEST``): a long-polling client that opens a new conne
 every request may have a GET under way when it disconnects, and that GET may reach the server
 after the POST that closed the session.
 
+The scale test (test_scale.py, node/scale.js) also uses: broadcasts by id (``bc``), a
+broadcast with acks collected from every worker's clients (``bc-ack``), ``fetch_sockets``
+with remote socket operations (``fetch``), and a page for Chromium (``/scale.html``).
+
 ``hypercorn --workers N`` stops its workers by setting a shared event, but as soon as the first
 worker has exited it ends the others with SIGTERM, which kills them before their shutdown hooks
 run (hypercorn 0.18, ``hypercorn.run.run``). With ``WORKERS_APP_OUTLIVE_SIGTERM`` set (the
@@ -16,12 +20,15 @@ worker still stops, each after its own shutdown (and its ``STATS`` line).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from aiosocketio import Server
+from aiosocketio.adapters.cluster import RemoteSocket
 
 
 class ReportingServer(Server):
@@ -38,7 +45,16 @@ class ReportingServer(Server):
         await super().shutdown()
 
 
-io = ReportingServer()
+HERE = Path(__file__).resolve().parent
+BUNDLE = HERE.parents[1] / "examples" / "demo" / "node_modules" / "socket.io-client" / "dist"
+
+io = ReportingServer(
+    static_files={
+        "/scale.html": str(HERE / "node" / "scale.html"),
+        "/scale_client.js": str(HERE / "node" / "scale_client.js"),
+        "/socket.io.min.js": str(BUNDLE / "socket.io.min.js"),
+    }
+)
 
 if os.environ.get("WORKERS_APP_OUTLIVE_SIGTERM"):
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -79,6 +95,43 @@ def on_connection(socket: Any) -> None:
         return True
 
     socket.on("broadcast", broadcast)
+    serve_scale(socket)
+
+
+def serve_scale(socket: Any) -> None:
+    """The events of the scale test; ``socket.data`` is the client's number (its auth)."""
+    socket.data = socket.handshake.auth.get("i")
+
+    def bc(id_: str) -> int:
+        io.emit("bc", id_)
+        return os.getpid()
+
+    async def bc_ack(id_: str) -> list[Any]:
+        return await io.timeout(20).emit_with_ack("bc-ack", id_)
+
+    async def fetch(room: str) -> dict[str, Any]:
+        """Every socket, on every worker: each joins ``room`` and gets an event of its own;
+        a broadcast to ``room`` follows. A few answer an ack through their worker."""
+        sockets = await io.fetch_sockets()
+        for other in sockets:
+            other.join(room)
+            other.emit("direct", room)
+        asked = [s for s in sockets if isinstance(s, RemoteSocket)][:10] + [
+            s for s in sockets if not isinstance(s, RemoteSocket)
+        ][:5]
+        acks = await asyncio.gather(*(s.emit_with_ack("direct-ack", 1, timeout=20) for s in asked))
+        io.to(room).emit("bc", room)
+        return {
+            "data": [s.data for s in sockets],
+            "remote": sum(isinstance(s, RemoteSocket) for s in sockets),
+            "acks": [
+                [s.data, isinstance(s, RemoteSocket), a] for s, a in zip(asked, acks, strict=True)
+            ],
+        }
+
+    socket.on("bc", bc)
+    socket.on("bc-ack", bc_ack)
+    socket.on("fetch", fetch)
 
 
 app = io.asgi_app()

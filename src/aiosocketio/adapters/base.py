@@ -6,14 +6,13 @@ cluster adapter does the local part and carries the rest to the other servers.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any, TypeVar
 
-from .._tasks import spawn
 from ..errors import ClusterError, ClusterTimeout
+from ..runtime import Listeners
 from ..socketio.packets import Packet
 from .seam import (
     NO_FLAGS,
@@ -51,7 +50,7 @@ class Adapter:
         self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
-        self._room_listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._room_listeners = Listeners()
 
     # ---------------------------------------------------------------- room events
     def on(self, event: str, handler: F | None = None) -> Any:
@@ -63,32 +62,17 @@ class Adapter:
             raise ValueError(f"unknown adapter event {event!r} (one of {sorted(ROOM_EVENTS)})")
 
         def register(func: F) -> F:
-            self._room_listeners.setdefault(event, []).append(func)
+            self._room_listeners.add(event, func)
             return func
 
         return register if handler is None else register(handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove a listener of ``event`` (all of them without ``handler``)."""
-        listeners = self._room_listeners.get(event)
-        if not listeners:
-            return
-        if handler is None:
-            listeners.clear()
-        elif handler in listeners:
-            listeners.remove(handler)
-        if not listeners:
-            del self._room_listeners[event]
+        self._room_listeners.remove(event, handler)
 
     def _room_event(self, event: str, *args: str) -> None:
-        for listener in list(self._room_listeners.get(event, ())):
-            try:
-                result = listener(*args)
-            except Exception:
-                log.exception("error in a %s listener of %s", event, self.nsp.name)
-                continue
-            if inspect.isawaitable(result):
-                spawn(result, f"{event} listener")
+        self._room_listeners.emit(event, *args, where=f" of {self.nsp.name}", log=log)
 
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .. import _json
-from .._tasks import spawn
 from ..errors import AckTimeout, BroadcastAckError
+from ..runtime import spawn
 from ..socketio.packets import ACK, BINARY_ACK, BINARY_EVENT, EVENT, Packet, has_binary
 from .base import (
     Adapter,

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._tasks import spawn
+from ..runtime import spawn
 from ..socketio.packets import Packet
 from . import msgpack_codec
 from .base import Adapter, BroadcastOptions, ClusterError

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from .._extras import needs_extra
-from .._tasks import spawn
+from ..runtime import spawn
 from .base import Adapter, ClusterError
 from .cluster import dumps
 from .link import BrokerLink, Links, Loop
@@ -33,10 +33,12 @@ with needs_extra("the Redis adapter", ("redis",), "redis"):
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = [
+    "CONNECTION_ERRORS",
     "RedisAdapterFactory",
     "RedisLink",
     "RedisSource",
     "SubscriptionMode",
+    "dedicated_pool",
     "dumps_or_log",
 ]
 
@@ -50,8 +52,8 @@ Handler = Callable[[bytes, bytes], None]
 Kind = Literal["channel", "pattern", "shard"]
 _Item = tuple[bool, str, bytes | str, str | None]  # sharded, channel, data, watched key
 
-# errors after which the connection is gone and is to be made again
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+# errors after which the connection is gone and is to be made again (every Redis link)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,
@@ -126,7 +128,7 @@ class RedisLink(BrokerLink[_Item]):
     async def _open(self) -> None:
         self.client, self._owns_client = _make_client(self._source)
         try:
-            self._sub_pool = _subscriber_pool(self.client, self.subscriber_name)
+            self._sub_pool = dedicated_pool(self.client, self.subscriber_name, connections=2)
         except Exception:
             if self._owns_client:
                 await self.client.aclose()
@@ -175,7 +177,7 @@ class RedisLink(BrokerLink[_Item]):
         futures = [self._confirmation(kind, key) for key in keys] if wait else []
         try:
             await _subscribe(pubsub, kind, keys)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             log.debug("subscribe failed (%s); the reader subscribes again on reconnection", exc)
             return
         if futures:
@@ -206,7 +208,7 @@ class RedisLink(BrokerLink[_Item]):
                 await pubsub.punsubscribe(*keys)
             else:
                 await pubsub.execute_command("SUNSUBSCRIBE", *keys)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             log.debug("unsubscribe failed: %s", exc)
 
     def unsubscribe_soon(self, kind: Kind, name: str) -> None:
@@ -360,7 +362,7 @@ class RedisLink(BrokerLink[_Item]):
             except asyncio.CancelledError:
                 queue.extendleft(reversed(batch))
                 raise
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 queue.extendleft(reversed(batch))
                 if self._stopping:
                     log.warning("closing: %d messages not published (%s)", len(queue), exc)
@@ -543,9 +545,12 @@ def _make_client(source: RedisSource) -> tuple[Redis, bool]:
     return client, True
 
 
-def _subscriber_pool(client: Redis, name: str) -> ConnectionPool:
-    """A pool for the subscriber connection: the client's settings, raw bytes, no retries
-    (the link reconnects itself), no health checks (the link pings)."""
+def dedicated_pool(
+    client: Redis, name: str, *, connections: int, **settings: Any
+) -> ConnectionPool:
+    """A pool for a connection the link manages itself (a subscriber, a stream reader): the
+    client's settings, raw bytes, no retries (the link reconnects itself), no health checks
+    (the link pings), and ``settings`` on top."""
     pool = client.connection_pool
     kwargs = dict(pool.connection_kwargs)
     kwargs.update(
@@ -553,10 +558,13 @@ def _subscriber_pool(client: Redis, name: str) -> ConnectionPool:
         health_check_interval=0,
         decode_responses=False,
         client_name=name,
+        **settings,
     )
     kwargs.pop("retry_on_error", None)
     kwargs.pop("retry_on_timeout", None)
-    return ConnectionPool(connection_class=pool.connection_class, max_connections=2, **kwargs)
+    return ConnectionPool(
+        connection_class=pool.connection_class, max_connections=connections, **kwargs
+    )
 
 
 def _numsub_count(reply: Any) -> int:

@@ -56,16 +56,12 @@ from .cluster import (
     encode_packet,
 )
 from .link import BrokerLink, Links, LinkUser, Loop
-from .redis_link import RedisLink, RedisSource
+from .redis_link import CONNECTION_ERRORS, RedisLink, RedisSource, dedicated_pool
 from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
     from redis.asyncio import ConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = [
     "RedisStreamsAdapter",
@@ -80,14 +76,7 @@ log = logging.getLogger("aiosocketio.adapters.redis_streams")
 
 Callback = Callable[[Any], None]
 
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
-_WRITE_ERRORS: tuple[type[BaseException], ...] = (*_CONNECTION_ERRORS, RedisError)
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RedisError)
 
 # the message types whose data may hold binary (the others are always JSON)
 _MAY_HOLD_BINARY = frozenset(
@@ -313,7 +302,10 @@ class StreamsLink(BrokerLink[_Op]):
         await self.pubsub.acquire()
         client = self.pubsub.client
         assert client is not None
-        self._reader_pool = _reader_pool(client, self.reader_name)
+        # one connection for XREAD BLOCK, no socket timeout (reads block on purpose)
+        self._reader_pool = dedicated_pool(
+            client, self.reader_name, connections=1, socket_timeout=None
+        )
         self._progress = asyncio.Event()
 
     def _loops(self) -> list[tuple[str, Loop]]:
@@ -403,7 +395,7 @@ class StreamsLink(BrokerLink[_Op]):
                 queue.extendleft(reversed(batch))
                 raise
             except _WRITE_ERRORS as exc:
-                if isinstance(exc, RedisError) and not isinstance(exc, _CONNECTION_ERRORS):
+                if isinstance(exc, RedisError) and not isinstance(exc, CONNECTION_ERRORS):
                     log.error("Redis refused %d commands: %s", len(batch), exc)
                     self._finished(batch, [None] * len(batch))
                     continue
@@ -459,7 +451,7 @@ class StreamsLink(BrokerLink[_Op]):
             try:
                 result = await client.execute_command(*batch[0].args)  # type: ignore[no-untyped-call]
             except RedisError as exc:
-                if isinstance(exc, _CONNECTION_ERRORS):
+                if isinstance(exc, CONNECTION_ERRORS):
                     raise
                 return [exc]
             return [result]
@@ -579,23 +571,6 @@ def _entries(reply: Any) -> list[tuple[str, Mapping[Any, Any]]]:
             fields = dict(zip(fields[::2], fields[1::2], strict=False))
         out.append((_text(entry_id), fields or {}))
     return out
-
-
-def _reader_pool(client: Redis, name: str) -> ConnectionPool:
-    """A pool of one connection for XREAD BLOCK: the client's settings, raw bytes, no retries
-    (the reader reconnects itself), no socket timeout (reads block on purpose)."""
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    kwargs.update(
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-        decode_responses=False,
-        client_name=name,
-        socket_timeout=None,
-    )
-    kwargs.pop("retry_on_error", None)
-    kwargs.pop("retry_on_timeout", None)
-    return ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
 
 
 async def _quietly_close(client: Redis) -> None:

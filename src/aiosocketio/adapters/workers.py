@@ -40,8 +40,8 @@ from typing import Any
 import orjson
 
 from .. import _json
-from .._tasks import spawn
 from ..errors import ProtocolError
+from ..runtime import spawn
 from ..socketio.packets import Packet, _deconstruct, _reconstruct, has_binary
 from ..workers.mesh import Mesh, Peer, check_limits
 from ..workers.slots import Slot

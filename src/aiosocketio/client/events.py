@@ -1,7 +1,7 @@
 """Listeners and background tasks of the client.
 
 :class:`Emitter` keeps listeners by event name and calls them as the server side does
-(:mod:`aiosocketio.server.handlers`): plain functions inline, coroutine functions as tasks;
+(:mod:`aiosocketio.runtime`): plain functions inline, coroutine functions as tasks;
 a handler answers an acknowledgement request with its return value or by calling its
 keyword ``ack`` parameter. Every task is kept in a :class:`TaskSet`, so closing a client can
 wait for (or cancel) what it started.
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, overload
 
-from ..server.handlers import Listener, ack_args
+from ..runtime import Listener, ack_args
 
 __all__ = ["Emitter", "Listener", "TaskSet", "log", "run_listener"]
 

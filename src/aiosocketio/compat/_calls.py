@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..reasons import DisconnectReason
-from ..server.handlers import spawn
+from ..runtime import spawn
 
 __all__ = [
     "REASONS",

@@ -13,7 +13,7 @@ from ..client.manager import Manager
 from ..client.socket import Socket
 from ..client.transports import TransportError
 from ..errors import AckTimeout, ConnectionRefused, NotConnected
-from ..server.handlers import ack_args
+from ..runtime import ack_args
 from . import exceptions
 from ._calls import as_args, background, call_callback, call_handler, reason
 

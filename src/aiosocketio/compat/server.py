@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConnectionRefused
-from ..server.handlers import Listener, ack_args, spawn
+from ..runtime import Listener, ack_args, spawn
 from ..server.namespace import Namespace
 from ..server.server import Server
 from ..server.socket import Socket

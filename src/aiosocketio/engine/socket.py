@@ -10,10 +10,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..engineio.outgoing import Outgoing
-from ..engineio.packets import NOOP, PONG, Packet, decode_packet, decode_payload, encode_payload
+from ..engineio.packets import (
+    NOOP,
+    PONG,
+    Packet,
+    decode_packet,
+    decode_payload,
+    encode_payload,
+    message_packets,
+)
 from ..engineio.session import Action, Session, State
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
+from ..runtime import Listeners
 from .http import BAD_REQUEST, Request, Responder, compress_body
 
 if TYPE_CHECKING:
@@ -97,7 +106,7 @@ class EngineSocket:
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
-        self._listeners: dict[str, list[tuple[Callable[..., Any], bool]]] | None = None
+        self._listeners: Listeners | None = None
 
     # ------------------------------------------------------------------ events
     def on(self, event: str, handler: F | None = None) -> Any:
@@ -114,9 +123,8 @@ class EngineSocket:
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove a listener of ``event`` (all of them without ``handler``)."""
-        listeners = (self._listeners or {}).get(event)
-        if listeners:
-            listeners[:] = [] if handler is None else [x for x in listeners if x[0] != handler]
+        if self._listeners is not None:
+            self._listeners.remove(event, handler)
 
     def _add(self, event: str, handler: F | None, once: bool) -> Any:
         if event not in CONN_EVENTS:
@@ -124,25 +132,17 @@ class EngineSocket:
 
         def register(func: F) -> F:
             if self._listeners is None:
-                self._listeners = {}
+                self._listeners = Listeners()
                 # from now on the packet paths report to the listeners; the others pay nothing
                 self.__class__ = self._observed_class()
-            self._listeners.setdefault(event, []).append((func, once))
+            self._listeners.add(event, func, once)
             return func
 
         return register if handler is None else register(handler)
 
     def _emit(self, event: str, *args: Any) -> None:
-        listeners = self._listeners.get(event) if self._listeners else None
-        if not listeners:
-            return
-        for entry in list(listeners):
-            if entry[1] and entry in listeners:
-                listeners.remove(entry)
-            try:
-                entry[0](*args)
-            except Exception:
-                log.exception("error in a %s listener of session %s", event, self.sid)
+        if self._listeners and event in self._listeners:
+            self._listeners.emit(event, *args, where=f" of session {self.sid}", log=log)
 
     @classmethod
     def _observed_class(cls) -> type[EngineSocket]:
@@ -181,9 +181,18 @@ class EngineSocket:
     def send_message(self, data: str | bytes) -> None:
         """Send one Engine.IO message (text or binary)."""
         if type(data) is str:
-            self.write_text("4" + data)
+            ws = self.ws
+            if ws is not None and self._upgrade is None:  # the hot path: an event, an ack
+                ws.send_text("4" + data)
+            else:
+                self.write_text("4" + data)
         else:
             self.write_packets([data])
+
+    def send_messages(self, messages: list[str | bytes]) -> None:
+        """Send several Engine.IO messages in order (a packet and its binary attachments);
+        the list is turned into packets in place."""
+        self.write_packets(message_packets(messages))
 
     def write_text(self, packet: str) -> None:
         """Send one encoded text packet (type digit included)."""
@@ -581,6 +590,12 @@ class _ObservedEngineSocket(EngineSocket):
     """
 
     __slots__ = ()
+
+    def send_message(self, data: str | bytes) -> None:
+        if type(data) is str:
+            self.write_text("4" + data)  # reported there
+        else:
+            self.write_packets([data])
 
     def write_text(self, packet: str) -> None:
         self._sent([packet])

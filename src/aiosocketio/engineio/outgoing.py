@@ -6,6 +6,8 @@ WebSocket front door frames it once and caches the frame here).
 
 from __future__ import annotations
 
+from .packets import message_packets
+
 __all__ = ["Outgoing"]
 
 
@@ -30,3 +32,10 @@ class Outgoing:
         # ``variants`` (unset until needed: v4 broadcasts never pay for it) caches the same
         # packets framed for other protocols, such as Engine.IO v3 on WebSocket
         self.variants: dict[str, Outgoing]
+
+    @classmethod
+    def of_messages(
+        cls, messages: list[str | bytes], *, volatile: bool = False, compress: bool = True
+    ) -> Outgoing:
+        """The Engine.IO packets of the layer above's messages (text gets its type digit)."""
+        return cls(message_packets(messages), volatile=volatile, compress=compress)

@@ -30,6 +30,7 @@ __all__ = [
     "decode_payload",
     "encode_packet",
     "encode_payload",
+    "message_packets",
 ]
 
 OPEN = 0
@@ -45,6 +46,19 @@ SEPARATOR = "\x1e"
 Packet = tuple[int, str | bytes]
 
 _TYPES = {str(t): t for t in range(7)}
+
+
+def message_packets(messages: list[str | bytes]) -> list[str | bytes]:
+    """Engine.IO MESSAGE packets of the layer above's messages, in place: a text message gets
+    the type digit ``4``; a binary message is sent as it is (the transport frames it)."""
+    first = messages[0]
+    if type(first) is str:  # the common case: only the first message is text
+        messages[0] = "4" + first
+    for i in range(1, len(messages)):
+        message = messages[i]
+        if type(message) is str:
+            messages[i] = "4" + message
+    return messages
 
 
 def encode_packet(kind: int, data: str | bytes = "") -> str | bytes:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions
 from ..errors import BroadcastAckError, ClusterError
+from ..runtime import spawn
 from ..socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
@@ -179,8 +180,6 @@ class BroadcastOperator:
                 return
             state["expected_servers"] = count
             check()
-
-        from .handlers import spawn
 
         spawn(count_servers(), "broadcast server count")
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
+from ..runtime import spawn
 from ..socketio.packets import CONNECT, CONNECT_ERROR
-from .handlers import spawn
 
 if TYPE_CHECKING:
     from ..engine.socket import EngineSocket
@@ -148,10 +148,7 @@ class Client:
         return payload
 
     def _write(self, messages: list[str | bytes]) -> None:
-        first = messages[0]
-        if type(first) is str:
-            messages[0] = "4" + first
-        self.conn.write_packets(messages)
+        self.conn.send_messages(messages)
 
     def _add(self, socket: Socket) -> None:
         self.nsps[socket.nsp.name] = socket

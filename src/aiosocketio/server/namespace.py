@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ..adapters.base import Adapter
 from ..adapters.seam import BroadcastOptions, PersistedSession
 from ..errors import ConnectionRefused
+from ..runtime import Listener, Listeners, run_handler, spawn
 from ..socketio.packets import CONNECT_ERROR, RESERVED_EVENTS, Packet
 from .broadcast import BroadcastOperator
-from .handlers import Listener, run_handler, spawn
 from .sink import AdapterSeam
 from .socket import Socket
 
@@ -43,8 +43,8 @@ class Namespace(AdapterSeam):
         self.sockets: dict[str, Socket] = {}
         self._middlewares: list[Listener] = []
         self._connection_handlers: list[Listener] = []
-        self._event_handlers: dict[str, list[Listener]] = {}
-        self._server_side_handlers: dict[str, list[Listener]] = {}
+        self._event_handlers = Listeners()
+        self._server_side_handlers = Listeners()
         self._unhandled_handlers: list[Listener] = []
         self._any_outgoing: list[Listener] | None = None
         self._ack_ids = 0
@@ -90,7 +90,7 @@ class Namespace(AdapterSeam):
         """
 
         def register(func: F) -> F:
-            self._event_handlers.setdefault(event, []).append(Listener(func))
+            self._event_handlers.add(event, func)
             return func
 
         return register if handler is None else register(handler)

@@ -20,6 +20,7 @@ from ..engine.http import CorsPolicy, Headers, OriginCheck, Request
 from ..engine.server import AllowRequest, EngineServer
 from ..engine.socket import EngineSocket
 from ..reasons import DisconnectReason
+from ..runtime import spawn
 from ..socketio.parser import JSON_PARSER, Parser
 from ..static import find_static, serve_static
 from ..workers import WORKERS_DIR_ENV
@@ -197,7 +198,6 @@ class Server:
             asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop yet: adapters are initialised when the server starts
-        from .handlers import spawn
 
         spawn(nsp.adapter.init(), f"adapter init of {nsp.name}")
 
@@ -267,7 +267,6 @@ class Server:
     def _forget_namespace(self, nsp: Namespace) -> None:
         if self._nsps.get(nsp.name) is nsp:
             del self._nsps[nsp.name]
-            from .handlers import spawn
 
             spawn(nsp.adapter.close(), f"adapter close of {nsp.name}")
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.seam import SocketDetails, details
 from ..engine.socket import Outgoing
+from ..runtime import Listener
 from ..socketio.packets import Packet
-from .handlers import Listener
 
 if TYPE_CHECKING:
     from .server import Server
@@ -36,10 +36,7 @@ class AdapterSeam:
 
     def _outgoing(self, packet: Packet, volatile: bool, compress: bool) -> Outgoing:
         messages = self.server.parser.encode(packet.type, packet.nsp, packet.data, packet.id)
-        first = messages[0]
-        if type(first) is str:
-            messages[0] = "4" + first
-        return Outgoing(messages, volatile=volatile, compress=compress)
+        return Outgoing.of_messages(messages, volatile=volatile, compress=compress)
 
     def send_packet(
         self, packet: Packet, sids: Iterable[str] | None, volatile: bool, compress: bool

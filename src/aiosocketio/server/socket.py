@@ -14,6 +14,7 @@ from ..adapters.seam import NO_FLAGS, BroadcastFlags, BroadcastOptions, Persiste
 from ..engine.socket import Outgoing
 from ..errors import AckTimeout, NotConnected
 from ..reasons import RECOVERABLE, DisconnectReason
+from ..runtime import Listener, Listeners, run_handler, spawn
 from ..socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -24,7 +25,6 @@ from ..socketio.packets import (
     Packet,
 )
 from .broadcast import BroadcastOperator
-from .handlers import Listener, run_handler, spawn
 
 if TYPE_CHECKING:
     from ..engine.http import Request
@@ -142,7 +142,7 @@ class Socket:
         self.conn: EngineSocket = client.conn
         self._auth = auth
         self._issued = time.time()
-        self._handlers: dict[str, list[Listener]] | None = None
+        self._handlers: Listeners | None = None
         self._any: list[Listener] | None = None
         self._any_out: list[Listener] | None = None
         self._unhandled: list[Listener] | None = None
@@ -213,30 +213,19 @@ class Socket:
     def _add(self, event: str, handler: F | None, once: bool) -> Any:
         def register(func: F) -> F:
             if self._handlers is None:
-                self._handlers = {}
-            self._handlers.setdefault(event, []).append(Listener(func, once))
+                self._handlers = Listeners()
+            self._handlers.add(event, func, once)
             return func
 
         return register if handler is None else register(handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler, every handler of an event, or every handler."""
-        if self._handlers is None:
-            return
-        if event is None:
-            self._handlers = None
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            listeners = self._handlers.get(event)
-            if listeners:
-                for i, listener in enumerate(listeners):
-                    if listener.func is handler:
-                        del listeners[i]
-                        break
+        if self._handlers is not None:
+            self._handlers.remove(event, handler)
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
-        return [lst.func for lst in (self._handlers or {}).get(event, ())]
+        return self._handlers.funcs(event) if self._handlers is not None else []
 
     def on_any(self, handler: F) -> F:
         """Called as handler(event, *args) for every event received, before its handlers."""
@@ -364,22 +353,17 @@ class Socket:
             return False
         if not compress:
             messages = self.nsp.encode(EVENT, self.nsp.name, data, id)
-            if type(messages[0]) is str:
-                messages[0] = "4" + messages[0]
-            self.conn.write_outgoing(Outgoing(messages, compress=False))
+            self.conn.write_outgoing(Outgoing.of_messages(messages, compress=False))
             return True
         self._send(EVENT, data, id)
         return True
 
     def _send(self, kind: int, data: Any, id: int | None = None) -> None:
         messages = self.nsp.encode(kind, self.nsp.name, data, id)
-        first = messages[0]
-        if len(messages) == 1 and type(first) is str:
-            self.conn.write_text("4" + first)
-            return
-        if type(first) is str:
-            messages[0] = "4" + first
-        self.conn.write_packets(messages)
+        if len(messages) == 1 and type(messages[0]) is str:
+            self.conn.send_message(messages[0])
+        else:
+            self.conn.send_messages(messages)
 
     def _notify_outgoing(self, data: list[Any]) -> None:
         for listeners in (self.nsp._any_outgoing, self._any_out):
@@ -465,20 +449,18 @@ class Socket:
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind in (EVENT, BINARY_EVENT):
-            self._on_event(packet.data, packet.id)
+            id = packet.id
+            ack = self._make_ack(id) if id is not None else None
+            if self._middlewares is not None:
+                self._through_middlewares(packet.data, ack)
+            else:
+                self._dispatch(packet.data, ack)
         elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT, None)
         else:  # CONNECT_ERROR or CONNECT from a client: not allowed
             self.client.close_with_error()
-
-    def _on_event(self, data: list[Any], id: int | None) -> None:
-        ack = self._make_ack(id) if id is not None else None
-        if self._middlewares is not None:
-            self._through_middlewares(data, ack)
-        else:
-            self._dispatch(data, ack)
 
     def _dispatch(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]

@@ -9,7 +9,8 @@
 //   load          after the rounds, keep one echo in flight per client until "quit"
 // Prints JSON lines: {"ev":"connected"}, {"ev":"rounds"}, then events as they happen
 // (disconnect, reconnect, reconnect_failed), and {"ev":"summary"} on the "summary" command
-// read from stdin; "quit" exits.
+// read from stdin; "bc I ID" makes client I ask its worker to broadcast ID ({"ev":"bc"} when
+// it answers); "quit" exits. Each client counts the broadcasts it receives, by id.
 
 const path = require("path");
 const readline = require("readline");
@@ -35,11 +36,16 @@ function makeClient(i) {
     randomizationFactor: 0,
     timeout: 10000,
   });
-  const client = { i, mode, socket, pid: null, pids: [], errors: [], disconnects: [], reconnects: 0, ok: 0, failed: 0, failed_after_reconnect: 0, ok_after_reconnect: 0, gave_up: false };
+  const client = { i, mode, socket, pid: null, pids: [], errors: [], disconnects: [], reconnects: 0, ok: 0, failed: 0, failed_after_reconnect: 0, ok_after_reconnect: 0, gave_up: false, received: {} };
+  socket.on("bc", (id) => {
+    client.received[id] = (client.received[id] || 0) + 1;
+  });
   socket.on("connect_error", (err) => client.errors.push(`connect_error: ${err.message}`));
-  socket.on("disconnect", (reason) => {
+  socket.on("disconnect", (reason, details) => {
     client.disconnects.push(reason);
-    out({ ev: "disconnect", i, reason });
+    // a transport error's details: "xhr poll error" and the HTTP status (0: no answer)
+    const why = details && details.message ? `${details.message} ${details.description}` : "";
+    out({ ev: "disconnect", i, reason, details: why });
   });
   socket.io.on("reconnect", () => {
     client.reconnects += 1;
@@ -85,7 +91,7 @@ function summary(clients) {
     i: c.i, mode: c.mode, pid: c.pid, pids: c.pids, errors: c.errors.slice(0, 5),
     disconnects: c.disconnects, reconnects: c.reconnects, ok: c.ok, failed: c.failed,
     ok_after_reconnect: c.ok_after_reconnect, failed_after_reconnect: c.failed_after_reconnect,
-    gave_up: c.gave_up,
+    gave_up: c.gave_up, received: c.received,
     transport: c.socket.io.engine ? c.socket.io.engine.transport.name : null,
   }));
 }
@@ -121,6 +127,13 @@ async function main() {
   for await (const line of lines) {
     const command = line.trim();
     if (command === "summary") out({ ev: "summary", clients: summary(clients) });
+    if (command.startsWith("bc ")) {
+      const [, i, id] = command.split(" ");
+      clients[Number(i)].socket.timeout(5000).emitWithAck("bc", id).then(
+        (pid) => out({ ev: "bc", id, pid }),
+        (err) => out({ ev: "bc", id, error: err.message }),
+      );
+    }
     if (command === "quit") break;
   }
   state.quit = true;
