@@ -52,7 +52,7 @@ async def test_polling_client_that_never_polls_is_dropped() -> None:
             sid = open_packet(response.text)["sid"]
             url = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
             assert (await http.request("POST", url, body=b"40")).status == 200
-            await until(lambda: io.sockets.sockets, timeout=2)
+            await until(lambda: io.sockets.sockets, timeout=10)
             (target,) = io.sockets.sockets.values()
             for _ in range(20):  # 2 MB buffered, never polled
                 target.emit("big", BIG)
@@ -82,7 +82,7 @@ async def test_flood_of_async_handlers_is_read_with_backpressure() -> None:
         client, _ = await srv.connected()
         for n in range(200):
             await client.emit("work", n)
-        await until(lambda: len(seen) >= 10, timeout=2)
+        await until(lambda: len(seen) >= 10, timeout=10)
         await asyncio.sleep(0.2)
         # reading stopped at the limit: the other 190 events wait in the kernel buffers
         assert most == 10
@@ -111,7 +111,7 @@ async def test_flow_control_resumes_polling_posts() -> None:
             sid = open_packet(response.text)["sid"]
             url = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
             assert (await http.request("POST", url, body=b"40")).status == 200
-            await until(lambda: io.sockets.sockets, timeout=2)
+            await until(lambda: io.sockets.sockets, timeout=10)
             body = "\x1e".join(f'42["work",{n}]' for n in range(3)).encode()
             post = asyncio.ensure_future(http.request("POST", url, body=body))
             await asyncio.sleep(0.2)

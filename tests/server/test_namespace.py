@@ -271,7 +271,7 @@ async def test_connect_timeout_closes_idle_connection():
         idle = await srv.client()
         active = await srv.client()
         await active.connect()
-        await idle.wait_closed(timeout=1)
+        await idle.wait_closed(timeout=10)
         await asyncio.sleep(0.1)
         assert not active.is_closed
         assert srv.io.engine.clients_count == 1
@@ -282,4 +282,4 @@ async def test_connect_timeout_counts_a_refused_namespace_as_idle():
         client = await srv.client()
         with pytest.raises(ConnectRefused):
             await client.connect("/unknown")
-        await client.wait_closed(timeout=1)
+        await client.wait_closed(timeout=10)

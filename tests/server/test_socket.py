@@ -586,7 +586,7 @@ async def disconnect_reason(srv: SioServer, action) -> str:
     client, _ = await srv.connected()
     sockets[-1].on("disconnect", reasons.append)
     await action(client, sockets[-1])
-    await until(lambda: reasons, timeout=2)
+    await until(lambda: reasons, timeout=10)
     return reasons[0]
 
 

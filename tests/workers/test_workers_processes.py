@@ -303,11 +303,26 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 def tls_app(run: Path, errors: list[str]) -> Server:
+    """The app of workers_app.py on a standalone server; its connection errors in
+    ``errors``, except for the late requests of sessions closed by their clients."""
     io = Server(workers_dir=run)
-    io.on_connection_error(lambda request, code, message, context: errors.append(message))
+    closed_by_clients: set[str] = set()
+
+    def report(request: Any, code: int, message: str, context: dict[str, Any]) -> None:
+        if context.get("sid") not in closed_by_clients:
+            errors.append(message)
+
+    io.on_connection_error(report)
 
     @io.on("connection")
     def on_connection(socket: Any) -> None:
+        sid = socket.conn.sid
+
+        def closed(reason: str, *_: Any) -> None:
+            if reason == "client namespace disconnect":
+                closed_by_clients.add(sid)
+
+        socket.on("disconnect", closed)
         socket.on("echo", lambda payload: {"payload": payload, "pid": id(io)})
 
         async def ask_me(n: int) -> Any:

@@ -2,7 +2,10 @@
 gunicorn and hypercorn workers. Workers mode comes from AIOSOCKETIO_WORKERS_DIR.
 
 Each worker reports on stderr: its connection errors as they happen (``CONNECTION_ERROR``),
-and what it forwarded when it stops (``STATS``).
+and what it forwarded when it stops (``STATS``). A request of a session its client has closed
+is not an error (``LATE_REQUEST``): a long-polling client that opens a new connection for
+every request may have a GET under way when it disconnects, and that GET may reach the server
+after the POST that closed the session.
 
 The scale test (test_scale.py, node/scale.js) also uses: broadcasts by id (``bc``), a
 broadcast with acks collected from every worker's clients (``bc-ack``), ``fetch_sockets``
@@ -57,10 +60,15 @@ if os.environ.get("WORKERS_APP_OUTLIVE_SIGTERM"):
     signal.signal(signal.SIGTERM, lambda *_: None)
 
 
+closed_by_clients: set[str] = set()  # engine session ids
+
+
 @io.on_connection_error
 def report(request: Any, code: int, message: str, context: dict[str, Any]) -> None:
+    late = context.get("sid") in closed_by_clients
     print(
-        f"CONNECTION_ERROR pid={os.getpid()} {code} {message} {context} "
+        f"{'LATE_REQUEST' if late else 'CONNECTION_ERROR'} pid={os.getpid()} {code} {message} "
+        f"{context} "
         f"{request.method} {request.url} forwarded={request.forwarded}",
         file=sys.stderr,
     )
@@ -68,6 +76,13 @@ def report(request: Any, code: int, message: str, context: dict[str, Any]) -> No
 
 @io.on("connection")
 def on_connection(socket: Any) -> None:
+    sid = socket.conn.sid
+
+    def closed(reason: str, *_: Any) -> None:
+        if reason == "client namespace disconnect":
+            closed_by_clients.add(sid)
+
+    socket.on("disconnect", closed)
     socket.on("echo", lambda payload: {"payload": payload, "pid": os.getpid()})
 
     async def ask_me(n: int) -> Any:
