@@ -30,8 +30,8 @@ from .transports import (
     Transport,
     TransportError,
     TransportOptions,
-    WebSocketTransport,
 )
+from .websocket import WebSocketTransport
 
 __all__ = ["Engine", "EngineListener", "TransportError"]
 

@@ -13,6 +13,7 @@ arrive, and permessage-deflate (RFC 7692) messages are decompressed when a
 from __future__ import annotations
 
 import importlib
+import os
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ __all__ = [
     "close_frame",
     "encode_frame",
     "frame_header",
+    "masked_frame",
+    "next_mask",
     "parse_close",
     "ping_frame",
     "pong_frame",
@@ -86,12 +89,22 @@ _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
 
 
 _c_apply_mask: Callable[[bytes | memoryview, bytes | memoryview], bytes] | None
+_c_masked_frame: Callable[[int, bytes, bytes], bytes] | None
 try:
     # a C extension module that imports nothing; loaded by name because static import
     # checkers cannot see inside it and would take it for the parent package
-    _c_apply_mask = importlib.import_module(f"{__package__}._speedups").apply_mask
+    _speedups = importlib.import_module(f"{__package__}._speedups")
+    _c_apply_mask = _speedups.apply_mask
+    _c_masked_frame = getattr(_speedups, "masked_frame", None)  # None: an older build
 except ImportError:  # built without a C compiler
     _c_apply_mask = None
+    _c_masked_frame = None
+
+# Masks are cut from one block of random bytes, refilled when used up: one os.urandom call
+# per 2048 frames instead of one per frame (ws does the same with crypto.randomFillSync).
+_MASK_POOL_SIZE = 8192
+_mask_pool = b""
+_mask_pos = _MASK_POOL_SIZE
 
 
 def _valid_close_code(code: int) -> bool:
@@ -176,6 +189,36 @@ def encode_frame(
     if mask is not None:
         return header + mask + payload
     return header + payload
+
+
+def next_mask() -> bytes:
+    """A fresh 4-byte mask from the operating system's random source (RFC 6455 5.3)."""
+    global _mask_pool, _mask_pos
+    pos = _mask_pos
+    if pos >= _MASK_POOL_SIZE:
+        _mask_pool = os.urandom(_MASK_POOL_SIZE)
+        pos = 0
+    _mask_pos = pos + 4
+    return _mask_pool[pos : pos + 4]
+
+
+def _py_masked_frame(first_byte: int, payload: bytes, mask: bytes) -> bytes:
+    if len(mask) != 4 or not 0 <= first_byte <= 255:
+        raise ValueError("a 4-byte mask and a first byte 0-255 are required")
+    n = len(payload)
+    if n < 126:
+        header = bytes((first_byte, 0x80 | n))
+    elif n < 0x10000:
+        header = _PACK_16(first_byte, 0xFE, n)
+    else:
+        header = _PACK_64(first_byte, 0xFF, n)
+    return header + mask + _py_apply_mask(payload, mask)
+
+
+masked_frame: Callable[[int, bytes, bytes], bytes] = _c_masked_frame or _py_masked_frame
+"""``masked_frame(first_byte, payload, mask)``: a masked frame (client to server) in one
+piece; ``first_byte`` holds FIN, RSV1 and the opcode (0x81: a final TEXT frame). No check of
+the opcode: the client hot path builds only TEXT and BINARY frames this way."""
 
 
 def text_frame(data: str) -> bytes:
