@@ -17,6 +17,7 @@ from ..errors import ProtocolError
 from ..socketio.packets import Packet
 from ..socketio.parser import JSON_PARSER, Decoder, Parser
 from .backoff import Backoff
+from .deadlines import Deadlines
 from .engine import Engine
 from .events import Emitter, TaskSet, log
 from .http import Target
@@ -120,6 +121,7 @@ class Manager(Emitter):
     __slots__ = (
         "__weakref__",
         "_closing_engines",
+        "_deadlines",
         "_decoder",
         "_open_callback",
         "_open_timer",
@@ -209,6 +211,7 @@ class Manager(Emitter):
         self._reconnect_timer: asyncio.TimerHandle | None = None
         self._closing_engines: set[Engine] = set()
         self._tasks = TaskSet()
+        self._deadlines: Deadlines | None = None
         if auto_connect:
             self.open()
 

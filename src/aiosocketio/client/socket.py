@@ -20,6 +20,7 @@ from ..socketio.packets import (
     RESERVED_EVENTS,
     Packet,
 )
+from .deadlines import Deadline, Deadlines
 from .events import Emitter, Listener, TaskSet, log, run_listener
 
 if TYPE_CHECKING:
@@ -60,14 +61,30 @@ _NO_FLAGS = _Flags()
 
 
 class _Ack:
-    __slots__ = ("callback", "timer", "with_error")
+    """A pending acknowledgement: a callback, or the future of ``emit_with_ack``."""
+
+    __slots__ = ("callback", "future", "timer", "with_error")
 
     def __init__(
-        self, callback: Callable[..., Any], with_error: bool, timer: asyncio.TimerHandle | None
+        self,
+        callback: Callable[..., Any] | None,
+        with_error: bool,
+        timer: Deadline | None,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
         self.callback = callback
         self.with_error = with_error
         self.timer = timer
+        self.future = future
+
+    def fail(self, error: BaseException, tasks: TaskSet) -> None:
+        """Settle with an error (timeout, disconnection)."""
+        future = self.future
+        if future is not None:
+            if not future.done():
+                future.set_exception(error)
+        elif self.callback is not None:
+            _call(self.callback, (error,), tasks)
 
 
 class _Queued:
@@ -388,16 +405,12 @@ class Socket(Emitter):
 
     async def _emit_with_ack(self, event: str, args: tuple[Any, ...], flags: _Flags) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, *values: Any) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(_value(values))
-
-        self._emit(event, args, settle, flags, with_error=True)
+        if self.retries and not flags.volatile:
+            # the retry queue calls back: settle the future from there
+            self._emit(event, args, _settler(future), flags, with_error=True)
+        else:
+            # the acknowledgement settles the future itself: no callback in between
+            self._emit(event, args, None, flags, future=future)
         return await future
 
     def timeout(self, seconds: float) -> Emit:
@@ -422,6 +435,7 @@ class Socket(Emitter):
         flags: _Flags,
         *,
         with_error: bool = False,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -430,18 +444,18 @@ class Socket(Emitter):
             return
         data = [event, *args]
         id = None
-        if callback is not None:
+        if callback is not None or future is not None:
             id = self._ids
-            self._ids += 1
-            self._register_ack(id, callback, flags.timeout, with_error)
+            self._ids = id + 1
+            self._register_ack(id, callback, flags.timeout, with_error, future)
         packet = Packet(EVENT, self.nsp, data, id)
         engine = self.io.engine
-        connected = self.connected and not (engine is not None and engine.has_ping_expired())
         if flags.volatile and not (engine is not None and engine.writable):
             log.debug("volatile event %r dropped", event)
-        elif connected:
-            self._notify_outgoing(data)
-            self._packet(packet, flags.compress)
+        elif self.connected and not (engine is not None and engine.has_ping_expired()):
+            if self._any_out:
+                self._notify_outgoing(data)
+            self.io._packet(packet, flags.compress)
         else:
             self._send_buffer.append((packet, flags.compress))
 
@@ -495,22 +509,36 @@ class Socket(Emitter):
 
     # ------------------------------------------------------------------ acknowledgements
     def _register_ack(
-        self, id: int, callback: Callable[..., Any], timeout: float | None, with_error: bool
+        self,
+        id: int,
+        callback: Callable[..., Any] | None,
+        timeout: float | None,
+        with_error: bool,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
         if timeout is None:
             timeout = self.ack_timeout
         if timeout is None:
-            self._acks[id] = _Ack(callback, with_error, None)
+            self._acks[id] = _Ack(callback, with_error or future is not None, None, future)
             return
-        timer = asyncio.get_running_loop().call_later(timeout, self._ack_timed_out, id)
-        self._acks[id] = _Ack(callback, True, timer)
+        timer = self._deadlines().call_later(timeout, self._ack_timed_out, id)
+        self._acks[id] = _Ack(callback, True, timer, future)
+
+    def _deadlines(self) -> Deadlines:
+        """The manager's deadlines (one timer for the ack timeouts of its sockets)."""
+        io = self.io
+        loop = asyncio.get_running_loop()
+        deadlines = io._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = io._deadlines = Deadlines(loop)
+        return deadlines
 
     def _ack_timed_out(self, id: int) -> None:
         ack = self._acks.pop(id, None)
         if ack is None:
             return
         self._send_buffer = [item for item in self._send_buffer if item[0].id != id]
-        _call(ack.callback, (AckTimeout("operation has timed out"),), self.io._tasks)
+        ack.fail(AckTimeout("operation has timed out"), self.io._tasks)
 
     def _on_ack(self, packet: Packet) -> None:
         ack = self._acks.pop(packet.id, None) if packet.id is not None else None
@@ -518,11 +546,18 @@ class Socket(Emitter):
             return
         if ack.timer is not None:
             ack.timer.cancel()
-        args = packet.data if isinstance(packet.data, list) else []
+        args = packet.data if type(packet.data) is list else []
+        future = ack.future
+        if future is not None:
+            if not future.done():
+                future.set_result(args[0] if len(args) == 1 else _value(tuple(args)))
+            return
+        callback = ack.callback
+        assert callback is not None  # an ack has a future or a callback
         if ack.with_error:
-            _call(ack.callback, (None, *args), self.io._tasks)
+            _call(callback, (None, *args), self.io._tasks)
         else:
-            _call(ack.callback, tuple(args), self.io._tasks)
+            _call(callback, tuple(args), self.io._tasks)
 
     def _clear_acks(self) -> None:
         buffered = {packet.id for packet, _ in self._send_buffer}
@@ -533,8 +568,7 @@ class Socket(Emitter):
             if ack.timer is not None:
                 ack.timer.cancel()
             if ack.with_error:
-                error = NotConnected("socket has been disconnected")
-                _call(ack.callback, (error,), self.io._tasks)
+                ack.fail(NotConnected("socket has been disconnected"), self.io._tasks)
 
     def _make_ack(self, id: int) -> Callable[..., None]:
         sent = False
@@ -722,6 +756,19 @@ class Emit:
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         return await self._socket._emit_with_ack(event, args, self._flags)
+
+
+def _settler(future: asyncio.Future[Any]) -> Callable[..., None]:
+    """An error-first acknowledgement callback that settles ``future``."""
+
+    def settle(error: BaseException | None, *values: Any) -> None:
+        if not future.done():
+            if error is None:
+                future.set_result(_value(values))
+            else:
+                future.set_exception(error)
+
+    return settle
 
 
 def _value(args: tuple[Any, ...]) -> Any:
