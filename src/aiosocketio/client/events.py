@@ -160,7 +160,8 @@ class Emitter:
 
     def _emit_reserved(self, event: str, *args: Any) -> None:
         """Call the listeners of a local event (no acknowledgement)."""
-        self._dispatch(event, list(args), None)
+        if self._listeners.get(event):
+            self._dispatch(event, list(args), None)
 
     def _dispatch(self, event: str, args: list[Any], ack: Callable[..., None] | None) -> None:
         listeners = self._listeners.get(event)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..engineio.packets import MESSAGE
 from ..errors import ProtocolError
 from ..socketio.packets import Packet
 from ..socketio.parser import JSON_PARSER, Decoder, Parser
@@ -284,7 +285,7 @@ class Manager(Emitter):
         if engine is None:
             return
         for message in self._parser.encode(packet.type, packet.nsp, packet.data, packet.id):
-            engine.write(message, compress)
+            engine._send_packet(MESSAGE, message, compress)
 
     # ------------------------------------------------------------------ opening
     def open(self, callback: OpenCallback | None = None) -> Manager:
@@ -380,7 +381,7 @@ class Manager(Emitter):
             self._on_close(reason, description)
 
     def _on_packet(self, packet: Packet) -> None:
-        if self.has_listeners("packet"):
+        if self._listeners and self.has_listeners("packet"):
             self._emit_reserved("packet", packet)
         socket = self.nsps.get(packet.nsp)
         if socket is not None and socket.active:

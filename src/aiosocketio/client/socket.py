@@ -58,6 +58,17 @@ class _Flags:
 
 
 _NO_FLAGS = _Flags()
+_TIMEOUT_FLAGS: dict[float | None, _Flags] = {None: _NO_FLAGS}
+
+
+def _timeout_flags(timeout: float | None) -> _Flags:
+    """Flags with only a timeout: shared (flags are never changed, only copied)."""
+    flags = _TIMEOUT_FLAGS.get(timeout)
+    if flags is None:
+        flags = _Flags(timeout=timeout)
+        if len(_TIMEOUT_FLAGS) < 64:
+            _TIMEOUT_FLAGS[timeout] = flags
+    return flags
 
 
 class _Ack:
@@ -401,7 +412,7 @@ class Socket(Emitter):
         """Send an event and wait for the acknowledgement: None (no argument), the argument,
         or a tuple of them. Raises AckTimeout, or NotConnected when the socket disconnects
         before the answer."""
-        return await self._emit_with_ack(event, args, _Flags(timeout=timeout))
+        return await self._emit_with_ack(event, args, _timeout_flags(timeout))
 
     async def _emit_with_ack(self, event: str, args: tuple[Any, ...], flags: _Flags) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

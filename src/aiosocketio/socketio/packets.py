@@ -308,8 +308,13 @@ class Decoder:
                     raise ProtocolError("invalid payload") from exc
             if not _valid_payload(kind, data):
                 raise ProtocolError("invalid payload")
-            # only text with enough brackets can be too deep: the hot path pays two counts
-            if text.count("[", i) + text.count("{", i) > MAX_DEPTH and _too_deep(data):
+            # only text with enough brackets can be too deep: a short payload cannot be, a
+            # longer one pays two counts
+            if (
+                length - i > MAX_DEPTH
+                and text.count("[", i) + text.count("{", i) > MAX_DEPTH
+                and _too_deep(data)
+            ):
                 raise ProtocolError("payload nested too deeply")
         elif kind in (EVENT, BINARY_EVENT, ACK, BINARY_ACK):
             raise ProtocolError("invalid payload")
