@@ -174,8 +174,8 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
                 head = _header(kind, nsp, id, len(buffers))
                 return [head + _json.dumps(data), *buffers]
             body = _json.dumps(data)  # what orjson refuses: big integers, non-string keys...
-        if nsp == "/" and id is None:
-            return [f"{kind}{body}"]
+        if nsp == "/":
+            return [f"{kind}{body}" if id is None else f"{kind}{id}{body}"]
         return [_header(kind, nsp, id) + body]
     return [encode_text(kind, nsp, data, id)]
 
