@@ -186,7 +186,13 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         try:
             for opcode, payload in parser.feed(data):
                 if opcode == TEXT:
-                    kind, value = decode_packet(payload)
+                    assert isinstance(payload, str)
+                    kind: int
+                    value: str | bytes
+                    if payload[:1] == "4":  # a message, nearly every packet
+                        kind, value = MESSAGE, payload[1:]
+                    else:
+                        kind, value = decode_packet(payload)
                     handler = self.handler
                     if handler is not None:
                         handler.on_transport_packet(self, kind, value)
