@@ -384,7 +384,7 @@ class Manager(Emitter):
         if self._listeners and self.has_listeners("packet"):
             self._emit_reserved("packet", packet)
         socket = self.nsps.get(packet.nsp)
-        if socket is not None and socket.active:
+        if socket is not None and socket._active:
             socket._on_packet(packet)
 
     def _emit(self, event: str, *args: Any) -> None:

@@ -649,7 +649,13 @@ class Socket(Emitter):
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind in (EVENT, BINARY_EVENT):
-            self._on_event(packet)
+            data = packet.data
+            id = packet.id
+            ack = self._make_ack(id) if id is not None else None
+            if self.connected:
+                self._emit_event(data, ack)
+            else:
+                self._receive_buffer.append((data, ack))
         elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == CONNECT:
@@ -678,14 +684,6 @@ class Socket(Emitter):
             if hint is not None:
                 error.add_note(hint)
             self._report_connect_error(error)
-
-    def _on_event(self, packet: Packet) -> None:
-        data = packet.data
-        ack = self._make_ack(packet.id) if packet.id is not None else None
-        if self.connected:
-            self._emit_event(data, ack)
-        else:
-            self._receive_buffer.append((data, ack))
 
     def _emit_event(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]
@@ -808,7 +806,7 @@ def _call(callback: Callable[..., Any], args: tuple[Any, ...], tasks: TaskSet) -
     except Exception:
         log.exception("error in an acknowledgement callback")
         return
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):
         tasks.spawn(_wait(result), "acknowledgement callback")
 
 

@@ -372,6 +372,11 @@ class FrameParser:
             self._frag_parts = []
             raise
 
+    def at_boundary(self) -> bool:
+        """True between messages: nothing buffered, no fragmented message in progress, no
+        error (bytes that hold exactly one whole frame may then be read without ``feed``)."""
+        return not self._buf and not self._frag_op and self._error is None
+
     @staticmethod
     def _raise_again(error: ProtocolError) -> None:
         message = f"the parser failed earlier: {error}"
