@@ -94,6 +94,23 @@ def engine_for(target: Target, **options: Any) -> tuple[Engine, list[Any], list[
     return engine, messages, errors
 
 
+async def open_until_closed(engine: Engine) -> list[Any]:
+    """Open the engine; return the arguments of its close event once it closes."""
+    closes: list[Any] = []
+    engine.on("close", lambda *args: closes.append(args))
+    engine.open()
+    await wait_until(lambda: bool(closes))
+    return closes
+
+
+async def close_code_sent(raw: RawServer) -> int:
+    """The code of the close frame the client sent (waiting for it)."""
+    await wait_until(lambda: any(op == CLOSE for op, _ in raw.received))
+    [payload] = [p for op, p in raw.received if op == CLOSE]
+    assert isinstance(payload, bytes)
+    return parse_close(payload)[0]
+
+
 async def test_frames_in_the_handshake_read_and_many_per_read() -> None:
     sizes = [1, 20, 120, 121, 122, 123, 124, 125, 126, 127, 300, 70000]
     texts = ["x" * n for n in sizes]
@@ -146,15 +163,10 @@ async def test_invalid_utf8_is_refused_with_1007(split: bool) -> None:
     raw = RawServer(script)
     async with raw.running() as target:
         engine, messages, errors = engine_for(target)
-        closes: list[Any] = []
-        engine.on("close", lambda *args: closes.append(args))
-        engine.open()
-        await wait_until(lambda: bool(closes))
-        assert not messages
+        closes = await open_until_closed(engine)
+        assert not messages and closes
         assert errors and isinstance(errors[0], TransportError)
-        await wait_until(lambda: any(op == CLOSE for op, _ in raw.received))
-        [payload] = [p for op, p in raw.received if op == CLOSE]
-        assert isinstance(payload, bytes) and parse_close(payload)[0] == 1007
+        assert await close_code_sent(raw) == 1007
         await engine.wait_closed()
 
 
@@ -167,15 +179,10 @@ async def test_the_server_closing_is_answered_and_reported() -> None:
     raw = RawServer(script)
     async with raw.running() as target:
         engine, messages, _ = engine_for(target)
-        closes: list[Any] = []
-        engine.on("close", lambda *args: closes.append(args))
-        engine.open()
-        await wait_until(lambda: bool(closes))
+        closes = await open_until_closed(engine)
         assert messages == ["bye"]
         assert closes[0][0] == "transport close"
-        await wait_until(lambda: any(op == CLOSE for op, _ in raw.received))
-        [payload] = [p for op, p in raw.received if op == CLOSE]
-        assert isinstance(payload, bytes) and parse_close(payload)[0] == 1001
+        assert await close_code_sent(raw) == 1001
         await engine.wait_closed()
 
 
