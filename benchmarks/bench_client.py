@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,9 +67,11 @@ class Adapter:
         sock.on("disconnect", on_disconnect)
         return sock
 
-    async def call(self, sock: Socket, event: str, payload: Any, timeout: float) -> Any:
-        # AckTimeout's name holds "Timeout", which is how the driver counts ack timeouts
-        return await sock.emit_with_ack(event, payload, timeout=timeout)
+    def call(self, sock: Socket, event: str, payload: Any, timeout: float) -> Awaitable[Any]:
+        # the driver awaits what this returns: the coroutine of emit_with_ack itself, no
+        # coroutine of our own around it. AckTimeout's name holds "Timeout", which is how
+        # the driver counts ack timeouts.
+        return sock.emit_with_ack(event, payload, timeout=timeout)
 
     def on(self, sock: Socket, event: str, handler: Callable[[Any], None]) -> None:
         sock.on(event, handler)

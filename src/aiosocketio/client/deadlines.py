@@ -40,7 +40,13 @@ class Deadline:
         if self.callback is not None:
             self.callback = None
             self.args = ()
-            self._owner._cancelled()
+            owner = self._owner
+            owner._live -= 1
+            heap = owner._heap
+            if not owner._live:
+                heap.clear()  # the timer stays set: it finds nothing and is not set again
+            elif len(heap) > _COMPACT_FROM and len(heap) > 2 * owner._live:
+                owner._compact()
 
     def cancelled(self) -> bool:
         """True once cancelled or called."""
@@ -82,14 +88,11 @@ class Deadlines:
         self._timer_at = when
         self._timer = self.loop.call_at(when, self._fire)
 
-    def _cancelled(self) -> None:
-        self._live -= 1
+    def _compact(self) -> None:
+        """Rebuild the heap without its cancelled entries."""
         heap = self._heap
-        if not self._live:
-            heap.clear()  # the timer stays set: it finds nothing and is not set again
-        elif len(heap) > _COMPACT_FROM and len(heap) > 2 * self._live:
-            heap[:] = [item for item in heap if item[2].callback is not None]
-            heapq.heapify(heap)
+        heap[:] = [item for item in heap if item[2].callback is not None]
+        heapq.heapify(heap)
 
     def _fire(self) -> None:
         self._timer = None

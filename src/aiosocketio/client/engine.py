@@ -306,7 +306,9 @@ class Engine(Emitter):
         if self.ready_state in ("closing", "closed"):
             return
         self.write_buffer.append((kind, data, compress))
-        self.flush()
+        transport = self.transport
+        if transport is not None and transport.writable:  # else the drain flushes
+            self.flush()
 
     def flush(self) -> None:
         transport = self.transport

@@ -356,8 +356,13 @@ class Manager(Emitter):
             log.debug("parse error: %s", exc)
             self._on_close("parse error", exc)
             return
-        if packet is not None:
-            self._on_packet(packet)
+        if packet is None:
+            return
+        if self._listeners and self.has_listeners("packet"):
+            self._emit_reserved("packet", packet)
+        socket = self.nsps.get(packet.nsp)
+        if socket is not None and socket._active:
+            socket._on_packet(packet)
 
     def on_engine_ping(self, engine: Engine) -> None:
         if engine is self._subscribed:
@@ -379,13 +384,6 @@ class Manager(Emitter):
             self._on_open_error(TransportError(reason, description))
         else:
             self._on_close(reason, description)
-
-    def _on_packet(self, packet: Packet) -> None:
-        if self._listeners and self.has_listeners("packet"):
-            self._emit_reserved("packet", packet)
-        socket = self.nsps.get(packet.nsp)
-        if socket is not None and socket._active:
-            socket._on_packet(packet)
 
     def _emit(self, event: str, *args: Any) -> None:
         """An event for the active sockets, then for the listeners."""
