@@ -413,7 +413,8 @@ class Socket(Emitter):
         """Send an event and wait for the acknowledgement: None (no argument), the argument,
         or a tuple of them. Raises AckTimeout, or NotConnected when the socket disconnects
         before the answer."""
-        return await self._ack_future(event, args, _timeout_flags(timeout))
+        flags = _TIMEOUT_FLAGS.get(timeout) or _timeout_flags(timeout)
+        return await self._ack_future(event, args, flags)
 
     def _ack_future(self, event: str, args: tuple[Any, ...], flags: _Flags) -> asyncio.Future[Any]:
         """Emit; the future gets the acknowledgement (one coroutine less per emit than an
@@ -538,7 +539,10 @@ class Socket(Emitter):
             self._acks[id] = _Ack(callback, with_error or future is not None, None, future)
             return
         loop = future.get_loop() if future is not None else asyncio.get_running_loop()
-        timer = self._deadlines(loop).call_later(timeout, self._ack_timed_out, id)
+        deadlines = self.io._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines(loop)
+        timer = deadlines.call_later(timeout, self._ack_timed_out, id)
         self._acks[id] = _Ack(callback, True, timer, future)
 
     def _deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
