@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -205,4 +206,23 @@ async def test_a_failed_handshake_is_a_transport_error(how: str) -> None:
         assert isinstance(errors[0], TransportError)
         if how == "refused":
             assert "403" in str(errors[0])
+        await engine.wait_closed()
+
+
+async def test_a_reset_connection_is_a_close_not_an_error() -> None:
+    async def script(reader: Any, writer: asyncio.StreamWriter, opening: bytes) -> None:
+        writer.write(opening + frame("4hi"))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # linger 0: the peer gets a reset
+
+    raw = RawServer(script)
+    async with raw.running() as target:
+        engine, messages, errors = engine_for(target)
+        closes = await open_until_closed(engine)
+        assert messages == ["hi"]
+        assert closes[0][0] == "transport close"  # as Node's ws: "close" (1006), no "error"
+        assert not errors
         await engine.wait_closed()

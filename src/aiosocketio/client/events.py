@@ -161,9 +161,9 @@ class Emitter:
         return bool(self._listeners.get(event))
 
     def _emit_reserved(self, event: str, *args: Any) -> None:
-        """Call the listeners of a local event (no acknowledgement)."""
-        if self._listeners.get(event):
-            self._dispatch(event, list(args), None)
+        """Call the listeners of a local event (no acknowledgement). Always through
+        ``_dispatch``: a subclass may route events elsewhere (the compat client does)."""
+        self._dispatch(event, list(args), None)
 
     def _dispatch(self, event: str, args: list[Any], ack: Callable[..., None] | None) -> None:
         listeners = self._listeners.get(event)

@@ -189,9 +189,10 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             lost.set_result(None)
         if self.state == "closed" or self._parser is None:
             return
-        if exc is not None:
+        if exc is not None and not isinstance(exc, ConnectionError):
             self._fail("websocket error", exc)
         else:
+            # a reset is a close, as for Node's ws (a "close" event, code 1006, no "error")
             self._closed("websocket connection closed")
 
     def pause_writing(self) -> None:
