@@ -114,10 +114,10 @@ class WebSocketTransport(Transport, asyncio.Protocol):
                     raise ProtocolError(f"unexpected extensions: {extension!r}")
                 self._deflate = Deflate(negotiate_client(extension), client_side=True)
         except asyncio.CancelledError:
-            self._abort()
+            self._give_up()
             raise
         except Exception as exc:
-            self._abort()
+            self._give_up()
             self._fail("websocket error", exc)
             return
         if self.state == "closed":
@@ -317,6 +317,13 @@ class WebSocketTransport(Transport, asyncio.Protocol):
                 await asyncio.wait_for(asyncio.shield(lost), CLOSE_WAIT)
             except TimeoutError:
                 pass
+        self._abort()
+
+    def _give_up(self) -> None:
+        """The opening failed: nobody waits for the handshake's answer any more."""
+        head = self._head
+        if head is not None and not head.done():
+            head.cancel()  # not an exception nobody would retrieve
         self._abort()
 
     def _abort(self, gracefully: bool = False) -> None:
