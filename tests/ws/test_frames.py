@@ -531,3 +531,20 @@ def test_next_mask_gives_fresh_4_byte_masks_across_pool_refills() -> None:
     masks = [next_mask() for _ in range(5000)]  # more than one pool of 2048 masks
     assert all(len(m) == 4 for m in masks)
     assert len(set(masks)) > 4900  # random 32-bit values: collisions are rare
+
+
+@pytest.mark.parametrize("client_side", [True, False])
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 16384, 40000, 65536, 65545])
+def test_big_frames_split_across_reads(client_side: bool, chunk: int) -> None:
+    """Big frames wait as a list of reads (joined once), many small reads move to an
+    accumulator; small frames around them are unaffected."""
+    big = bytes(range(256)) * 300  # 76,800 bytes
+    make = (lambda op, p: encode_frame(op, p)) if client_side else masked
+    stream = make(TEXT, b"before") + make(BINARY, big) + make(BINARY, big[:20000])
+    stream += make(TEXT, b"after")
+    parser = FrameParser(client_side=client_side, max_message_size=200_000)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got.extend(parser.feed(stream[i : i + chunk]))
+    assert got == [(TEXT, "before"), (BINARY, big), (BINARY, big[:20000]), (TEXT, "after")]
+    assert parser.at_boundary()

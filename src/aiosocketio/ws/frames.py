@@ -84,6 +84,11 @@ _XOR_TABLES = tuple(
     for k in range(256)
 )
 
+# An unfinished frame that needs this many bytes or more is kept as a list of the reads, joined
+# once complete; past _MAX_PARTS reads it moves to a bytearray accumulator.
+_PARTS_FROM = 16384
+_MAX_PARTS = 64
+
 # Close codes a peer may send (RFC 6455 section 7.4 and the IANA registry).
 _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
 
@@ -325,10 +330,12 @@ class FrameParser:
         "_frag_op",
         "_frag_parts",
         "_frag_size",
+        "_have",
         "_masked",
         "_max_size",
         "_max_wire",
         "_need",
+        "_parts",
     )
 
     def __init__(
@@ -343,7 +350,9 @@ class FrameParser:
         # Compressed bytes of a message that fits may slightly exceed it (stored blocks).
         self._max_wire = max_message_size + (max_message_size >> 10) + 64
         self._deflate = deflate
-        self._buf = bytearray()
+        self._buf = bytearray()  # the start of an unfinished frame (small frames)
+        self._parts: list[bytes | memoryview] = []  # the same for a big frame, unjoined
+        self._have = 0  # bytes in _parts
         self._need = 0
         self._frag_op = 0
         self._frag_parts: list[bytes] = []
@@ -356,7 +365,20 @@ class FrameParser:
         if self._error is not None:
             self._raise_again(self._error)
         buf = self._buf
-        if buf:
+        parts = self._parts
+        if parts:
+            # a big frame: keep the pieces and join them once (copying a growing buffer at
+            # every read would copy its start again and again)
+            parts.append(data if type(data) is bytes else bytes(data))
+            self._have += len(data)
+            if self._have < self._need:
+                if len(parts) > _MAX_PARTS:  # many small reads: an accumulator is linear
+                    self._buf = bytearray(b"".join(parts))
+                    self._parts = []
+                return []
+            data = b"".join(parts)
+            self._parts = []
+        elif buf:
             buf += data
             if len(buf) < self._need:
                 return []
@@ -369,13 +391,14 @@ class FrameParser:
         except ProtocolError as exc:
             self._error = exc
             self._buf = bytearray()
+            self._parts = []
             self._frag_parts = []
             raise
 
     def at_boundary(self) -> bool:
         """True between messages: nothing buffered, no fragmented message in progress, no
         error (bytes that hold exactly one whole frame may then be read without ``feed``)."""
-        return not self._buf and not self._frag_op and self._error is None
+        return not self._buf and not self._parts and not self._frag_op and self._error is None
 
     @staticmethod
     def _raise_again(error: ProtocolError) -> None:
@@ -528,7 +551,11 @@ class FrameParser:
             pos = end
 
         if pos < n:
-            self._buf = bytearray(memoryview(data)[pos:])
+            if need >= _PARTS_FROM:
+                self._parts = [memoryview(data)[pos:] if pos else data]
+                self._have = n - pos
+            else:
+                self._buf = bytearray(memoryview(data)[pos:])
             self._need = need
         return out
 
