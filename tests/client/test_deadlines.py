@@ -11,7 +11,7 @@ import pytest
 from aiosocketio import AckTimeout
 from aiosocketio import Socket as ServerSocket
 from aiosocketio.client import connect
-from aiosocketio.client.deadlines import Deadlines
+from aiosocketio.client.deadlines import Deadline, Deadlines
 
 from . import running, wait_until
 
@@ -119,3 +119,25 @@ async def test_many_acks_with_timeouts_some_answered_some_not() -> None:
         assert answers[:20] == [(None, n) for n in range(20)]
         assert isinstance(answers[20][0], AckTimeout)
         await sock.disconnect()
+
+
+async def test_an_entry_of_its_own_class_fires_or_is_cancelled() -> None:
+    fired: list[int] = []
+
+    class Job(Deadline):
+        __slots__ = ("n",)
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def fire(self) -> None:
+            fired.append(self.n)
+
+    deadlines = Deadlines(asyncio.get_running_loop())
+    jobs = [Job(n) for n in range(5)]
+    for job in jobs:
+        deadlines.add(job, 0.01 * (5 - job.n))  # the last one is due first
+    jobs[2].cancel()
+    await wait_until(lambda: len(fired) == 4)
+    assert fired == [4, 3, 1, 0]
+    assert all(job.cancelled() for job in jobs)

@@ -4,7 +4,7 @@ A client that emits with a timeout (``sock.timeout(5).emit(...)``, ``emit_with_a
 timeout=...)``, ``ack_timeout``) needs one deadline per emit, and nearly every one of them
 is cancelled by its acknowledgement. ``loop.call_later`` per emit costs a timer handle
 created, pushed into the loop's scheduler and cancelled again; here a deadline is an entry
-in one heap, cancelled by clearing its callback, with a single loop timer set for the
+in one heap, cancelled by a flag, with a single loop timer set for the
 earliest deadline. Cancelled entries are dropped when they reach the top of the heap, and
 the heap is rebuilt without them once they outnumber the live ones, so it holds at most
 about twice as many entries as there are deadlines pending.
@@ -27,30 +27,46 @@ _COMPACT_FROM = 64
 
 
 class Deadline:
-    """One pending deadline; :meth:`cancel` it as an ``asyncio.TimerHandle``."""
+    """One deadline; :meth:`cancel` it as an ``asyncio.TimerHandle``. :meth:`Deadlines.add`
+    takes any subclass that says what to do in :meth:`fire` (an acknowledgement waiting for
+    its answer is its own deadline: no timer object, callback or arguments per emit)."""
 
-    __slots__ = ("_owner", "args", "callback")
+    __slots__ = ("_armed", "_owner")
 
-    def __init__(self, owner: Deadlines, callback: Callable[..., Any], args: tuple[Any, ...]):
-        self._owner = owner
-        self.callback: Callable[..., Any] | None = callback
-        self.args = args
+    _owner: Deadlines | None
+    _armed: bool
+
+    def fire(self) -> None:
+        """Called once, when the deadline passes (not after :meth:`cancel`)."""
+        raise NotImplementedError
 
     def cancel(self) -> None:
-        if self.callback is not None:
-            self.callback = None
-            self.args = ()
-            owner = self._owner
-            owner._live -= 1
-            heap = owner._heap
-            if not owner._live:
-                heap.clear()  # the timer stays set: it finds nothing and is not set again
-            elif len(heap) > _COMPACT_FROM and len(heap) > 2 * owner._live:
-                owner._compact()
+        if not self._armed:
+            return
+        self._armed = False
+        owner = self._owner
+        assert owner is not None
+        owner._live -= 1
+        heap = owner._heap
+        if not owner._live:
+            heap.clear()  # the timer stays set: it finds nothing and is not set again
+        elif len(heap) > _COMPACT_FROM and len(heap) > 2 * owner._live:
+            owner._compact()
 
     def cancelled(self) -> bool:
-        """True once cancelled or called."""
-        return self.callback is None
+        """True once cancelled or fired (or never added)."""
+        return not self._armed
+
+
+class _Call(Deadline):
+    __slots__ = ("_args", "_callback")
+
+    def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._callback = callback
+        self._args = args
+
+    def fire(self) -> None:
+        self._callback(*self._args)
 
 
 class Deadlines:
@@ -72,15 +88,22 @@ class Deadlines:
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Deadline:
         """Call ``callback(*args)`` in ``delay`` seconds unless the deadline is cancelled."""
+        entry = _Call(callback, args)
+        self.add(entry, delay)
+        return entry
+
+    def add(self, entry: Deadline, delay: float) -> None:
+        """Fire ``entry`` in ``delay`` seconds unless it is cancelled first (an entry is
+        added once)."""
         when = self.loop.time() + delay
-        entry = Deadline(self, callback, args)
+        entry._owner = self
+        entry._armed = True
         seq = self._seq
         self._seq = seq + 1
         heapq.heappush(self._heap, (when, seq, entry))
         self._live += 1
         if when < self._timer_at:
             self._arm(when)
-        return entry
 
     def _arm(self, when: float) -> None:
         if self._timer is not None:
@@ -91,7 +114,7 @@ class Deadlines:
     def _compact(self) -> None:
         """Rebuild the heap without its cancelled entries."""
         heap = self._heap
-        heap[:] = [item for item in heap if item[2].callback is not None]
+        heap[:] = [item for item in heap if item[2]._armed]
         heapq.heapify(heap)
 
     def _fire(self) -> None:
@@ -101,18 +124,15 @@ class Deadlines:
         now = self.loop.time()
         while heap and heap[0][0] <= now:
             entry = heapq.heappop(heap)[2]
-            callback = entry.callback
-            if callback is None:
+            if not entry._armed:
                 continue
-            args = entry.args
-            entry.callback = None
-            entry.args = ()
+            entry._armed = False
             self._live -= 1
             try:
-                callback(*args)
+                entry.fire()
             except Exception:
                 log.exception("error in a deadline callback")
-        while heap and heap[0][2].callback is None:
+        while heap and not heap[0][2]._armed:
             heapq.heappop(heap)
         if heap:
             self._arm(heap[0][0])

@@ -72,22 +72,30 @@ def _timeout_flags(timeout: float | None) -> _Flags:
     return flags
 
 
-class _Ack:
-    """A pending acknowledgement: a callback, or the future of ``emit_with_ack``."""
+class _Ack(Deadline):
+    """A pending acknowledgement: a callback, or the future of ``emit_with_ack``; with a
+    timeout, it is its own deadline."""
 
-    __slots__ = ("callback", "future", "timer", "with_error")
+    __slots__ = ("callback", "future", "id", "socket", "with_error")
 
     def __init__(
         self,
+        socket: Socket,
+        id: int,
         callback: Callable[..., Any] | None,
         with_error: bool,
-        timer: Deadline | None,
         future: asyncio.Future[Any] | None = None,
     ) -> None:
+        self._owner = None
+        self._armed = False
+        self.socket = socket
+        self.id = id
         self.callback = callback
         self.with_error = with_error
-        self.timer = timer
         self.future = future
+
+    def fire(self) -> None:
+        self.socket._ack_timed_out(self.id)
 
     def fail(self, error: BaseException, tasks: TaskSet) -> None:
         """Settle with an error (timeout, disconnection)."""
@@ -536,14 +544,14 @@ class Socket(Emitter):
         if timeout is None:
             timeout = self.ack_timeout
         if timeout is None:
-            self._acks[id] = _Ack(callback, with_error or future is not None, None, future)
+            self._acks[id] = _Ack(self, id, callback, with_error or future is not None, future)
             return
         loop = future.get_loop() if future is not None else asyncio.get_running_loop()
         deadlines = self.io._deadlines
         if deadlines is None or deadlines.loop is not loop:
             deadlines = self._deadlines(loop)
-        timer = deadlines.call_later(timeout, self._ack_timed_out, id)
-        self._acks[id] = _Ack(callback, True, timer, future)
+        ack = self._acks[id] = _Ack(self, id, callback, True, future)
+        deadlines.add(ack, timeout)
 
     def _deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
         """The manager's deadlines (one timer for the ack timeouts of its sockets)."""
@@ -564,8 +572,7 @@ class Socket(Emitter):
         ack = self._acks.pop(packet.id, None) if packet.id is not None else None
         if ack is None:
             return
-        if ack.timer is not None:
-            ack.timer.cancel()
+        ack.cancel()  # its deadline, if it has one
         args = packet.data if type(packet.data) is list else []
         future = ack.future
         if future is not None:
@@ -585,8 +592,7 @@ class Socket(Emitter):
             if id in buffered:
                 continue
             ack = self._acks.pop(id)
-            if ack.timer is not None:
-                ack.timer.cancel()
+            ack.cancel()
             if ack.with_error:
                 ack.fail(NotConnected("socket has been disconnected"), self.io._tasks)
 
