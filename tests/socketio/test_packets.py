@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiosocketio.errors import PayloadTooLarge, ProtocolError
 from aiosocketio.socketio.packets import (
@@ -19,6 +21,7 @@ from aiosocketio.socketio.packets import (
     RESERVED_EVENTS,
     Decoder,
     Packet,
+    _parse_fast,
     encode,
     encode_text,
     has_binary,
@@ -483,3 +486,61 @@ def test_connect_error_payload_must_be_a_string_or_object(payload: str) -> None:
 
 def test_protocol_errors_are_remote() -> None:
     assert refused("7").remote is True
+
+
+# ---------------------------------------------------------------------- the fast path
+
+FAST_CASES = [
+    '2["x"]',
+    '2["x",1,{"a":[1,2]}]',
+    "2[1]",
+    "2[1.5]",
+    "2[]",  # invalid: no event name
+    '2["connect"]',  # invalid: reserved name
+    "2[null]",
+    "3[]",
+    '312[{"n":1,"s":"hello"}]',
+    '30["a"]',
+    '3007["a"]',
+    '3{"a":1}',  # invalid: ACK data is an array
+    "3123",  # invalid: no payload
+    '39007199254740991["max"]',
+    '39007199254740992["too big"]',
+    '31234567890123456["16 digits"]',
+    '312345678901234567["17 digits"]',
+    '3\u0661\u0662["arabic digits"]',
+    '3²["superscript"]',
+    '312/nsp,["x"]',
+    '2/nsp,["x"]',
+    '3-1["x"]',
+    "312[1,",  # broken JSON
+    '2["x",1e400]',  # orjson refuses, JSON.parse reads it
+    '2["x","\\ud800"]',  # a lone surrogate
+    "2[" + "[" * 300 + "]" * 300 + "]",
+    "2[" + "1," * 200 + "1]",
+]
+
+
+@pytest.mark.parametrize("text", FAST_CASES)
+def test_fast_path_agrees_with_the_general_parser(text: str) -> None:
+    fast = _parse_fast(EVENT if text[0] == "2" else ACK, text)
+    try:
+        expected = Decoder()._parse(text)
+    except ProtocolError:
+        assert fast is None  # errors are the general parser's to raise
+        with pytest.raises(ProtocolError):
+            Decoder().decode_text(text)
+        return
+    if fast is not None:
+        assert (fast, 0) == expected
+    assert Decoder().decode_text(text) == expected[0]
+
+
+@given(st.text(alphabet='23[]{}",/-0123456789abn:.e', max_size=40))
+def test_fast_path_never_disagrees(text: str) -> None:
+    if text[:1] not in ("2", "3"):
+        return
+    fast = _parse_fast(EVENT if text[0] == "2" else ACK, text)
+    if fast is None:
+        return
+    assert Decoder()._parse(text) == (fast, 0)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiosocketio.errors import PayloadTooLarge, ProtocolError
+from aiosocketio.ws import frames
 from aiosocketio.ws.frames import (
     BINARY,
     CLOSE,
@@ -22,6 +23,8 @@ from aiosocketio.ws.frames import (
     binary_frame,
     close_frame,
     encode_frame,
+    masked_frame,
+    next_mask,
     parse_close,
     ping_frame,
     pong_frame,
@@ -499,3 +502,49 @@ def test_roundtrip(
     for chunk in chunks(stream, cuts):
         out.extend(parser.feed(chunk))
     assert out == expected
+
+
+# ---------------------------------------------------------------------- client frames
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+@pytest.mark.parametrize(("first", "opcode", "rsv1"), [(0x81, TEXT, False), (0xC2, BINARY, True)])
+def test_masked_frame_is_the_general_encoder_with_a_mask(
+    size: int, first: int, opcode: int, rsv1: bool
+) -> None:
+    payload = bytes(i & 0xFF for i in range(size))
+    mask = b"\x9a\x01\xff\x42"
+    expected = encode_frame(opcode, payload, rsv1=rsv1, mask=mask)
+    assert masked_frame(first, payload, mask) == expected
+    assert frames._py_masked_frame(first, payload, mask) == expected
+
+
+def test_masked_frames_parse_back_on_the_server_side() -> None:
+    parser = FrameParser(client_side=False)
+    data = masked_frame(0x81, "héllo".encode(), next_mask()) + masked_frame(
+        0x82, b"\x00" * 300, next_mask()
+    )
+    assert parser.feed(data) == [(TEXT, "héllo"), (BINARY, b"\x00" * 300)]
+
+
+def test_next_mask_gives_fresh_4_byte_masks_across_pool_refills() -> None:
+    masks = [next_mask() for _ in range(5000)]  # more than one pool of 2048 masks
+    assert all(len(m) == 4 for m in masks)
+    assert len(set(masks)) > 4900  # random 32-bit values: collisions are rare
+
+
+@pytest.mark.parametrize("client_side", [True, False])
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 16384, 40000, 65536, 65545])
+def test_big_frames_split_across_reads(client_side: bool, chunk: int) -> None:
+    """Big frames wait as a list of reads (joined once), many small reads move to an
+    accumulator; small frames around them are unaffected."""
+    big = bytes(range(256)) * 300  # 76,800 bytes
+    make = (lambda op, p: encode_frame(op, p)) if client_side else masked
+    stream = make(TEXT, b"before") + make(BINARY, big) + make(BINARY, big[:20000])
+    stream += make(TEXT, b"after")
+    parser = FrameParser(client_side=client_side, max_message_size=200_000)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got.extend(parser.feed(stream[i : i + chunk]))
+    assert got == [(TEXT, "before"), (BINARY, big), (BINARY, big[:20000]), (TEXT, "after")]
+    assert parser.at_boundary()

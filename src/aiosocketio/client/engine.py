@@ -31,8 +31,8 @@ from .transports import (
     Transport,
     TransportError,
     TransportOptions,
-    WebSocketTransport,
 )
+from .websocket import WebSocketTransport
 
 __all__ = ["Engine", "EngineListener", "TransportError"]
 
@@ -63,6 +63,7 @@ class Engine(Emitter):
         "_after_upgrade",
         "_close_timer",
         "_closed",
+        "_loop",
         "_ping_deadline",
         "_ping_timer",
         "_prev_len",
@@ -133,6 +134,7 @@ class Engine(Emitter):
         self._prev_len = 0
         self._ping_timer: asyncio.TimerHandle | None = None
         self._ping_deadline = math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._after_drain = False
         self._after_upgrade = False
@@ -182,11 +184,14 @@ class Engine(Emitter):
             return
         if self.ready_state not in ("opening", "open", "closing"):
             return
-        self._emit_reserved("packet", kind, data)
+        listeners = self._listeners
+        if listeners:
+            self._emit_reserved("packet", kind, data)
         if kind == MESSAGE:
             if self.listener is not None:
                 self.listener.on_engine_data(self, data)
-            self._emit_reserved("message", data)
+            if listeners:
+                self._emit_reserved("message", data)
         elif kind == PING:
             self._send_packet(PONG)
             if self.listener is not None:
@@ -267,16 +272,19 @@ class Engine(Emitter):
         if self._ping_timer is not None:
             self._ping_timer.cancel()
         delay = self.ping_interval + self.ping_timeout
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._ping_deadline = loop.time() + delay
         self._ping_timer = loop.call_later(delay, self._on_close, DisconnectReason.PING_TIMEOUT)
 
     def has_ping_expired(self) -> bool:
         """True once the server's ping is overdue (the session then closes soon)."""
-        if not self._ping_deadline:
+        deadline = self._ping_deadline
+        if not deadline:
             return True
-        loop = asyncio.get_running_loop()
-        if loop.time() > self._ping_deadline:
+        loop = self._loop
+        if loop is None:  # no ping expected yet
+            return False
+        if loop.time() > deadline:
             self._ping_deadline = 0
             loop.call_soon(self._on_close, DisconnectReason.PING_TIMEOUT)
             return True
@@ -299,7 +307,9 @@ class Engine(Emitter):
         if self.ready_state in ("closing", "closed"):
             return
         self.write_buffer.append((kind, data, compress))
-        self.flush()
+        transport = self.transport
+        if transport is not None and transport.writable:  # else the drain flushes
+            self.flush()
 
     def flush(self) -> None:
         transport = self.transport
@@ -313,7 +323,8 @@ class Engine(Emitter):
             packets = self._writable_packets(transport)
             self._prev_len = len(packets)
             transport.send(packets)
-            self._emit_reserved("flush")
+            if self._listeners:
+                self._emit_reserved("flush")
 
     def _writable_packets(self, transport: Transport) -> list[OutPacket]:
         buffer = self.write_buffer

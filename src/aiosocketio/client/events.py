@@ -75,9 +75,11 @@ def run_listener(
     ack: Callable[..., None] | None,
     what: str,
     tasks: TaskSet,
+    event: str | None = None,
 ) -> None:
     """Call a listener with args; with ``ack``, its result (or its own call of the ``ack``
-    keyword argument) answers the acknowledgement request."""
+    keyword argument) answers the acknowledgement request. ``what`` names the listener in
+    logs and task names (after ``event``'s name when given)."""
     func = listener.func
     try:
         if listener.wants_ack:
@@ -86,10 +88,10 @@ def run_listener(
         else:
             result = func(*args)
     except Exception:
-        log.exception("error in %s", what)
+        log.exception("error in %s", what if event is None else f"{event!r} {what}")
         return
-    if inspect.isawaitable(result):
-        tasks.spawn(_await_then_ack(result, ack), what)
+    if result is not None and inspect.isawaitable(result):
+        tasks.spawn(_await_then_ack(result, ack), what if event is None else f"{event!r} {what}")
     elif ack is not None:
         ack(*ack_args(result))
 
@@ -159,7 +161,8 @@ class Emitter:
         return bool(self._listeners.get(event))
 
     def _emit_reserved(self, event: str, *args: Any) -> None:
-        """Call the listeners of a local event (no acknowledgement)."""
+        """Call the listeners of a local event (no acknowledgement). Always through
+        ``_dispatch``: a subclass may route events elsewhere (the compat client does)."""
         self._dispatch(event, list(args), None)
 
     def _dispatch(self, event: str, args: list[Any], ack: Callable[..., None] | None) -> None:
@@ -173,5 +176,5 @@ class Emitter:
                     listeners.remove(listener)
                 except ValueError:
                     continue
-            run_listener(listener, args, ack, f"{event!r} listener", tasks)
+            run_listener(listener, args, ack, "listener", tasks, event)
             ack = None  # only the first listener answers

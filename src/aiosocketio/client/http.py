@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import httptools
 
 from ..errors import PayloadTooLarge, ProtocolError
-from ..ws.handshake import build_request, check_response
 
 __all__ = [
     "HttpConnection",
@@ -25,7 +24,7 @@ __all__ = [
     "StaleConnection",
     "Target",
     "open_stream",
-    "websocket_handshake",
+    "parse_head",
 ]
 
 Headers = list[tuple[str, str]]
@@ -239,41 +238,7 @@ def _ends_at_eof(headers: dict[str, str]) -> bool:
     return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "")
 
 
-async def websocket_handshake(
-    target: Target,
-    url: str,
-    headers: Headers,
-    *,
-    ssl: _ssl.SSLContext | None,
-    timeout: float,
-    extensions: str | None = None,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
-    """Open a connection and upgrade it to WebSocket.
-
-    Returns the streams and the server's Sec-WebSocket-Extensions value. Raises OSError,
-    ConnectionError, TimeoutError or ProtocolError (whose message has the HTTP status).
-    """
-    reader, writer = await open_stream(target, ssl, timeout)
-    try:
-        key, request = build_request(
-            target.host_header, url, extensions=extensions, extra_headers=headers
-        )
-        writer.write(request)
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
-        except asyncio.IncompleteReadError:
-            raise ConnectionError("the server closed the connection") from None
-        except asyncio.LimitOverrunError:
-            raise ProtocolError("WebSocket handshake response too long") from None
-        status, response_headers = _parse_head(head)
-        extension = check_response(status, response_headers, key)
-    except BaseException:
-        writer.close()
-        raise
-    return reader, writer, extension
-
-
-def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():

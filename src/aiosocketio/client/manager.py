@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..engineio.packets import MESSAGE
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
 from ..socketio.packets import Packet
 from ..socketio.parser import JSON_PARSER, Decoder, Parser
 from .backoff import Backoff
+from .deadlines import Deadlines
 from .engine import Engine
 from .events import Emitter, TaskSet, log
 from .http import Target
@@ -121,6 +123,7 @@ class Manager(Emitter):
     __slots__ = (
         "__weakref__",
         "_closing_engines",
+        "_deadlines",
         "_decoder",
         "_open_callback",
         "_open_timer",
@@ -210,6 +213,7 @@ class Manager(Emitter):
         self._reconnect_timer: asyncio.TimerHandle | None = None
         self._closing_engines: set[Engine] = set()
         self._tasks = TaskSet()
+        self._deadlines: Deadlines | None = None
         if auto_connect:
             self.open()
 
@@ -282,7 +286,7 @@ class Manager(Emitter):
         if engine is None:
             return
         for message in self._parser.encode(packet.type, packet.nsp, packet.data, packet.id):
-            engine.write(message, compress)
+            engine._send_packet(MESSAGE, message, compress)
 
     # ------------------------------------------------------------------ opening
     def open(self, callback: OpenCallback | None = None) -> Manager:
@@ -353,8 +357,13 @@ class Manager(Emitter):
             log.debug("parse error: %s", exc)
             self._on_close(DisconnectReason.PARSE_ERROR, exc)
             return
-        if packet is not None:
-            self._on_packet(packet)
+        if packet is None:
+            return
+        if self._listeners and self.has_listeners("packet"):
+            self._emit_reserved("packet", packet)
+        socket = self.nsps.get(packet.nsp)
+        if socket is not None and socket._active:
+            socket._on_packet(packet)
 
     def on_engine_ping(self, engine: Engine) -> None:
         if engine is self._subscribed:
@@ -376,13 +385,6 @@ class Manager(Emitter):
             self._on_open_error(TransportError(reason, description))
         else:
             self._on_close(reason, description)
-
-    def _on_packet(self, packet: Packet) -> None:
-        if self.has_listeners("packet"):
-            self._emit_reserved("packet", packet)
-        socket = self.nsps.get(packet.nsp)
-        if socket is not None and socket.active:
-            socket._on_packet(packet)
 
     def _emit(self, event: str, *args: Any) -> None:
         """An event for the active sockets, then for the listeners."""

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..engineio.packets import MESSAGE
 from ..errors import AckTimeout, ConnectionRefused, NotConnected, ProtocolError
 from ..reasons import DisconnectReason
 from ..socketio.packets import (
@@ -21,6 +22,7 @@ from ..socketio.packets import (
     RESERVED_EVENTS,
     Packet,
 )
+from .deadlines import Deadline, Deadlines
 from .events import Emitter, Listener, TaskSet, log, run_listener
 
 if TYPE_CHECKING:
@@ -58,17 +60,52 @@ class _Flags:
 
 
 _NO_FLAGS = _Flags()
+_TIMEOUT_FLAGS: dict[float | None, _Flags] = {None: _NO_FLAGS}
 
 
-class _Ack:
-    __slots__ = ("callback", "timer", "with_error")
+def _timeout_flags(timeout: float | None) -> _Flags:
+    """Flags with only a timeout: shared (flags are never changed, only copied)."""
+    flags = _TIMEOUT_FLAGS.get(timeout)
+    if flags is None:
+        flags = _Flags(timeout=timeout)
+        if len(_TIMEOUT_FLAGS) < 64:
+            _TIMEOUT_FLAGS[timeout] = flags
+    return flags
+
+
+class _Ack(Deadline):
+    """A pending acknowledgement: a callback, or the future of ``emit_with_ack``; with a
+    timeout, it is its own deadline."""
+
+    __slots__ = ("callback", "future", "id", "socket", "with_error")
 
     def __init__(
-        self, callback: Callable[..., Any], with_error: bool, timer: asyncio.TimerHandle | None
+        self,
+        socket: Socket,
+        id: int,
+        callback: Callable[..., Any] | None,
+        with_error: bool,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
+        self._owner = None
+        self._armed = False
+        self.socket = socket
+        self.id = id
         self.callback = callback
         self.with_error = with_error
-        self.timer = timer
+        self.future = future
+
+    def fire(self) -> None:
+        self.socket._ack_timed_out(self.id)
+
+    def fail(self, error: BaseException, tasks: TaskSet) -> None:
+        """Settle with an error (timeout, disconnection)."""
+        future = self.future
+        if future is not None:
+            if not future.done():
+                future.set_exception(error)
+        elif self.callback is not None:
+            _call(self.callback, (error,), tasks)
 
 
 class _Queued:
@@ -385,21 +422,20 @@ class Socket(Emitter):
         """Send an event and wait for the acknowledgement: None (no argument), the argument,
         or a tuple of them. Raises AckTimeout, or NotConnected when the socket disconnects
         before the answer."""
-        return await self._emit_with_ack(event, args, _Flags(timeout=timeout))
+        flags = _TIMEOUT_FLAGS.get(timeout) or _timeout_flags(timeout)
+        return await self._ack_future(event, args, flags)
 
-    async def _emit_with_ack(self, event: str, args: tuple[Any, ...], flags: _Flags) -> Any:
+    def _ack_future(self, event: str, args: tuple[Any, ...], flags: _Flags) -> asyncio.Future[Any]:
+        """Emit; the future gets the acknowledgement (one coroutine less per emit than an
+        ``async def`` helper)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, *values: Any) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(_value(values))
-
-        self._emit(event, args, settle, flags, with_error=True)
-        return await future
+        if self.retries and not flags.volatile:
+            # the retry queue calls back: settle the future from there
+            self._emit(event, args, _settler(future), flags, with_error=True)
+        else:
+            # the acknowledgement settles the future itself: no callback in between
+            self._emit(event, args, None, flags, future=future)
+        return future
 
     def timeout(self, seconds: float) -> Emit:
         """Emit with an acknowledgement deadline: ``sock.timeout(5).emit("x", callback=cb)``
@@ -423,6 +459,7 @@ class Socket(Emitter):
         flags: _Flags,
         *,
         with_error: bool = False,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -431,20 +468,22 @@ class Socket(Emitter):
             return
         data = [event, *args]
         id = None
-        if callback is not None:
+        if callback is not None or future is not None:
             id = self._ids
-            self._ids += 1
-            self._register_ack(id, callback, flags.timeout, with_error)
-        packet = Packet(EVENT, self.nsp, data, id)
-        engine = self.io.engine
-        connected = self.connected and not (engine is not None and engine.has_ping_expired())
+            self._ids = id + 1
+            self._register_ack(id, callback, flags.timeout, with_error, future)
+        io = self.io
+        engine = io.engine
         if flags.volatile and not (engine is not None and engine.writable):
             log.debug("volatile event %r dropped", event)
-        elif connected:
-            self._notify_outgoing(data)
-            self._packet(packet, flags.compress)
+        elif self.connected and not (engine is not None and engine.has_ping_expired()):
+            if self._any_out:
+                self._notify_outgoing(data)
+            if engine is not None:  # what Manager._packet does, one call less
+                for message in io._parser.encode(EVENT, self.nsp, data, id):
+                    engine._send_packet(MESSAGE, message, flags.compress)
         else:
-            self._send_buffer.append((packet, flags.compress))
+            self._send_buffer.append((Packet(EVENT, self.nsp, data, id), flags.compress))
 
     def _packet(self, packet: Packet, compress: bool = True) -> None:
         self.io._packet(packet, compress)
@@ -496,34 +535,57 @@ class Socket(Emitter):
 
     # ------------------------------------------------------------------ acknowledgements
     def _register_ack(
-        self, id: int, callback: Callable[..., Any], timeout: float | None, with_error: bool
+        self,
+        id: int,
+        callback: Callable[..., Any] | None,
+        timeout: float | None,
+        with_error: bool,
+        future: asyncio.Future[Any] | None = None,
     ) -> None:
         if timeout is None:
             timeout = self.ack_timeout
         if timeout is None:
-            self._acks[id] = _Ack(callback, with_error, None)
+            self._acks[id] = _Ack(self, id, callback, with_error or future is not None, future)
             return
-        timer = asyncio.get_running_loop().call_later(timeout, self._ack_timed_out, id)
-        self._acks[id] = _Ack(callback, True, timer)
+        loop = future.get_loop() if future is not None else asyncio.get_running_loop()
+        deadlines = self.io._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines(loop)
+        ack = self._acks[id] = _Ack(self, id, callback, True, future)
+        deadlines.add(ack, timeout)
+
+    def _deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
+        """The manager's deadlines (one timer for the ack timeouts of its sockets)."""
+        io = self.io
+        deadlines = io._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = io._deadlines = Deadlines(loop)
+        return deadlines
 
     def _ack_timed_out(self, id: int) -> None:
         ack = self._acks.pop(id, None)
         if ack is None:
             return
         self._send_buffer = [item for item in self._send_buffer if item[0].id != id]
-        _call(ack.callback, (AckTimeout("operation has timed out"),), self.io._tasks)
+        ack.fail(AckTimeout("operation has timed out"), self.io._tasks)
 
     def _on_ack(self, packet: Packet) -> None:
         ack = self._acks.pop(packet.id, None) if packet.id is not None else None
         if ack is None:
             return
-        if ack.timer is not None:
-            ack.timer.cancel()
-        args = packet.data if isinstance(packet.data, list) else []
+        ack.cancel()  # its deadline, if it has one
+        args = packet.data if type(packet.data) is list else []
+        future = ack.future
+        if future is not None:
+            if not future.done():
+                future.set_result(args[0] if len(args) == 1 else _value(tuple(args)))
+            return
+        callback = ack.callback
+        assert callback is not None  # an ack has a future or a callback
         if ack.with_error:
-            _call(ack.callback, (None, *args), self.io._tasks)
+            _call(callback, (None, *args), self.io._tasks)
         else:
-            _call(ack.callback, tuple(args), self.io._tasks)
+            _call(callback, tuple(args), self.io._tasks)
 
     def _clear_acks(self) -> None:
         buffered = {packet.id for packet, _ in self._send_buffer}
@@ -531,11 +593,9 @@ class Socket(Emitter):
             if id in buffered:
                 continue
             ack = self._acks.pop(id)
-            if ack.timer is not None:
-                ack.timer.cancel()
+            ack.cancel()
             if ack.with_error:
-                error = NotConnected("socket has been disconnected")
-                _call(ack.callback, (error,), self.io._tasks)
+                ack.fail(NotConnected("socket has been disconnected"), self.io._tasks)
 
     def _make_ack(self, id: int) -> Callable[..., None]:
         sent = False
@@ -600,7 +660,13 @@ class Socket(Emitter):
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind in (EVENT, BINARY_EVENT):
-            self._on_event(packet)
+            data = packet.data
+            id = packet.id
+            ack = self._make_ack(id) if id is not None else None
+            if self.connected:
+                self._emit_event(data, ack)
+            else:
+                self._receive_buffer.append((data, ack))
         elif kind in (ACK, BINARY_ACK):
             self._on_ack(packet)
         elif kind == CONNECT:
@@ -629,14 +695,6 @@ class Socket(Emitter):
             if hint is not None:
                 error.add_note(hint)
             self._report_connect_error(error)
-
-    def _on_event(self, packet: Packet) -> None:
-        data = packet.data
-        ack = self._make_ack(packet.id) if packet.id is not None else None
-        if self.connected:
-            self._emit_event(data, ack)
-        else:
-            self._receive_buffer.append((data, ack))
 
     def _emit_event(self, data: list[Any], ack: Callable[..., None] | None) -> None:
         event = data[0]
@@ -722,7 +780,20 @@ class Emit:
         self._socket._emit("message", args, callback, self._flags)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket._emit_with_ack(event, args, self._flags)
+        return await self._socket._ack_future(event, args, self._flags)
+
+
+def _settler(future: asyncio.Future[Any]) -> Callable[..., None]:
+    """An error-first acknowledgement callback that settles ``future``."""
+
+    def settle(error: BaseException | None, *values: Any) -> None:
+        if not future.done():
+            if error is None:
+                future.set_result(_value(values))
+            else:
+                future.set_exception(error)
+
+    return settle
 
 
 def _value(args: tuple[Any, ...]) -> Any:
@@ -746,7 +817,7 @@ def _call(callback: Callable[..., Any], args: tuple[Any, ...], tasks: TaskSet) -
     except Exception:
         log.exception("error in an acknowledgement callback")
         return
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):
         tasks.spawn(_wait(result), "acknowledgement callback")
 
 

@@ -1,4 +1,5 @@
-"""Engine.IO client transports: HTTP long-polling and WebSocket.
+"""Engine.IO client transports: what they share, and HTTP long-polling (the WebSocket
+transport is in :mod:`.websocket`).
 
 A transport moves Engine.IO packets and reports to its ``handler`` (the engine, or the
 probe of an upgrade): ``on_transport_open``, ``on_transport_packet``, ``on_transport_error``,
@@ -13,31 +14,17 @@ during an upgrade) and ``closed``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import secrets
 import ssl as _ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from ..engineio.packets import CLOSE, MESSAGE, OPEN, decode_packet, decode_payload, encode_packet
+from ..engineio.packets import CLOSE, OPEN, decode_payload, encode_packet
 from ..engineio.packets import encode_payload as _encode_payload
 from ..errors import AioSocketIOError, ProtocolError, TransportError
-from ..ws.deflate import Deflate, client_offer, negotiate_client
-from ..ws.frames import (
-    BINARY,
-    PING,
-    TEXT,
-    FrameParser,
-    close_frame,
-    encode_frame,
-    parse_close,
-    pong_frame,
-)
-from ..ws.frames import CLOSE as WS_CLOSE
 from .cookies import CookieJar
 from .events import TaskSet, log
-from .http import HttpConnection, StaleConnection, Target, websocket_handshake
+from .http import HttpConnection, StaleConnection, Target
 
 _TEXT_PLAIN = ("Content-Type", "text/plain;charset=UTF-8")
 
@@ -48,7 +35,6 @@ __all__ = [
     "TransportError",
     "TransportHandler",
     "TransportOptions",
-    "WebSocketTransport",
 ]
 
 OutPacket = tuple[int, str | bytes, bool]
@@ -56,8 +42,6 @@ OutPacket = tuple[int, str | bytes, bool]
 
 PROTOCOL = "4"
 CLOSE_TIMEOUT = 3.0
-HIGH_WATER = 1024 * 1024
-"""Bytes waiting in a WebSocket's socket buffer beyond which the transport is not writable."""
 
 
 @dataclass(slots=True)
@@ -165,6 +149,15 @@ class Transport:
 
     def _release(self) -> None:
         """Free the connections (the transport is closed)."""
+
+    def _mark_closed(self) -> bool:
+        """Take the closed state without reporting it; False when it was closed already."""
+        if self.state == "closed":
+            return False
+        self.state = "closed"
+        self.writable = False
+        self.handler = None
+        return True
 
 
 # ---------------------------------------------------------------------- long-polling
@@ -300,12 +293,8 @@ class PollingTransport(Transport):
         self.tasks.spawn(self._shutdown(send_close), "polling close")
 
     def discard(self) -> None:
-        if self.state == "closed":
-            return
-        self.state = "closed"
-        self.writable = False
-        self.handler = None
-        self._release()
+        if self._mark_closed():
+            self._release()
 
     async def _shutdown(self, send_close: bool) -> None:
         poll = self._poll_task
@@ -350,188 +339,3 @@ class PollingTransport(Transport):
         for conn in (self._get_conn, self._post_conn):
             if conn is not None:
                 conn.close()
-
-
-# ---------------------------------------------------------------------- WebSocket
-
-
-class WebSocketTransport(Transport):
-    """Engine.IO over one WebSocket connection (masked frames, permessage-deflate)."""
-
-    name = "websocket"
-
-    __slots__ = ("_close_sent", "_deflate", "_drain_handle", "_task", "_writer")
-
-    def __init__(self, options: TransportOptions, query: dict[str, str], tasks: TaskSet) -> None:
-        super().__init__(options, query, tasks)
-        self._writer: asyncio.StreamWriter | None = None
-        self._deflate: Deflate | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._drain_handle: asyncio.Handle | None = None
-        self._close_sent = False
-
-    def open(self) -> None:
-        self.state = "opening"
-        self._task = self.tasks.spawn(self._run(), "websocket")
-
-    async def _run(self) -> None:
-        opts = self.options
-        writer: asyncio.StreamWriter | None = None
-        try:
-            try:
-                reader, writer, extension = await websocket_handshake(
-                    opts.target,
-                    opts.target.url(self.query),
-                    opts.request_headers(),
-                    ssl=opts.ssl,
-                    timeout=opts.connect_timeout,
-                    extensions=client_offer() if opts.per_message_deflate else None,
-                )
-                if extension is not None:
-                    if not opts.per_message_deflate:
-                        raise ProtocolError(f"unexpected extensions: {extension!r}")
-                    self._deflate = Deflate(negotiate_client(extension), client_side=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._fail("websocket error", exc)
-                return
-            if self.state == "closed":
-                return
-            self._writer = writer
-            self._opened()
-            await self._read(reader)
-        finally:
-            if writer is not None:
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(writer.wait_closed(), 1.0)
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        parser = FrameParser(
-            client_side=True,
-            max_message_size=self.options.max_message_size,
-            deflate=self._deflate,
-        )
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    self._closed("websocket connection closed")
-                    return
-                for opcode, payload in parser.feed(data):
-                    if opcode == TEXT:
-                        assert isinstance(payload, str)
-                        kind, value = decode_packet(payload)
-                        if self.state != "closed":
-                            self._packet(kind, value)
-                    elif opcode == BINARY:
-                        if self.state != "closed":
-                            self._packet(MESSAGE, payload)
-                    elif opcode == PING:
-                        assert isinstance(payload, bytes)
-                        self._write(pong_frame(payload, mask=os.urandom(4)))
-                    elif opcode == WS_CLOSE:
-                        assert isinstance(payload, bytes)
-                        code, _ = parse_close(payload)
-                        if not self._close_sent:
-                            self._close_sent = True
-                            echo = 1000 if code in (1005, 1006) else code
-                            self._write(close_frame(echo, mask=os.urandom(4)))
-                        self._closed("websocket connection closed")
-                        return
-        except asyncio.CancelledError:
-            raise
-        except ProtocolError as exc:
-            if not self._close_sent:
-                self._close_sent = True
-                with contextlib.suppress(Exception):
-                    self._write(close_frame(exc.close_code, mask=os.urandom(4)))
-            self._fail("websocket error", exc)
-        except Exception as exc:
-            self._fail("websocket error", exc)
-
-    def _write(self, frame: bytes) -> None:
-        writer = self._writer
-        if writer is not None and not writer.is_closing():
-            writer.write(frame)
-
-    def send(self, packets: list[OutPacket]) -> None:
-        if self.state != "open":
-            return
-        deflate = self._deflate
-        threshold = self.options.compress_threshold
-        for kind, data, compress in packets:
-            message = encode_packet(kind, data)
-            if isinstance(message, str):
-                opcode = TEXT
-                payload = message.encode()
-            else:
-                opcode = BINARY
-                payload = message
-            if deflate is not None and compress and len(payload) >= threshold:
-                frame = encode_frame(
-                    opcode, deflate.compress(payload), rsv1=True, mask=os.urandom(4)
-                )
-            else:
-                frame = encode_frame(opcode, payload, mask=os.urandom(4))
-            self._write(frame)
-        self.writable = False
-        self._drain_handle = asyncio.get_running_loop().call_soon(self._drained)
-
-    def _drained(self) -> None:
-        self._drain_handle = None
-        if self.state != "open":
-            return
-        writer = self._writer
-        if writer is not None and writer.transport.get_write_buffer_size() > HIGH_WATER:
-            # the socket is slow: stay unwritable (the engine buffers) until it drains
-            self.tasks.spawn(self._wait_drain(writer), "websocket drain")
-            return
-        self.writable = True
-        if self.handler is not None:
-            self.handler.on_transport_drain(self)
-
-    async def _wait_drain(self, writer: asyncio.StreamWriter) -> None:
-        try:
-            await writer.drain()
-        except (OSError, RuntimeError):
-            return  # the read loop reports the connection's end
-        if self.state == "open":
-            self.writable = True
-            if self.handler is not None:
-                self.handler.on_transport_drain(self)
-
-    def close(self) -> None:
-        if self.state == "closed":
-            return
-        self.state = "closed"
-        self.writable = False
-        self.handler = None
-        if self._drain_handle is not None:
-            self._drain_handle.cancel()
-            self._drain_handle = None
-        self.tasks.spawn(self._shutdown(), "websocket close")
-
-    async def _shutdown(self) -> None:
-        task = self._task
-        if self._writer is None:
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-            return
-        if not self._close_sent:
-            self._close_sent = True
-            self._write(close_frame(1000, mask=os.urandom(4)))
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            # the server answers with its close frame, then closes the connection
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 1.0)
-            except TimeoutError:
-                task.cancel()
-            except Exception as exc:
-                log.debug("while closing a WebSocket: %r", exc)
-
-    def _release(self) -> None:
-        if self._drain_handle is not None:
-            self._drain_handle.cancel()
-            self._drain_handle = None

@@ -174,8 +174,8 @@ def encode(kind: int, nsp: str, data: Any, id: int | None = None) -> list[str | 
                 head = _header(kind, nsp, id, len(buffers))
                 return [head + _json.dumps(data), *buffers]
             body = _json.dumps(data)  # what orjson refuses: big integers, non-string keys...
-        if nsp == "/" and id is None:
-            return [f"{kind}{body}"]
+        if nsp == "/":
+            return [f"{kind}{body}" if id is None else f"{kind}{id}{body}"]
         return [_header(kind, nsp, id) + body]
     return [encode_text(kind, nsp, data, id)]
 
@@ -232,6 +232,11 @@ class Decoder:
     def decode_text(self, text: str) -> Packet | None:
         if self._pending is not None:
             raise ProtocolError("got plaintext data when reconstructing a packet")
+        kind = _FAST_KINDS.get(text[:1])
+        if kind is not None:
+            fast = _parse_fast(kind, text)
+            if fast is not None:
+                return fast
         packet, attachments = self._parse(text)
         if attachments:
             self._pending = packet
@@ -308,12 +313,44 @@ class Decoder:
                     raise ProtocolError("invalid payload") from exc
             if not _valid_payload(kind, data):
                 raise ProtocolError("invalid payload")
-            # only text with enough brackets can be too deep: the hot path pays two counts
-            if text.count("[", i) + text.count("{", i) > MAX_DEPTH and _too_deep(data):
+            # only text with enough brackets can be too deep: a short payload cannot be, a
+            # longer one pays two counts
+            if (
+                length - i > MAX_DEPTH
+                and text.count("[", i) + text.count("{", i) > MAX_DEPTH
+                and _too_deep(data)
+            ):
                 raise ProtocolError("payload nested too deeply")
         elif kind in (EVENT, BINARY_EVENT, ACK, BINARY_ACK):
             raise ProtocolError("invalid payload")
         return Packet(kind, nsp, data, id), attachments
+
+
+_FAST_KINDS = {"2": EVENT, "3": ACK}
+
+
+def _parse_fast(kind: int, text: str) -> Packet | None:
+    """An EVENT or ACK of the main namespace with a short array payload (``2["x",1]``,
+    ``312[{"a":1}]``): the hot path in one slice, one int and one JSON call. Anything else,
+    valid or not, returns None for the general parser (which raises the errors)."""
+    start = text.find("[", 1)
+    if start < 0 or start > 17 or len(text) - start > MAX_DEPTH:
+        return None  # a namespace, a long ack id, or a payload that may nest deeply
+    id: int | None = None
+    if start > 1:
+        head = text[1:start]
+        if not head.isdigit() or not head.isascii():
+            return None
+        id = int(head)
+        if id > MAX_SAFE_INTEGER:
+            return None
+    try:
+        data = _orjson_loads(text[start:])
+    except ValueError:
+        return None
+    if type(data) is not list or (kind == EVENT and not _valid_payload(kind, data)):
+        return None
+    return Packet(kind, "/", data, id)
 
 
 def _too_deep(value: Any) -> bool:

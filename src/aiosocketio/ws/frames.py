@@ -13,6 +13,7 @@ arrive, and permessage-deflate (RFC 7692) messages are decompressed when a
 from __future__ import annotations
 
 import importlib
+import os
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ __all__ = [
     "close_frame",
     "encode_frame",
     "frame_header",
+    "masked_frame",
+    "next_mask",
     "parse_close",
     "ping_frame",
     "pong_frame",
@@ -81,17 +84,32 @@ _XOR_TABLES = tuple(
     for k in range(256)
 )
 
+# An unfinished frame that needs this many bytes or more is kept as a list of the reads, joined
+# once complete; past _MAX_PARTS reads it moves to a bytearray accumulator.
+_PARTS_FROM = 16384
+_MAX_PARTS = 64
+
 # Close codes a peer may send (RFC 6455 section 7.4 and the IANA registry).
 _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
 
 
 _c_apply_mask: Callable[[bytes | memoryview, bytes | memoryview], bytes] | None
+_c_masked_frame: Callable[[int, bytes, bytes], bytes] | None
 try:
     # a C extension module that imports nothing; loaded by name because static import
     # checkers cannot see inside it and would take it for the parent package
-    _c_apply_mask = importlib.import_module(f"{__package__}._speedups").apply_mask
+    _speedups = importlib.import_module(f"{__package__}._speedups")
+    _c_apply_mask = _speedups.apply_mask
+    _c_masked_frame = getattr(_speedups, "masked_frame", None)  # None: an older build
 except ImportError:  # built without a C compiler
     _c_apply_mask = None
+    _c_masked_frame = None
+
+# Masks are cut from one block of random bytes, refilled when used up: one os.urandom call
+# per 2048 frames instead of one per frame (ws does the same with crypto.randomFillSync).
+_MASK_POOL_SIZE = 8192
+_mask_pool = b""
+_mask_pos = _MASK_POOL_SIZE
 
 
 def _valid_close_code(code: int) -> bool:
@@ -176,6 +194,36 @@ def encode_frame(
     if mask is not None:
         return header + mask + payload
     return header + payload
+
+
+def next_mask() -> bytes:
+    """A fresh 4-byte mask from the operating system's random source (RFC 6455 5.3)."""
+    global _mask_pool, _mask_pos
+    pos = _mask_pos
+    if pos >= _MASK_POOL_SIZE:
+        _mask_pool = os.urandom(_MASK_POOL_SIZE)
+        pos = 0
+    _mask_pos = pos + 4
+    return _mask_pool[pos : pos + 4]
+
+
+def _py_masked_frame(first_byte: int, payload: bytes, mask: bytes) -> bytes:
+    if len(mask) != 4 or not 0 <= first_byte <= 255:
+        raise ValueError("a 4-byte mask and a first byte 0-255 are required")
+    n = len(payload)
+    if n < 126:
+        header = bytes((first_byte, 0x80 | n))
+    elif n < 0x10000:
+        header = _PACK_16(first_byte, 0xFE, n)
+    else:
+        header = _PACK_64(first_byte, 0xFF, n)
+    return header + mask + _py_apply_mask(payload, mask)
+
+
+masked_frame: Callable[[int, bytes, bytes], bytes] = _c_masked_frame or _py_masked_frame
+"""``masked_frame(first_byte, payload, mask)``: a masked frame (client to server) in one
+piece; ``first_byte`` holds FIN, RSV1 and the opcode (0x81: a final TEXT frame). No check of
+the opcode: the client hot path builds only TEXT and BINARY frames this way."""
 
 
 def text_frame(data: str) -> bytes:
@@ -282,10 +330,12 @@ class FrameParser:
         "_frag_op",
         "_frag_parts",
         "_frag_size",
+        "_have",
         "_masked",
         "_max_size",
         "_max_wire",
         "_need",
+        "_parts",
     )
 
     def __init__(
@@ -300,7 +350,9 @@ class FrameParser:
         # Compressed bytes of a message that fits may slightly exceed it (stored blocks).
         self._max_wire = max_message_size + (max_message_size >> 10) + 64
         self._deflate = deflate
-        self._buf = bytearray()
+        self._buf = bytearray()  # the start of an unfinished frame (small frames)
+        self._parts: list[bytes | memoryview] = []  # the same for a big frame, unjoined
+        self._have = 0  # bytes in _parts
         self._need = 0
         self._frag_op = 0
         self._frag_parts: list[bytes] = []
@@ -313,7 +365,20 @@ class FrameParser:
         if self._error is not None:
             self._raise_again(self._error)
         buf = self._buf
-        if buf:
+        parts = self._parts
+        if parts:
+            # a big frame: keep the pieces and join them once (copying a growing buffer at
+            # every read would copy its start again and again)
+            parts.append(data if type(data) is bytes else bytes(data))
+            self._have += len(data)
+            if self._have < self._need:
+                if len(parts) > _MAX_PARTS:  # many small reads: an accumulator is linear
+                    self._buf = bytearray(b"".join(parts))
+                    self._parts = []
+                return []
+            data = b"".join(parts)
+            self._parts = []
+        elif buf:
             buf += data
             if len(buf) < self._need:
                 return []
@@ -326,8 +391,14 @@ class FrameParser:
         except ProtocolError as exc:
             self._error = exc
             self._buf = bytearray()
+            self._parts = []
             self._frag_parts = []
             raise
+
+    def at_boundary(self) -> bool:
+        """True between messages: nothing buffered, no fragmented message in progress, no
+        error (bytes that hold exactly one whole frame may then be read without ``feed``)."""
+        return not self._buf and not self._parts and not self._frag_op and self._error is None
 
     @staticmethod
     def _raise_again(error: ProtocolError) -> None:
@@ -480,7 +551,11 @@ class FrameParser:
             pos = end
 
         if pos < n:
-            self._buf = bytearray(memoryview(data)[pos:])
+            if need >= _PARTS_FROM:
+                self._parts = [memoryview(data)[pos:] if pos else data]
+                self._have = n - pos
+            else:
+                self._buf = bytearray(memoryview(data)[pos:])
             self._need = need
         return out
 
