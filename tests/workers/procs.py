@@ -170,10 +170,11 @@ class Served:
     def workers(self) -> list[int]:
         return children(self.proc.pid)
 
-    def run_dir(self) -> str:
-        match = re.search(r"run directory (\S+)", self.log)
-        assert match, self.log
-        return match.group(1)
+    async def run_dir(self) -> str:
+        """The run directory the supervisor logs (on stderr, just after the listening line
+        on stdout: the two pipes are read apart, so it is waited for)."""
+        line = await self.wait_line(self.stderr, r"run directory (\S+)")
+        return re.search(r"run directory (\S+)", line).group(1)  # type: ignore[union-attr]
 
     async def stop(self, sig: int | None = signal.SIGTERM, timeout: float = DEADLINE) -> int:
         """Send ``sig`` (None: nothing) and wait for the exit code."""

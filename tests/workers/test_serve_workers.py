@@ -181,7 +181,7 @@ async def test_a_killed_worker_is_restarted_and_only_its_clients_reconnect(serve
 async def test_sigterm_drains_and_leaves_nothing_behind(serve, clients):
     served = await serve("--workers", "2", "--grace", "5")
     pids = [served.proc.pid, *served.workers()]
-    run_dir = served.run_dir()
+    run_dir = await served.run_dir()
     assert os.path.isdir(run_dir)
     run = await clients(url=served.url, count=24, rounds=1, reconnection=True, attempts=3)
     assert (await run.event("rounds", timeout=60))["failed"] == 0
@@ -209,7 +209,7 @@ async def test_a_worker_that_keeps_failing_at_start_stops_everything(serve, tmp_
     marker = tmp_path / "broken"
     served = await serve("--workers", "2", env={"WORKERS_APP_FAIL": f"file:{marker}"})
     pids = [served.proc.pid, *served.workers()]
-    run_dir = served.run_dir()
+    run_dir = await served.run_dir()
     marker.touch()
     os.kill(pids[1], signal.SIGKILL)
     assert await served.stop(None, timeout=30) == 1
