@@ -7,7 +7,7 @@
 * :func:`run_handler`: call a handler, plain functions inline, coroutine functions as tasks
   started in order; a handler that declares a keyword parameter named ``ack`` receives the
   acknowledgement callback, any other acknowledges with its return value.
-* :func:`spawn`: a background task kept referenced, its failure logged.
+* :class:`TaskSet`, :func:`spawn`: background tasks kept referenced, their failures logged.
 * :func:`ack_args`, :func:`no_ack`, :func:`await_then_ack`: what a handler's result means
   for an acknowledgement.
 
@@ -25,6 +25,7 @@ from typing import Any
 __all__ = [
     "Listener",
     "Listeners",
+    "TaskSet",
     "ack_args",
     "await_then_ack",
     "no_ack",
@@ -34,24 +35,61 @@ __all__ = [
 
 log = logging.getLogger("aiosocketio.server")
 
+
 # ----------------------------------------------------------------------------------- tasks
-_background: set[asyncio.Task[Any]] = set()
+class TaskSet:
+    """Background tasks kept referenced until they end, their failures logged; the tasks of
+    one object (a client's connection, to cancel or wait for when it closes), or of the
+    process (:func:`spawn`)."""
+
+    __slots__ = ("_log", "_tasks")
+
+    def __init__(self, log: logging.Logger = log) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._log = log
+
+    def spawn(self, coro: Any, what: str) -> asyncio.Task[Any]:
+        """Run a coroutine (or any awaitable) as a task named ``what``."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(what)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                self._log.error("error in %s", task.get_name(), exc_info=exc)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def _others(self) -> list[asyncio.Task[Any]]:
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:
+            current = None
+        return [t for t in self._tasks if t is not current and not t.done()]
+
+    def cancel(self) -> None:
+        """Cancel every task but the current one."""
+        for task in self._others():
+            task.cancel()
+
+    async def wait(self) -> None:
+        """Wait until every task (but the current one) has finished."""
+        while True:
+            others = self._others()
+            if not others:
+                return
+            await asyncio.wait(others)
 
 
-def spawn(coro: Any, what: str) -> asyncio.Task[Any]:
-    """Run a coroutine in the background, keeping a reference and logging its failure."""
-    task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-    _background.add(task)
-    task.add_done_callback(_done)
-    task.set_name(what)
-    return task
-
-
-def _done(task: asyncio.Task[Any]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        log.error("error in %s", task.get_name(), exc_info=exc)
+_background = TaskSet()
+spawn = _background.spawn
+"""Run a coroutine in the background, keeping a reference and logging its failure."""
 
 
 # ------------------------------------------------------------------------------- listeners

@@ -139,7 +139,7 @@ class Engine(Emitter):
         self._after_drain = False
         self._after_upgrade = False
         self._probes: list[_Probe] = []
-        self._tasks = TaskSet()
+        self._tasks = TaskSet(log)
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:

@@ -212,7 +212,7 @@ class Manager(Emitter):
         self._open_timer: asyncio.TimerHandle | None = None
         self._reconnect_timer: asyncio.TimerHandle | None = None
         self._closing_engines: set[Engine] = set()
-        self._tasks = TaskSet()
+        self._tasks = TaskSet(log)
         self._deadlines: Deadlines | None = None
         if auto_connect:
             self.open()

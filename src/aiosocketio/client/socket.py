@@ -23,7 +23,7 @@ from ..socketio.packets import (
     Packet,
 )
 from .deadlines import Deadline, Deadlines
-from .events import Emitter, Listener, TaskSet, log, run_listener
+from .events import Emitter, Listener, TaskSet, log, run_handler
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -492,7 +492,7 @@ class Socket(Emitter):
         if self._any_out:
             tasks = self.io._tasks
             for listener in list(self._any_out):
-                run_listener(listener, list(data), None, "outgoing listener", tasks)
+                run_handler(listener, list(data), None, "outgoing listener", None, tasks.spawn, log)
 
     # ------------------------------------------------------------------ retries
     def _add_to_queue(
@@ -706,7 +706,9 @@ class Socket(Emitter):
         if self._any:
             tasks = self.io._tasks
             for listener in list(self._any):
-                run_listener(listener, [name, *data[1:]], None, "catch-all listener", tasks)
+                run_handler(
+                    listener, [name, *data[1:]], None, "catch-all listener", None, tasks.spawn, log
+                )
         if self._inbox is not None and not self.has_listeners(name):
             self._keep(name, data[1:], ack)
         else:

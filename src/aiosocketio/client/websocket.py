@@ -16,19 +16,15 @@ from typing import Any, cast
 
 from ..engineio.packets import MESSAGE, decode_packet
 from ..errors import ProtocolError
+from ..ws.connection import Connection, State
 from ..ws.deflate import Deflate, client_offer, negotiate_client
 from ..ws.frames import (
     BINARY,
-    PING,
     TEXT,
     FrameParser,
-    close_frame,
     masked_frame,
     next_mask,
-    parse_close,
-    pong_frame,
 )
-from ..ws.frames import CLOSE as WS_CLOSE
 from ..ws.handshake import build_request, check_response
 from .events import TaskSet
 from .http import MAX_HEAD, parse_head
@@ -48,7 +44,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     name = "websocket"
 
     __slots__ = (
-        "_close_sent",
+        "_conn",
         "_deflate",
         "_drain_handle",
         "_head",
@@ -73,7 +69,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._task: asyncio.Task[Any] | None = None
         self._drain_handle: asyncio.Handle | None = None
         self._paused = False
-        self._close_sent = False
+        self._conn = Connection(client=True)
 
     # ------------------------------------------------------------------ opening
     def open(self) -> None:
@@ -224,28 +220,30 @@ class WebSocketTransport(Transport, asyncio.Protocol):
                     handler = self.handler
                     if handler is not None:
                         handler.on_transport_packet(self, MESSAGE, payload)
-                elif opcode == PING:
+                else:  # PING, PONG, CLOSE: the connection's rules (ws.connection)
                     assert isinstance(payload, bytes)
-                    self._write(pong_frame(payload, mask=next_mask()))
-                elif opcode == WS_CLOSE:
-                    assert isinstance(payload, bytes)
-                    code, _ = parse_close(payload)
-                    if not self._close_sent:
-                        self._close_sent = True
-                        echo = 1000 if code in (1005, 1006) else code
-                        self._write(close_frame(echo, mask=next_mask()))
-                    self._closed("websocket connection closed")
-                    self._abort(gracefully=True)
-                    return
+                    conn = self._conn
+                    conn.receive_control(opcode, payload)
+                    self._send_control()
+                    if conn.state is State.CLOSED:
+                        if conn.error is not None:
+                            self._fail("websocket error", conn.error)
+                        else:
+                            self._closed("websocket connection closed")
+                            self._abort(gracefully=True)
+                        return
         except ProtocolError as exc:
-            if not self._close_sent:
-                self._close_sent = True
-                self._write(close_frame(exc.close_code, mask=next_mask()))
+            self._conn.fail(exc.close_code)
+            self._send_control()
             self._fail("websocket error", exc)
         except Exception as exc:
             self._fail("websocket error", exc)
 
     # ------------------------------------------------------------------ sending
+    def _send_control(self) -> None:
+        for frame in self._conn.data_to_send():
+            self._write(frame)
+
     def _write(self, data: bytes) -> None:
         sock = self._sock
         if sock is not None and not sock.is_closing():
@@ -307,9 +305,8 @@ class WebSocketTransport(Transport, asyncio.Protocol):
                 task.cancel()
             self._abort()
             return
-        if not self._close_sent:
-            self._close_sent = True
-            self._write(close_frame(1000, mask=next_mask()))
+        self._conn.close(1000)
+        self._send_control()
         lost = self._lost
         if lost is not None and not lost.done():
             # the server answers with its close frame, then closes the connection

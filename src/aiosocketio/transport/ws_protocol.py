@@ -16,19 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
+from ..ws.connection import Connection, State
 from ..ws.deflate import Deflate
 from ..ws.frames import (
     BINARY,
-    CLOSE,
-    PING,
     TEXT,
     FrameParser,
     binary_frame,
-    close_frame,
     encode_frame,
     frame_header,
-    parse_close,
-    pong_frame,
     text_frame,
 )
 
@@ -39,7 +35,6 @@ __all__ = ["WebSocketProtocol"]
 
 log = logging.getLogger("aiosocketio.transport")
 
-_NO_STATUS = 1005  # close_frame(1005) sends a close frame without a code
 _NO_COPY_FROM = 4096  # binary payloads from this size are written without concatenation
 
 
@@ -48,9 +43,9 @@ class WebSocketProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_close_handle",
-        "_close_sent",
         "_close_timeout",
         "_closed",
+        "_conn",
         "_cork",
         "_cork_size",
         "_corking",
@@ -93,7 +88,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._cork: list[bytes] = []
         self._cork_size = 0
         self._corking = False
-        self._close_sent = False
+        self._conn = Connection(client=False)
         self._closed = False
         self._writable = True  # neither closed nor closing
         self._notified = False
@@ -119,7 +114,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 messages = parser.feed(data)
             except ProtocolError as exc:
                 log.debug("WebSocket protocol error: %s", exc)
-                self._fail(exc.close_code, "")
+                self._conn.fail(exc.close_code)
+                self._after_control()
                 return
             for opcode, payload in messages:
                 if opcode <= BINARY:  # TEXT or BINARY
@@ -129,14 +125,13 @@ class WebSocketProtocol(asyncio.Protocol):
                             receiver.on_message(payload)
                         except Exception:
                             log.exception("error while handling a WebSocket message")
-                            self._fail(1011, "")
+                            self._conn.fail(1011)
+                            self._after_control()
                             return
-                elif opcode == PING:
-                    self._write(pong_frame(payload))  # type: ignore[arg-type]
-                elif opcode == CLOSE:
-                    self._close_received(payload)  # type: ignore[arg-type]
-                    return
-                # PONG: nothing to do
+                else:  # PING, PONG, CLOSE: the connection's rules (ws.connection)
+                    self._conn.receive_control(opcode, payload)  # type: ignore[arg-type]
+                    if self._after_control():
+                        return
         finally:
             self._corking = False
             if self._cork:
@@ -241,13 +236,10 @@ class WebSocketProtocol(asyncio.Protocol):
         """Start the closing handshake; the TCP connection closes when the peer answers."""
         if not self._writable:
             return
-        self._close_sent = True
         self._writable = False
-        try:
-            frame = close_frame(_NO_STATUS if code is None else code, reason)
-        except ValueError:
-            frame = close_frame(1011)
-        self._push(frame)
+        self._conn.close(code, reason)
+        for frame in self._conn.data_to_send():
+            self._push(frame)
         loop = asyncio.get_running_loop()
         self._close_handle = loop.call_later(self._close_timeout, self._close_expired)
 
@@ -273,11 +265,6 @@ class WebSocketProtocol(asyncio.Protocol):
         self._writable = False
         self._parser = None
         asyncio.get_running_loop().call_soon(self._notify, True)
-
-    def _write(self, frame: bytes) -> None:
-        if not self._writable:
-            return
-        self._push(frame)
 
     def _push(self, frame: bytes) -> None:
         if self._corking:
@@ -324,31 +311,19 @@ class WebSocketProtocol(asyncio.Protocol):
         else:
             self.transport.writelines(cork)  # one writev, no joined copy
 
-    def _close_received(self, payload: bytes) -> None:
-        try:
-            code, reason = parse_close(payload)
-        except ProtocolError as exc:
-            self._fail(exc.close_code, "")
-            return
-        self.close_code = code
-        if not self._close_sent:
-            self._close_sent = True
-            self._writable = False
-            try:
-                reply = close_frame(code, reason)
-            except ValueError:
-                reply = close_frame(_NO_STATUS)
-            self._push(reply)
+    def _after_control(self) -> bool:
+        """Send what the connection's rules ask for; once they say CLOSED, close the TCP
+        connection and tell the receiver (an error unless the peer closed). True then."""
+        conn = self._conn
+        for frame in conn.data_to_send():
+            self._push(frame)
+        if conn.state is not State.CLOSED:
+            return False
+        self._writable = False
+        self.close_code = conn.close_code
         self._close_transport()
-        self._notify(False)
-
-    def _fail(self, code: int, reason: str) -> None:
-        if not self._close_sent:
-            self._close_sent = True
-            self._writable = False
-            self._push(close_frame(code, reason))
-        self._close_transport()
-        self._notify(True)
+        self._notify(conn.close_code is None)
+        return True
 
     def _close_transport(self) -> None:
         if self._cork:

@@ -1,10 +1,12 @@
 """WebSocket protocol (RFC 6455) with permessage-deflate (RFC 7692), sans-I/O.
 
 Bytes in, messages out: :class:`FrameParser` parses received frames, the ``*_frame``
-helpers build frames to send, and :mod:`.handshake` / :mod:`.deflate` cover the opening
+helpers build frames to send, :class:`Connection` holds the rules of the closing handshake
+and of control frames, and :mod:`.handshake` / :mod:`.deflate` cover the opening
 handshake and compression negotiation. Nothing here does I/O.
 """
 
+from .connection import Connection, State
 from .deflate import Deflate, DeflateParams, client_offer, negotiate_client, negotiate_server
 from .frames import (
     BINARY,
@@ -41,10 +43,12 @@ __all__ = [
     "PING",
     "PONG",
     "TEXT",
+    "Connection",
     "Deflate",
     "DeflateParams",
     "FrameParser",
     "Message",
+    "State",
     "accept_key",
     "apply_mask",
     "binary_frame",
