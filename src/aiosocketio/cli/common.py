@@ -27,6 +27,7 @@ EXIT_CONNECT = 3
 """Could not connect (unreachable, handshake failed) or timed out."""
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 TRANSPORT_NAMES = ("polling", "websocket")
 
@@ -238,21 +239,23 @@ def transports_arg(text: str) -> list[str]:
     return names
 
 
-def positive_float(text: str) -> float:
+def number_arg(text: str, convert: Callable[[str], N], what: str) -> N:
+    """``text`` as a number (``int`` or ``float``), or the usage error an option type raises."""
     try:
-        value = float(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    value = number_arg(text, float, "a number")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
     return value
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    value = number_arg(text, int, "an integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
     return value

@@ -20,6 +20,7 @@ from ..cli.common import (
     JSONArg,
     add_connection_options,
     console,
+    number_arg,
     positive_float,
     positive_int,
 )
@@ -64,20 +65,14 @@ exit codes:
 
 
 def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    value = number_arg(text, int, "an integer")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
     return value
 
 
 def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = number_arg(text, float, "a number")
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be 0 (all at once) or more: {text!r}")
     return value
