@@ -350,7 +350,9 @@ class EngineServer:
         self, headers: Headers, request: Request, *, initial: bool, sid: str | None = None
     ) -> None:
         """CORS, cookie and user hooks, on every response the engine writes."""
-        headers.extend(self.cors.headers(request.headers.get("origin")))
+        cors = self.cors
+        fixed = cors.fixed
+        headers.extend(fixed if fixed is not None else cors.headers(request.headers.get("origin")))
         if initial:
             if self.cookie is not None and sid is not None:
                 headers.append(("Set-Cookie", _format_cookie(self.cookie, sid)))

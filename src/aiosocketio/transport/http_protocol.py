@@ -133,8 +133,8 @@ class Exchange:
             transport.writelines((head, body))
         if not keep_alive:
             proto._finish(linger=self.kind != _HTTP)
-        elif not proto._dispatching:
-            proto._dispatch()
+        elif not proto._dispatching and (proto._queue or proto._paused or proto._parser is None):
+            proto._dispatch()  # the next request, or reading again, or the end
 
 
 class _Upgrade:
@@ -323,18 +323,11 @@ class HttpProtocol(asyncio.Protocol):
         self._in_headers = False
         headers = self._headers
         url = self._url
-        q = url.find(b"?")
-        if q >= 0:
-            path = url[:q].decode("latin-1")
-            query = url[q + 1 :].decode("latin-1")
-        else:
-            path = url.decode("latin-1")
-            query = ""
+        path, _, query = url.decode("latin-1").partition("?")
         if path[:1] != "/":
             path, query = self._absolute_url(url)
-        hash_at = query.find("#")
-        if hash_at >= 0:
-            query = query[:hash_at]
+        if "#" in query:
+            query = query[: query.index("#")]
         self._path = path
         self._query = query
         server = self._server
@@ -393,7 +386,7 @@ class HttpProtocol(asyncio.Protocol):
                 kind = _ERROR
         ex = Exchange(self, kind, request, self._engine, keep_alive, 400)
         self._queue.append(ex)
-        self._body = []
+        self._body = []  # not kept until the next request
         self._mid = False
 
     def _refuse(self, status: int) -> NoReturn:
