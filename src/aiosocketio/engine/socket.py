@@ -95,6 +95,8 @@ class EngineSocket:
         self.session = session
         self.request = request
         self.handler: Handler | None = None
+        # the session's WebSocket once it is its transport; the one being probed while the
+        # session upgrades from long-polling: never both (writes go to ``ws`` when it is set)
         self.ws: WebSocketConnection | None = None
         self._upgrade: WebSocketConnection | None = None
         self._probed: WebSocketConnection | None = None
@@ -183,7 +185,7 @@ class EngineSocket:
         """Send one Engine.IO message (text or binary)."""
         if type(data) is str:
             ws = self.ws
-            if ws is not None and self._upgrade is None:  # the hot path: an event, an ack
+            if ws is not None:  # the hot path: an event, an ack
                 ws.send_text("4" + data)
             else:
                 self.write_text("4" + data)
@@ -198,7 +200,7 @@ class EngineSocket:
     def write_text(self, packet: str) -> None:
         """Send one encoded text packet (type digit included)."""
         ws = self.ws
-        if ws is not None and self._upgrade is None:
+        if ws is not None:
             ws.send_text(packet)
             return
         if self.session.state is State.CLOSED:
@@ -210,7 +212,7 @@ class EngineSocket:
     def write_packets(self, packets: list[str | bytes]) -> None:
         """Send encoded packets: ``str`` text packets, ``bytes`` binary messages."""
         ws = self.ws
-        if ws is not None and self._upgrade is None:
+        if ws is not None:
             self._write_ws(ws, packets)
             return
         if self.session.state is State.CLOSED:
@@ -222,7 +224,7 @@ class EngineSocket:
     def write_outgoing(self, out: Outgoing) -> bool:
         """Send packets shared with other sessions. False if dropped (volatile, busy peer)."""
         ws = self.ws
-        if ws is not None and self._upgrade is None:
+        if ws is not None:
             if out.volatile and ws.buffered_amount() > 0:
                 return False
             ws.send_outgoing(out)
@@ -242,14 +244,14 @@ class EngineSocket:
         (Node: ``transport.writable``). WebSocket: nothing is waiting to be written.
         Long-polling: a GET is waiting and nothing is queued for it yet."""
         ws = self.ws
-        if ws is not None and self._upgrade is None:
+        if ws is not None:
             return ws.buffered_amount() == 0
         return self._poll is not None and not self._buffer and not self.closed
 
     def buffered_amount(self) -> int:
         """Bytes written but not yet handed to the network."""
         ws = self.ws
-        if ws is not None and self._upgrade is None:
+        if ws is not None:
             return ws.buffered_amount()
         return self._buffer_size
 
@@ -524,7 +526,7 @@ class EngineSocket:
             return
         self._closing = True
         self._notify_close(reason, None)
-        if self.ws is not None and self._upgrade is None:
+        if self.ws is not None:
             self._finish_close()
         elif self._poll is not None and not self._buffer:
             self._flush_poll()

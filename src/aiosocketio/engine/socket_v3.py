@@ -68,7 +68,7 @@ class EngineSocketV3(EngineSocket):
                 ws.send_bytes(payload_v3.encode_binary(p))  # type: ignore[arg-type]
 
     def write_outgoing(self, out: Outgoing) -> bool:
-        if self.ws is not None and self._upgrade is None:
+        if self.ws is not None:
             out = _framed_v3(out, self._ws_base64)
         return super().write_outgoing(out)
 
