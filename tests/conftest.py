@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,6 +17,18 @@ from servers import EchoEngine, free_port, free_socket
 
 StartStandalone = Callable[..., Awaitable[int]]
 StartASGI = Callable[[Any], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """A way in to the server under test: ``port = await door(app)``; ``door.name`` says which
+    (for what differs between front doors: mark it with ``if door.name == ...``)."""
+
+    name: str
+    start: Callable[[Any], Awaitable[int]]
+
+    async def __call__(self, app: Any) -> int:
+        return await self.start(app)
 
 
 @pytest.fixture
@@ -124,8 +137,9 @@ async def serve(
     request: pytest.FixtureRequest,
     standalone: StartStandalone,
     uvicorn_server: StartASGI,
-) -> Callable[[EchoEngine], Awaitable[int]]:
-    """Start an echo engine behind each front door in turn: ``port = await serve(app)``."""
+) -> FrontDoor:
+    """Start an echo engine behind each front door in turn: ``port = await serve(app)``;
+    ``serve.name`` is "standalone" or "uvicorn"."""
     if request.param == "standalone":
-        return standalone
-    return uvicorn_server
+        return FrontDoor("standalone", standalone)
+    return FrontDoor("uvicorn", uvicorn_server)
