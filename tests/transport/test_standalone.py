@@ -1,4 +1,5 @@
-"""The standalone server: HTTP/1.1 details, limits, WebSocket framing, lifecycle."""
+"""The standalone server: HTTP/1.1 details, limits, WebSocket framing, lifecycle (what it does
+as the ASGI application does is in tests/test_front_doors.py and tests/engine/)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from helpers import (
     TEXT,
     HttpConnection,
     WsConnection,
-    WsRejected,
     eio_open,
     http_request,
     open_packet,
@@ -150,16 +150,6 @@ async def test_expect_100_continue(standalone, echo):
         conn.send_raw(b"4exp")
         assert (await conn.read_response()).body == b"ok"
         assert (await conn.request("GET", poll_url(sid))).text == "4exp"
-
-
-async def test_unknown_path_is_404(standalone, echo):
-    port = await standalone(echo())
-    async with await HttpConnection.open(port) as conn:
-        assert (await conn.request("GET", "/")).status == 404
-        assert (await conn.request("POST", "/engine.io.x", body="x")).status == 404
-        assert (await conn.request("GET", "/engine.iox/?EIO=4&transport=polling")).status == 404
-        # the connection is still usable
-        assert (await conn.request("GET", HANDSHAKE)).status == 200
 
 
 async def test_fallback(standalone, echo):
@@ -418,13 +408,6 @@ async def test_websocket_upgrade_header_without_connection_upgrade(standalone, e
         assert (await conn.request("GET", HANDSHAKE)).status == 200
 
 
-async def test_websocket_on_unknown_path(standalone, echo):
-    port = await standalone(echo())
-    with pytest.raises(WsRejected) as info:
-        await WsConnection.open(port, "/chat")
-    assert info.value.response.status == 404
-
-
 async def test_frames_sent_with_the_upgrade_request(standalone, echo):
     port = await standalone(echo())
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -584,14 +567,6 @@ async def test_close_lets_the_request_being_served_finish(echo):
         assert response.headers["connection"] == "close"
         assert await conn.at_eof()
         await asyncio.wait_for(closing, 5)
-
-
-async def test_routes_accept_objects_with_an_engine(echo):
-    app = echo()
-    server = StandaloneServer([app])  # EchoEngine has .engine
-    assert server.routes == [app.engine]
-    with pytest.raises(TypeError):
-        StandaloneServer([object()])
 
 
 async def test_tls(tmp_path, echo):
