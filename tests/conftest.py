@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,22 +12,10 @@ import pytest
 from aiosocketio.asgi import ASGIApp
 from aiosocketio.engine.server import EngineServer
 from aiosocketio.transport import StandaloneServer
-from servers import EchoEngine, free_port, free_socket
+from servers import EchoEngine, FrontDoor, free_port, free_socket
 
 StartStandalone = Callable[..., Awaitable[int]]
 StartASGI = Callable[[Any], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class FrontDoor:
-    """A way in to the server under test: ``port = await door(app)``; ``door.name`` says which
-    (for what differs between front doors: mark it with ``if door.name == ...``)."""
-
-    name: str
-    start: Callable[[Any], Awaitable[int]]
-
-    async def __call__(self, app: Any) -> int:
-        return await self.start(app)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from helpers import (
     open_packet,
     poll_url,
 )
+from servers import FrontDoor
 from sioclient import until
 
 ERRORS = {
@@ -392,13 +393,12 @@ UPGRADES = {
 
 @pytest.fixture(params=["standalone", "uvicorn", "hypercorn"])
 async def front_door(request, standalone, uvicorn_server, hypercorn_server):
-    return {"standalone": standalone, "uvicorn": uvicorn_server, "hypercorn": hypercorn_server}[
-        request.param
-    ]
+    starts = {"standalone": standalone, "uvicorn": uvicorn_server, "hypercorn": hypercorn_server}
+    return FrontDoor(request.param, starts[request.param])
 
 
 @pytest.mark.parametrize("headers", UPGRADES.values(), ids=UPGRADES.keys())
-async def test_an_upgrade_to_another_protocol_is_refused(request, front_door, echo, headers):
+async def test_an_upgrade_to_another_protocol_is_refused(front_door, echo, headers):
     app = echo()
     port = await front_door(app)
     async with await HttpConnection.open(port) as conn:
@@ -408,7 +408,7 @@ async def test_an_upgrade_to_another_protocol_is_refused(request, front_door, ec
         ("GET", poll_url(sid)),  # a session's poll
     ]:
         response = await http_request(port, method, target, headers=headers)
-        if "hypercorn" in request.node.callspec.id and headers["Upgrade"] == "h2c":
+        if front_door.name == "hypercorn" and headers["Upgrade"] == "h2c":
             # hypercorn speaks HTTP/2 and takes an h2c upgrade itself: it never reaches the app
             assert response.status == 101
             continue
