@@ -248,24 +248,6 @@ async def test_websocket_message_over_limit(echo):
     assert app.closed and app.closed[0][1] == "transport error"
 
 
-async def test_http_413_on_content_length(echo):
-    asgi = ASGIApp(echo(max_http_buffer_size=10).engine)
-    channel = Channel()
-    await asgi(
-        scope(
-            "http",
-            "/engine.io/",
-            b"EIO=4&transport=polling&sid=x",
-            method="POST",
-            headers=[(b"content-length", b"11"), (b"origin", b"http://a")],
-        ),
-        channel.receive,
-        channel.send,
-    )
-    assert channel.sent[0]["status"] == 413
-    assert channel.sent[1]["body"] == b""
-
-
 async def test_http_disconnect_while_reading_the_body(echo):
     asgi = ASGIApp(echo().engine)
     channel = Channel(

@@ -9,7 +9,16 @@ import pytest
 from aiosocketio.asgi import ASGIApp
 from aiosocketio.engine.server import EngineServer
 from aiosocketio.transport import StandaloneServer
-from helpers import EIO, HttpConnection, WsConnection, WsRejected, eio_open
+from helpers import (
+    EIO,
+    HttpConnection,
+    WsConnection,
+    WsRejected,
+    assert_serves,
+    eio_open,
+    http_request,
+    poll_url,
+)
 
 HANDSHAKE = f"{EIO}?EIO=4&transport=polling"
 
@@ -54,3 +63,21 @@ async def test_an_object_with_an_engine_is_served(serve, echo):
         port = await serve(asgi)
     async with await HttpConnection.open(port) as conn:
         assert (await eio_open(conn))["sid"] in app.engine.sessions
+
+
+async def test_content_length_over_limit_is_413_before_the_body(serve, echo):
+    app = echo(max_http_buffer_size=1000)
+    port = await serve(app)
+    async with await HttpConnection.open(port) as conn:
+        sid = (await eio_open(conn))["sid"]
+        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n"
+        conn.send_raw(f"{head}Origin: http://a\r\n\r\n".encode() + b"4" * 1000)
+        response = await conn.read_response()  # without waiting for the rest of the body
+        assert (response.status, response.body) == (413, b"")
+        assert response.headers["connection"] == "close"
+        assert await conn.at_eof()
+    assert sid in app.engine.sessions
+    # one byte over, for a session that does not exist: the limit is checked first
+    response = await http_request(port, "POST", poll_url("x"), body="4" * 1001)
+    assert (response.status, response.body) == (413, b"")
+    await assert_serves(port)

@@ -12,6 +12,7 @@ from helpers import (
     EIO,
     SEP,
     HttpConnection,
+    assert_serves,
     eio_open,
     http_request,
     open_packet,
@@ -27,14 +28,6 @@ ERRORS = {
     3: "Bad request",
     5: "Unsupported protocol version",
 }
-
-
-async def assert_serves(port: int) -> None:
-    """A brand-new client still gets a session and an echo."""
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        assert (await conn.request("POST", poll_url(sid), body="4still here")).body == b"ok"
-        assert (await conn.request("GET", poll_url(sid))).text == "4still here"
 
 
 async def test_handshake(serve, echo):

@@ -33,6 +33,7 @@ from helpers import (
     TEXT,
     HttpConnection,
     WsConnection,
+    assert_serves,
     eio_open,
     http_request,
     open_packet,
@@ -43,17 +44,6 @@ from servers import EchoEngine, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDSHAKE = f"{EIO}?EIO=4&transport=polling"
-
-
-async def assert_serves(port: int) -> None:
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        assert (await conn.request("POST", poll_url(sid), body="4alive")).body == b"ok"
-        assert (await conn.request("GET", poll_url(sid))).text == "4alive"
-    async with await WsConnection.open(port, ws_url()) as ws:
-        open_packet(await ws.recv())
-        ws.send_text("4ws alive")
-        assert await ws.recv() == "4ws alive"
 
 
 # ---------------------------------------------------------------------- HTTP/1.1
@@ -269,21 +259,6 @@ async def test_malformed_http_is_400(standalone, echo, raw):
         assert response.status == 400
         assert response.headers["connection"] == "close"
         assert await conn.at_eof()
-    await assert_serves(port)
-
-
-async def test_content_length_over_limit_is_413_before_the_body(standalone, echo):
-    app = echo(max_http_buffer_size=1000)
-    port = await standalone(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
-        conn.send_raw(head.encode() + b"4" * 1000)
-        response = await conn.read_response()
-        assert response.status == 413
-        assert response.headers["connection"] == "close"
-        assert await conn.at_eof()
-    assert sid in app.engine.sessions
     await assert_serves(port)
 
 
