@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from aiosocketio import Server
 from aiosocketio.asgi import ASGIApp
 from aiosocketio.engine.server import EngineServer
 from aiosocketio.transport import StandaloneServer
@@ -130,3 +131,22 @@ async def serve(
     if request.param == "standalone":
         return FrontDoor("standalone", standalone)
     return FrontDoor("uvicorn", uvicorn_server)
+
+
+@pytest.fixture(params=["standalone", "uvicorn"])
+async def serve_io(
+    request: pytest.FixtureRequest, uvicorn_server: StartASGI
+) -> AsyncIterator[FrontDoor]:
+    """A Socket.IO server behind each front door in turn: ``port = await serve_io(io)``
+    (``Server.start``, or its ``asgi_app()`` under uvicorn); closed at the end."""
+    started: list[Server] = []
+
+    async def start(io: Server) -> int:
+        started.append(io)
+        if request.param == "standalone":
+            return (await io.start("127.0.0.1", 0)).port
+        return await uvicorn_server(io.asgi_app())
+
+    yield FrontDoor(request.param, start)
+    for io in started:
+        await io.close()
