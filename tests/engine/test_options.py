@@ -16,6 +16,7 @@ import pytest
 
 from aiosocketio import Server
 from aiosocketio.engine.http import CorsPolicy, Request, choose_encoding
+from aiosocketio.engine.socket import Outgoing
 from aiosocketio.ws.deflate import Deflate, DeflateParams
 from aiosocketio.ws.frames import TEXT, FrameParser
 from helpers import (
@@ -487,6 +488,9 @@ async def test_per_message_deflate_off_by_default(standalone, echo):
         big = "4" + "uncompressed " * 1000
         ws.send_text(big)
         assert await ws.recv() == big
+        # a compressed frame (RSV1) was not negotiated: a protocol error
+        ws.send_frame(TEXT, zlib.compress(b"4x")[2:-4], rsv1=True)
+        assert (await ws.expect_close())[0] == 1002
 
 
 @pytest.mark.parametrize("upgrade", [False, True])
@@ -517,6 +521,11 @@ async def test_per_message_deflate(standalone, echo, upgrade):
             assert await ws.recv() == bytes(range(256)) * 8
             # the big messages came back compressed, the small one plain (threshold 1024)
             assert spy.inflated == [len(big), 2048]
+            # so does a message the server sends of itself (a broadcast's shared frame)
+            sent = "4" + "b" * 3000
+            next(iter(app.sockets.values())).write_outgoing(Outgoing([sent]))
+            assert await ws.recv() == sent
+            assert spy.inflated[-1] == len(sent)
 
 
 async def test_per_message_deflate_threshold_option(standalone, echo):

@@ -9,7 +9,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ import pytest
 from aiosocketio.engine.socket import Outgoing
 from aiosocketio.transport import StandaloneServer
 from aiosocketio.transport.ws_protocol import WebSocketProtocol
-from aiosocketio.ws.deflate import Deflate, DeflateParams
 from aiosocketio.ws.frames import (
     BINARY,
     PING,
@@ -453,38 +451,6 @@ async def test_close_timeout_when_the_peer_never_answers(standalone, echo):
         app.sockets[sid].close()
         assert (await ws.recv_frame())[0] == CLOSE
         await asyncio.wait_for(ws.wait_eof(), 1.0)
-
-
-async def test_per_message_deflate(standalone, echo):
-    app = echo(per_message_deflate=True)
-    port = await standalone(app)
-    ws = await WsConnection.open(port, ws_url(), extensions="permessage-deflate")
-    assert ws.response is not None
-    assert ws.response.headers["sec-websocket-extensions"] == "permessage-deflate"
-    deflate = Deflate(DeflateParams(), client_side=True)
-    ws.parser = FrameParser(client_side=True, max_message_size=1 << 20, deflate=deflate)
-    async with ws:
-        open_packet(await ws.recv())
-        big = "4" + "compressible " * 200
-        ws.send_frame(TEXT, deflate.compress(big.encode()), rsv1=True)
-        assert await ws.recv() == big
-        ws.send_text("4small")
-        assert await ws.recv() == "4small"
-        blob = bytes(2000)
-        ws.send_bytes(blob)
-        assert await ws.recv() == blob
-        app.sockets[next(iter(app.sockets))].write_outgoing(Outgoing(["4" + "b" * 3000]))
-        assert await ws.recv() == "4" + "b" * 3000
-
-
-async def test_per_message_deflate_off_by_default(standalone, echo):
-    port = await standalone(echo())
-    async with await WsConnection.open(port, ws_url(), extensions="permessage-deflate") as ws:
-        assert ws.response is not None
-        assert "sec-websocket-extensions" not in ws.response.headers
-        open_packet(await ws.recv())
-        ws.send_frame(TEXT, zlib.compress(b"4x")[2:-4], rsv1=True)
-        assert (await ws.expect_close())[0] == 1002
 
 
 # ---------------------------------------------------------------------- connection loss
