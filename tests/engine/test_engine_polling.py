@@ -7,7 +7,6 @@ import base64
 
 import pytest
 
-from aiosocketio.engine.http import CorsPolicy
 from helpers import (
     EIO,
     SEP,
@@ -297,68 +296,6 @@ async def test_server_close_answers_the_pending_get(serve, echo):
             packets += (await conn.request("GET", poll_url(sid))).packets
         assert packets == ["4bye", "1"]
     assert sid not in app.engine.sessions
-
-
-async def test_cors_off_by_default(serve, echo):
-    port = await serve(echo())
-    async with await HttpConnection.open(port) as conn:
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
-        )
-        assert response.status == 200
-        assert not any(name.startswith("access-control-") for name in response.headers)
-        response = await conn.request(
-            "OPTIONS",
-            f"{EIO}?EIO=4&transport=polling",
-            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
-        )
-        assert response.status == 400
-        assert not any(name.startswith("access-control-") for name in response.headers)
-
-
-async def test_cors_configured(serve, echo):
-    app = echo(cors=CorsPolicy(["http://app.example"], credentials=True))
-    port = await serve(app)
-    async with await HttpConnection.open(port) as conn:
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://app.example"}
-        )
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-        assert response.headers["access-control-allow-credentials"] == "true"
-        sid = open_packet(response.body)["sid"]
-        response = await conn.request(
-            "POST", poll_url(sid), headers={"Origin": "http://app.example"}, body="4x"
-        )
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-        # a foreign origin gets no CORS header (never reflected)
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
-        )
-        assert "access-control-allow-origin" not in response.headers
-        # errors carry the CORS headers, so that browsers can read them
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=nope", headers={"Origin": "http://app.example"}
-        )
-        assert response.status == 400
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-
-
-async def test_preflight(serve, echo):
-    port = await serve(echo(cors=CorsPolicy("*")))
-    response = await http_request(
-        port,
-        "OPTIONS",
-        f"{EIO}?EIO=4&transport=polling",
-        headers={
-            "Origin": "http://app.example",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
-        },
-    )
-    assert response.status == 204
-    assert response.headers["access-control-allow-origin"] == "*"
-    assert "POST" in response.headers["access-control-allow-methods"]
-    assert response.headers["access-control-allow-headers"] == "content-type"
 
 
 async def test_http_compression(serve, echo):
