@@ -298,20 +298,6 @@ async def test_server_close_answers_the_pending_get(serve, echo):
     assert sid not in app.engine.sessions
 
 
-async def test_http_compression(serve, echo):
-    app = echo()
-    port = await serve(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        text = "4" + "abc" * 1000
-        await conn.request("POST", poll_url(sid), body=text)
-        response = await conn.request("GET", poll_url(sid), headers={"Accept-Encoding": "gzip"})
-        assert response.headers["content-encoding"] == "gzip"
-        import gzip
-
-        assert gzip.decompress(response.body).decode() == text
-
-
 UPGRADES = {
     # a bare Upgrade header: Node's HTTP parser ignores it (200); refused here all the same
     "bare h2c": {"Upgrade": "h2c"},
