@@ -6,6 +6,8 @@ depend on the machine's load, unlike timings).
 
 CASE: ``echo`` (20 reads of 10 acked events), ``fanout`` (``io.emit`` to all 200 sockets),
 ``room`` (``io.to(room).emit`` to 100 of them), ``ack`` (the same with an acknowledgement),
+``polling`` (one acked event over HTTP long-polling, as the harness's polling-echo: a
+pending GET, a POST, the answers of both, through the standalone server's HTTP protocol),
 or ``all``; each done N times. Run it with N and with 0 (setup only) and divide the
 difference of the two totals (``summary:`` in the output file) by N. Set
 ``PYTHONHASHSEED=0`` for repeatable counts. Connections are those of bench_inproc.py.
@@ -16,12 +18,104 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_inproc
 
-CASES = ("echo", "fanout", "room", "ack", "all")
+from aiosocketio.transport.http_protocol import HttpProtocol
+from aiosocketio.transport.standalone import StandaloneServer
+
+
+class Recorder(bench_inproc.NullTransport):
+    """A transport that keeps what is written (the answers' bodies are read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class Polling:
+    """One long-polling client on two kept-alive connections (GETs and POSTs), as the
+    harness's polling client sends its requests."""
+
+    HEAD = "{} {} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: keep-alive\r\n"
+
+    def __init__(self, io: Any) -> None:
+        server = StandaloneServer([io])
+        self.get, self.post = HttpProtocol(server), HttpProtocol(server)
+        self.get_out, self.post_out = Recorder(), Recorder()
+        self.get.connection_made(self.get_out)  # type: ignore[arg-type]
+        self.post.connection_made(self.post_out)  # type: ignore[arg-type]
+        self.path = "/socket.io/?EIO=4&transport=polling"
+        self.post_bytes: bytes | None = None
+        self.get_bytes = b""
+
+    @classmethod
+    async def open(cls, io: Any) -> Polling:
+        self = cls(io)
+        self.get.data_received((self.HEAD.format("GET", self.path) + "\r\n").encode())
+        body = self.take(self.get_out)
+        sid = body[body.index('"sid":"') + 7 :].split('"', 1)[0]
+        self.path += "&sid=" + sid
+        self.send_post("40")
+        self.take(self.post_out)
+        self.send_get()
+        await asyncio.sleep(0)
+        self.take(self.get_out)
+        self.send_get()  # the pending GET of the first echo
+        return self
+
+    def send_get(self) -> None:
+        self.get.data_received((self.HEAD.format("GET", self.path) + "\r\n").encode())
+
+    def send_post(self, body: str) -> None:
+        head = self.HEAD.format("POST", self.path)
+        data = body.encode()
+        self.post.data_received(
+            (
+                f"{head}Content-Type: text/plain;charset=UTF-8\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data
+        )
+
+    @staticmethod
+    def take(out: Recorder) -> str:
+        data = bytes(out.data)
+        out.data.clear()
+        if not data.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"unexpected answer: {data[:200]!r}")
+        return data.decode()
+
+    async def echo(self) -> None:
+        """One acked event: POST it, read the ack from the pending GET, poll again."""
+        if self.post_bytes is None:  # the same bytes every time: the driver costs little
+            head = self.HEAD.format("POST", self.path)
+            body = b'421["echo",{"n":1,"s":"hello"}]'
+            self.post_bytes = (
+                f"{head}Content-Type: text/plain;charset=UTF-8\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+            self.get_bytes = (self.HEAD.format("GET", self.path) + "\r\n").encode()
+        self.post.data_received(self.post_bytes)
+        get_out, post_out = self.get_out.data, self.post_out.data
+        if not post_out.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"unexpected answer: {bytes(post_out)!r}")
+        post_out.clear()
+        while not get_out:
+            await asyncio.sleep(0)
+        if b"431[" not in get_out:
+            raise RuntimeError(f"no ack in {bytes(get_out)!r}")
+        get_out.clear()
+        self.get.data_received(self.get_bytes)
+
+
+CASES = ("echo", "fanout", "room", "ack", "polling", "all")
 
 
 async def main(case: str, rounds: int) -> None:
@@ -36,6 +130,7 @@ async def main(case: str, rounds: int) -> None:
         bench_inproc.frame(f'42{i}["echo",{{"n":{i},"s":"hello"}}]') for i in range(10)
     )
     payload = {"k": 1, "s": "fanout"}
+    poll = await Polling.open(io) if case in ("all", "polling") else None
     for _ in range(rounds):
         if case in ("all", "echo"):
             for _ in range(20):
@@ -46,10 +141,17 @@ async def main(case: str, rounds: int) -> None:
             io.to("even").emit("bcast", payload)
         if case in ("all", "ack"):
             io.to("even").timeout(5).emit("q", 1, callback=lambda err, responses: None)
+        if poll is not None:
+            await poll.echo()
     await io.close()
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in CASES or not sys.argv[2].isdigit():
         sys.exit(f"usage: callgrind_paths.py {{{'|'.join(CASES)}}} N")
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    if sys.argv[1] == "polling":  # its answers wait for loop iterations: the server's loop
+        import uvloop
+
+        uvloop.run(main(sys.argv[1], int(sys.argv[2])))
+    else:
+        asyncio.run(main(sys.argv[1], int(sys.argv[2])))

@@ -882,3 +882,26 @@ async def test_generate_id_in_use_refuses(serve, echo):
         assert (await eio_open(first))["sid"] == "same"
         response = await again.request("GET", HANDSHAKE)
         assert response.status == 400 and response.json()["code"] == 3
+
+
+@pytest.mark.parametrize(
+    ("origins", "credentials"),
+    [
+        (None, False),
+        ("*", False),
+        ("*", True),
+        (["http://a.example"], False),
+        (["http://a.example"], True),
+        (lambda origin: origin.endswith(".example"), False),
+    ],
+)
+def test_cors_fixed_headers_are_the_headers_for_every_origin(origins: Any, credentials: bool):
+    # the answers' CORS headers are taken from ``fixed`` when it is set: they must be what
+    # ``headers()`` gives for any origin, and ``fixed`` must be unset when they differ
+    policy = CorsPolicy(origins, credentials=credentials)
+    answers = [policy.headers(o) for o in (None, "http://a.example", "http://b.other")]
+    if policy.fixed is None:
+        assert any(a != answers[0] for a in answers)
+    else:
+        assert all(a == list(policy.fixed) for a in answers)
+    assert (policy.fixed is not None) == (origins is None or (origins == "*" and not credentials))

@@ -194,7 +194,7 @@ class CorsPolicy:
     a list of allowed origins, or a callable taking the origin and returning a bool.
     """
 
-    __slots__ = ("allow_headers", "credentials", "max_age", "methods", "origins")
+    __slots__ = ("allow_headers", "credentials", "fixed", "max_age", "methods", "origins")
 
     def __init__(
         self,
@@ -216,6 +216,12 @@ class CorsPolicy:
         self.methods = ",".join(methods)  # as Node's cors package: no spaces
         self.allow_headers = ", ".join(allow_headers) if allow_headers else None
         self.max_age = max_age
+        self.fixed: tuple[tuple[str, str], ...] | None = None
+        """The headers of every actual response when they do not depend on its origin."""
+        if self.origins is None:
+            self.fixed = ()
+        elif self.origins == "*" and not credentials:
+            self.fixed = (("Access-Control-Allow-Origin", "*"),)
 
     @property
     def enabled(self) -> bool:

@@ -149,13 +149,15 @@ class EngineServer:
     # ------------------------------------------------------------------ HTTP
     def handle_request(self, request: Request, responder: Responder) -> None:
         """Answer a long-polling request (now, or later for a pending GET)."""
-        upgrade = request.headers.get("upgrade")
-        if upgrade is not None and upgrade.strip().lower() != "websocket":
-            # as Node (ws): an upgrade to another protocol (h2c, a known way to smuggle
-            # requests past a proxy) is refused, whatever the transport
-            log.debug("refused an upgrade to %r", upgrade[:40])
-            responder.respond(400, list(_INVALID_UPGRADE_HEADERS), _INVALID_UPGRADE)
-            return
+        headers = request.headers
+        if "upgrade" in headers:
+            upgrade = headers["upgrade"]
+            if upgrade.strip().lower() != "websocket":
+                # as Node (ws): an upgrade to another protocol (h2c, a known way to smuggle
+                # requests past a proxy) is refused, whatever the transport
+                log.debug("refused an upgrade to %r", upgrade[:40])
+                responder.respond(400, list(_INVALID_UPGRADE_HEADERS), _INVALID_UPGRADE)
+                return
         method = request.method
         if method == "OPTIONS":
             self._preflight(request, responder)
@@ -177,9 +179,9 @@ class EngineServer:
                 ):
                     self.respond_error(request, responder, UNKNOWN_SID)
             elif (
-                esock.transport != "polling"
-                or query.get("transport") != "polling"
-                or esock.protocol != _protocol(query)
+                esock.session.transport != "polling"
+                or query["transport"] != "polling"
+                or esock.protocol != (4 if query.get("EIO") == "4" else 3)
             ):
                 self.respond_error(request, responder, BAD_REQUEST)
             elif method == "GET":
@@ -192,7 +194,7 @@ class EngineServer:
         if method != "GET":
             self.respond_error(request, responder, BAD_HANDSHAKE_METHOD)
             return
-        if query.get("transport") != "polling":
+        if query["transport"] != "polling":
             self.respond_error(request, responder, BAD_REQUEST)
             return
         self._handshake(
@@ -348,7 +350,9 @@ class EngineServer:
         self, headers: Headers, request: Request, *, initial: bool, sid: str | None = None
     ) -> None:
         """CORS, cookie and user hooks, on every response the engine writes."""
-        headers.extend(self.cors.headers(request.headers.get("origin")))
+        cors = self.cors
+        fixed = cors.fixed
+        headers.extend(fixed if fixed is not None else cors.headers(request.headers.get("origin")))
         if initial:
             if self.cookie is not None and sid is not None:
                 headers.append(("Set-Cookie", _format_cookie(self.cookie, sid)))
@@ -551,8 +555,11 @@ _INVALID_UPGRADE_HEADERS: Headers = [
 _SID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
 
 
+_INVALID_HEADER_CHAR = re.compile("[^\t -~\x80-\xff]")
+
+
 def _valid_header_value(value: str) -> bool:
-    return all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in value)
+    return _INVALID_HEADER_CHAR.search(value) is None
 
 
 def _cookie_options(cookie: bool | dict[str, Any]) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..engineio.outgoing import Outgoing
 from ..engineio.packets import (
+    MESSAGE,
     NOOP,
     PONG,
     Packet,
@@ -316,14 +317,14 @@ class EngineSocket:
         body, content_type = self._encode_poll(packets)
         server = self.server
         request = self._poll_request
-        headers = [("Content-Type", content_type)]
-        if server.http_compression is not None:
+        threshold = server.http_compression
+        encoding = None
+        if threshold is not None and len(body) >= threshold:
             accept = request.headers.get("accept-encoding", "")
-            body, encoding = compress_body(body, accept, server.http_compression)
-            if encoding:
-                headers.append(("Content-Encoding", encoding))
-        headers.append(("Content-Length", str(len(body))))
-        headers.append(("Cache-Control", "no-store"))
+            body, encoding = compress_body(body, accept, threshold)
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), _NO_STORE]
+        if encoding:
+            headers.insert(1, ("Content-Encoding", encoding))
         server.add_headers(headers, request, initial=False)
         responder.respond(200, headers, body)
 
@@ -344,8 +345,7 @@ class EngineSocket:
             server.respond_error(request, responder, BAD_REQUEST, 400)
             self._terminate(DisconnectReason.PARSE_ERROR, "invalid payload")
             return
-        headers = [("Content-Type", "text/html"), ("Content-Length", "2")]
-        headers.append(("Cache-Control", "no-store"))
+        headers = [("Content-Type", "text/html"), ("Content-Length", "2"), _NO_STORE]
         server.add_headers(headers, request, initial=False)
         for kind, data in packets:
             if self.session.state is State.CLOSED:
@@ -411,8 +411,10 @@ class EngineSocket:
         )
 
     def _receive(self, kind: int, data: str | bytes) -> None:
+        # the session reads the clock for a pong only: a message (the common packet) skips it
+        now = 0.0 if kind == MESSAGE else asyncio.get_running_loop().time()
         try:
-            action = self.session.receive(kind, data, asyncio.get_running_loop().time())
+            action = self.session.receive(kind, data, now)
         except ProtocolError as exc:
             self._terminate(DisconnectReason.PARSE_ERROR, str(exc))
             return
@@ -629,6 +631,7 @@ class _InvalidContent(ProtocolError):
     """A POST body in a form the session's protocol does not have."""
 
 
+_NO_STORE = ("Cache-Control", "no-store")  # on every polling answer, as Node
 _NOOP: list[str | bytes] = [str(NOOP)]  # never changed: the encoders only read it
 
 

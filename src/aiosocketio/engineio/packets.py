@@ -90,10 +90,14 @@ def decode_packet(data: str | bytes) -> Packet:
 
 def encode_payload(packets: Iterable[str | bytes]) -> str:
     """Join already encoded packets (text packets or binary messages) for long-polling."""
+    if type(packets) is list and len(packets) == 1 and type(packets[0]) is str:
+        return packets[0]  # the common answer: one text packet
     parts = [p if isinstance(p, str) else "b" + b64encode(p).decode("ascii") for p in packets]
     return SEPARATOR.join(parts)
 
 
 def decode_payload(payload: str) -> list[Packet]:
     """Split a long-polling payload into packets. Raises ProtocolError on any bad packet."""
+    if payload[:1] == "4" and SEPARATOR not in payload:  # the common POST: one message
+        return [(MESSAGE, payload[1:])]
     return [decode_packet(part) for part in payload.split(SEPARATOR)]

@@ -51,10 +51,14 @@ _CLOSE = "Connection: close\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH")}
 
 
-def _has_token(value: str | None, token: str) -> bool:
-    if not value:
-        return False
+def _has_token(value: str, token: str) -> bool:
     return any(part.strip().lower() == token for part in value.split(","))
+
+
+_HEADS: dict[tuple[Any, ...], bytes] = {}
+"""Answer heads written lately, by status, keep-alive, body length and headers: a session's
+polling answers repeat theirs (most differ only in their length)."""
+_HEADS_KEPT = 512
 
 
 def _head(status: int, headers: Headers, keep_alive: bool, length: int) -> bytes:
@@ -102,7 +106,35 @@ class Exchange:
         self.done = False
 
     def respond(self, status: int, headers: Headers, body: bytes) -> None:
-        self.proto.respond(self, status, headers, body)
+        """Write the answer (once; it waits for the connection's earlier answers)."""
+        if self.done:
+            return
+        self.done = True
+        proto = self.proto
+        if proto._current is not self or proto._closed:
+            return
+        proto._current = None
+        keep_alive = self.keep_alive and not proto._closing
+        length = len(body)
+        key = (status, keep_alive, length, *headers)
+        head = _HEADS.get(key)
+        if head is None:
+            head = _head(status, headers, keep_alive, length)
+            if len(_HEADS) >= _HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[key] = head
+        request = self.request
+        if request is not None and request.method == "HEAD":
+            body = b""  # the headers of the GET answer, never its body (RFC 9110 9.3.2)
+        transport = proto.transport
+        if length < 16384:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))
+        if not keep_alive:
+            proto._finish(linger=self.kind != _HTTP)
+        elif not proto._dispatching and (proto._queue or proto._paused or proto._parser is None):
+            proto._dispatch()  # the next request, or reading again, or the end
 
 
 class _Upgrade:
@@ -127,7 +159,7 @@ class _Upgrade:
         self._done = True
         ex = self._ex
         ex.keep_alive = False
-        ex.proto.respond(ex, status, headers, body)
+        ex.respond(status, headers, body)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -151,6 +183,8 @@ class HttpProtocol(asyncio.Protocol):
         "_idle_handle",
         "_in_headers",
         "_linger_handle",
+        "_max_header_size",
+        "_max_headers",
         "_mid",
         "_parser",
         "_path",
@@ -180,10 +214,8 @@ class HttpProtocol(asyncio.Protocol):
         self._linger_handle: asyncio.TimerHandle | None = None
         self._discarded = 0
         self._refused = 0
-        self._mid = False  # between the first byte of a request and its end
-        self._reset()
-
-    def _reset(self) -> None:
+        self._max_headers = server.max_headers
+        self._max_header_size = server.max_header_size
         self._url = b""
         self._headers: dict[str, str] = {}
         self._header_count = 0
@@ -196,6 +228,7 @@ class HttpProtocol(asyncio.Protocol):
         self._engine: EngineServer | None = None
         self._path = ""
         self._query = ""
+        self._mid = False  # between the first byte of a request and its end
 
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -230,7 +263,7 @@ class HttpProtocol(asyncio.Protocol):
             if self._in_headers and in_headers:
                 # the header section spans several reads: bound what httptools accumulates
                 self._header_chunks += len(data)
-                if self._header_chunks > self._server.max_header_size:
+                if self._header_chunks > self._max_header_size:
                     self._parser = None
                     self._queue.append(Exchange(self, _ERROR, None, None, False, 431))
         self._dispatch()
@@ -256,51 +289,53 @@ class HttpProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ httptools callbacks
     def on_message_begin(self) -> None:
-        self._reset()
+        # what the previous request gathered is dropped (its Request object holds it)
+        self._url = b""
+        self._headers = {}
+        self._header_count = 0
+        self._header_size = 0
+        self._header_chunks = 0
+        self._body = []
+        self._body_size = 0
+        self._engine = None
         self._in_headers = True
         self._mid = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._header_size += len(url)
-        if self._header_size > self._server.max_header_size:
+        size = self._header_size = self._header_size + len(url)
+        if size > self._max_header_size:
             self._refuse(431)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._header_size += len(name) + len(value) + 4
-        server = self._server
-        if self._header_count > server.max_headers or self._header_size > server.max_header_size:
+        count = self._header_count = self._header_count + 1
+        size = self._header_size = self._header_size + len(name) + len(value) + 4
+        if count > self._max_headers or size > self._max_header_size:
             self._refuse(431)
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
         headers = self._headers
-        old = headers.get(key)
-        headers[key] = text if old is None else f"{old}, {text}"
+        if key in headers:
+            headers[key] = f"{headers[key]}, {value.decode('latin-1')}"
+        else:
+            headers[key] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        headers = self._headers
         url = self._url
-        q = url.find(b"?")
-        if q >= 0:
-            path = url[:q].decode("latin-1")
-            query = url[q + 1 :].decode("latin-1")
-        else:
-            path = url.decode("latin-1")
-            query = ""
+        path, _, query = url.decode("latin-1").partition("?")
         if path[:1] != "/":
             path, query = self._absolute_url(url)
-        hash_at = query.find("#")
-        if hash_at >= 0:
-            query = query[:hash_at]
+        if "#" in query:
+            query = query[: query.index("#")]
         self._path = path
         self._query = query
         server = self._server
         engine = self._engine = server.route(path)
         limit = self._body_limit = (
-            engine.max_payload if engine is not None else server.max_body_size
+            engine.config.max_payload if engine is not None else server.max_body_size
         )
-        length = self._headers.get("content-length")
+        length = headers.get("content-length")
         if length is not None:
             try:
                 size = int(length)
@@ -308,7 +343,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._refuse(400)
             if size > limit:
                 self._refuse(413)
-        expect = self._headers.get("expect")
+        expect = headers.get("expect")
         if expect is not None:
             if expect.lower() != "100-continue":
                 self._refuse(417)
@@ -340,7 +375,8 @@ class HttpProtocol(asyncio.Protocol):
         )
         keep_alive = bool(parser.should_keep_alive())
         kind = _HTTP
-        if _has_token(headers.get("upgrade"), "websocket"):
+        upgrade = headers.get("upgrade")
+        if upgrade is not None and _has_token(upgrade, "websocket"):
             kind = _WS
         elif parser.should_upgrade():
             # another protocol (h2c...): answer over HTTP/1.1, then close, since the parser
@@ -350,7 +386,7 @@ class HttpProtocol(asyncio.Protocol):
                 kind = _ERROR
         ex = Exchange(self, kind, request, self._engine, keep_alive, 400)
         self._queue.append(ex)
-        self._body = []
+        self._body = []  # not kept until the next request
         self._mid = False
 
     def _refuse(self, status: int) -> NoReturn:
@@ -457,26 +493,8 @@ class HttpProtocol(asyncio.Protocol):
         self.respond(ex, status, list(headers), body)
 
     def respond(self, ex: Exchange, status: int, headers: Headers, body: bytes) -> None:
-        """Write the answer of ``ex`` (the engine calls this through ``ex.respond``)."""
-        if ex.done:
-            return
-        ex.done = True
-        if self._current is not ex or self._closed:
-            return
-        self._current = None
-        keep_alive = ex.keep_alive and not self._closing
-        head = _head(status, headers, keep_alive, len(body))
-        if ex.request is not None and ex.request.method == "HEAD":
-            body = b""  # the headers of the GET answer, never its body (RFC 9110 9.3.2)
-        transport = self.transport
-        if len(body) < 16384:
-            transport.write(head + body)
-        else:
-            transport.writelines((head, body))
-        if not keep_alive:
-            self._finish(linger=ex.kind != _HTTP)
-        elif not self._dispatching:
-            self._dispatch()
+        """Write the answer of ``ex`` (:meth:`Exchange.respond`)."""
+        ex.respond(status, headers, body)
 
     # ------------------------------------------------------------------ WebSocket upgrade
     def _websocket(self, ex: Exchange) -> None:

@@ -31,6 +31,10 @@ __all__ = ["Fallback", "StandaloneServer"]
 log = logging.getLogger("aiosocketio.transport")
 
 Response = tuple[int, Headers, bytes]
+
+_ROUTED_PATHS = 64
+"""Paths whose route is remembered (a client's requests all have one path; the bound keeps a
+client that sends many paths from growing the table)."""
 Fallback = Callable[[Request], "Response | Awaitable[Response]"]
 
 
@@ -85,6 +89,7 @@ class StandaloneServer:
         """Whether requests come from other workers of the same server (see :meth:`start_unix`)."""
         self.workers = workers
         self.handoff: Handoff | None = None
+        self._routed: dict[str, EngineServer | None] = {}  # path -> route, see route()
         self._adopting: set[asyncio.Task[Any]] = set()
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -94,10 +99,17 @@ class StandaloneServer:
 
     # ------------------------------------------------------------------ routing
     def route(self, path: str) -> EngineServer | None:
+        cache = self._routed
+        if path in cache:  # every request of a client has the same path
+            return cache[path]
+        found = None
         for engine in self.routes:
             if engine.matches(path):
-                return engine
-        return None
+                found = engine
+                break
+        if len(cache) < _ROUTED_PATHS:
+            cache[path] = found
+        return found
 
     def forget(self, conn: Any) -> None:
         """A connection is gone (called by the protocol objects)."""
