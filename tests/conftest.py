@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from aiosocketio import Server
 from aiosocketio.asgi import ASGIApp
 from aiosocketio.engine.server import EngineServer
 from aiosocketio.transport import StandaloneServer
-from servers import EchoEngine, free_port, free_socket
+from servers import EchoEngine, FrontDoor, free_port, free_socket
 
 StartStandalone = Callable[..., Awaitable[int]]
 StartASGI = Callable[[Any], Awaitable[int]]
@@ -124,8 +125,28 @@ async def serve(
     request: pytest.FixtureRequest,
     standalone: StartStandalone,
     uvicorn_server: StartASGI,
-) -> Callable[[EchoEngine], Awaitable[int]]:
-    """Start an echo engine behind each front door in turn: ``port = await serve(app)``."""
+) -> FrontDoor:
+    """Start an echo engine behind each front door in turn: ``port = await serve(app)``;
+    ``serve.name`` is "standalone" or "uvicorn"."""
     if request.param == "standalone":
-        return standalone
-    return uvicorn_server
+        return FrontDoor("standalone", standalone)
+    return FrontDoor("uvicorn", uvicorn_server)
+
+
+@pytest.fixture(params=["standalone", "uvicorn"])
+async def serve_io(
+    request: pytest.FixtureRequest, uvicorn_server: StartASGI
+) -> AsyncIterator[FrontDoor]:
+    """A Socket.IO server behind each front door in turn: ``port = await serve_io(io)``
+    (``Server.start``, or its ``asgi_app()`` under uvicorn); closed at the end."""
+    started: list[Server] = []
+
+    async def start(io: Server) -> int:
+        started.append(io)
+        if request.param == "standalone":
+            return (await io.start("127.0.0.1", 0)).port
+        return await uvicorn_server(io.asgi_app())
+
+    yield FrontDoor(request.param, start)
+    for io in started:
+        await io.close()

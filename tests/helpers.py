@@ -355,6 +355,21 @@ def ws_url(sid: str | None = None, path: str = EIO) -> str:
     return url if sid is None else f"{url}&sid={sid}"
 
 
+async def assert_serves(port: int, *, polling: bool = True) -> None:
+    """The echo server on ``port`` still serves a brand-new client: a long-polling session
+    (unless ``polling=False``: a WebSocket-only server) and a WebSocket session each get their
+    message echoed."""
+    if polling:
+        async with await HttpConnection.open(port) as conn:
+            sid = (await eio_open(conn))["sid"]
+            assert (await conn.request("POST", poll_url(sid), body="4alive")).body == b"ok"
+            assert (await conn.request("GET", poll_url(sid))).text == "4alive"
+    async with await WsConnection.open(port, ws_url()) as ws:
+        open_packet(await ws.recv())
+        ws.send_text("4ws alive")
+        assert await ws.recv() == "4ws alive"
+
+
 class Proxy:
     """A TCP forwarder (to Redis, PostgreSQL...) that can be taken down (connections cut, new
     ones refused) and brought back on the same port: a broker outage without touching the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiosocketio.engine.server import EngineServer
@@ -61,3 +63,15 @@ def free_socket() -> socket.socket:
 def free_port() -> int:
     with free_socket() as sock:
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """A way in to the server under test: ``port = await door(app)``; ``door.name`` says which
+    (for what differs between front doors: mark it with ``if door.name == ...``)."""
+
+    name: str
+    start: Callable[[Any], Awaitable[int]]
+
+    async def __call__(self, app: Any) -> int:
+        return await self.start(app)

@@ -1,4 +1,5 @@
-"""The ASGI front door: routing, lifespan, static files, uvicorn and hypercorn."""
+"""The ASGI front door: routing, lifespan, static files, uvicorn and hypercorn (what it does
+as the standalone server does is in test_front_doors.py and tests/engine/)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from aiosocketio.asgi import ASGIApp
-from aiosocketio.engine.server import EngineServer
 from helpers import (
     EIO,
     HttpConnection,
     WsConnection,
     WsRejected,
     eio_open,
-    http_request,
     open_packet,
     poll_url,
     ws_url,
@@ -67,15 +66,6 @@ async def test_other_app_gets_the_other_paths(uvicorn_server, echo):
         assert await ws.recv() == "chat: hi"
     async with await WsConnection.open(port, ws_url()) as ws:
         open_packet(await ws.recv())
-
-
-async def test_without_other_app(uvicorn_server, echo):
-    port = await uvicorn_server(ASGIApp(echo().engine))
-    response = await http_request(port, "GET", "/hello")
-    assert (response.status, response.body) == (404, b"Not Found")
-    with pytest.raises(WsRejected) as info:
-        await WsConnection.open(port, "/chat")
-    assert info.value.response.status == 403
 
 
 async def test_lifespan_without_other_app(uvicorn_server, echo):
@@ -139,19 +129,6 @@ async def test_static_files(uvicorn_server, echo, tmp_path):
         assert response.headers["content-type"] == "text/javascript"
         assert response.body == b"console.log(1)"
         assert (await conn.request("GET", "/gone")).status == 404
-
-
-async def test_server_object_with_an_engine(uvicorn_server, echo):
-    class SocketIOLike:
-        def __init__(self, engine: EngineServer) -> None:
-            self.engine = engine
-
-    app = echo()
-    asgi = ASGIApp(SocketIOLike(app.engine))
-    assert asgi.engine is app.engine
-    port = await uvicorn_server(asgi)
-    async with await HttpConnection.open(port) as conn:
-        assert (await eio_open(conn))["sid"] in app.engine.sessions
 
 
 async def test_hypercorn_smoke(hypercorn_server, echo):
@@ -271,24 +248,6 @@ async def test_websocket_message_over_limit(echo):
     assert app.closed and app.closed[0][1] == "transport error"
 
 
-async def test_http_413_on_content_length(echo):
-    asgi = ASGIApp(echo(max_http_buffer_size=10).engine)
-    channel = Channel()
-    await asgi(
-        scope(
-            "http",
-            "/engine.io/",
-            b"EIO=4&transport=polling&sid=x",
-            method="POST",
-            headers=[(b"content-length", b"11"), (b"origin", b"http://a")],
-        ),
-        channel.receive,
-        channel.send,
-    )
-    assert channel.sent[0]["status"] == 413
-    assert channel.sent[1]["body"] == b""
-
-
 async def test_http_disconnect_while_reading_the_body(echo):
     asgi = ASGIApp(echo().engine)
     channel = Channel(
@@ -311,8 +270,3 @@ async def test_lifespan_messages(echo):
         {"type": "lifespan.startup.complete"},
         {"type": "lifespan.shutdown.complete"},
     ]
-
-
-def test_rejects_a_non_engine():
-    with pytest.raises(TypeError):
-        ASGIApp(object())

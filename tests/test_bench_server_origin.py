@@ -7,8 +7,6 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from helpers import WsConnection, http_request, open_packet
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_server.py"
@@ -23,20 +21,12 @@ def create_server() -> Any:
     return module.create_server()
 
 
-@pytest.mark.parametrize("front_door", ["standalone", "asgi"])
-async def test_any_origin_is_accepted(standalone, uvicorn_server, front_door):
-    io = create_server()
-    if front_door == "standalone":
-        port = await standalone([io.engine])
-    else:
-        port = await uvicorn_server(io.asgi_app())
-    try:
-        target = "/socket.io/?EIO=4&transport=polling"
-        response = await http_request(port, "GET", target, headers={"Origin": ORIGIN})
-        assert response.status == 200
-        assert response.headers["access-control-allow-origin"] == "*"
-        target = "/socket.io/?EIO=4&transport=websocket"
-        async with await WsConnection.open(port, target, headers=[("Origin", ORIGIN)]) as ws:
-            open_packet(await ws.recv())
-    finally:
-        await io.close()
+async def test_any_origin_is_accepted(serve_io):
+    port = await serve_io(create_server())
+    target = "/socket.io/?EIO=4&transport=polling"
+    response = await http_request(port, "GET", target, headers={"Origin": ORIGIN})
+    assert response.status == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    target = "/socket.io/?EIO=4&transport=websocket"
+    async with await WsConnection.open(port, target, headers=[("Origin", ORIGIN)]) as ws:
+        open_packet(await ws.recv())

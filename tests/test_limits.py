@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import tokenize
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from helpers import (
     poll_url,
     ws_url,
 )
+from servers import FrontDoor
 from sioclient import ConnectRefused, SioServer, settle, until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,24 +49,6 @@ HANDSHAKE = f"{SIO}?EIO=4&transport=polling"
 WS_HANDSHAKE = f"{SIO}?EIO=4&transport=websocket"
 EVIL = "http://evil.example"
 SID = re.compile(r"[A-Za-z0-9_-]{20}")
-
-StartIO = Callable[[Server], Awaitable[int]]
-
-
-@pytest.fixture(params=["standalone", "asgi"])
-async def serve_io(request: pytest.FixtureRequest, uvicorn_server: Any) -> AsyncIterator[StartIO]:
-    """``port = await serve_io(io)``: a Socket.IO server behind each front door in turn."""
-    started: list[Server] = []
-
-    async def start(io: Server) -> int:
-        started.append(io)
-        if request.param == "standalone":
-            return (await io.start("127.0.0.1", 0)).port
-        return int(await uvicorn_server(io.asgi_app()))
-
-    yield start
-    for io in started:
-        await io.close()
 
 
 # ====================================================================== limits already there
@@ -97,8 +80,12 @@ async def test_websocket_message_limit_is_exact_and_counts_bytes(serve: Any, ech
         ws.send_bytes(b"\x00" * 100)
         assert await ws.recv() == b"\x00" * 100
         ws.send_text("4" + "\u00e9" * 50)  # 51 characters, 101 bytes
-        assert (await ws.expect_close())[0] == 1009
+        code, reason = await ws.expect_close()
+        assert code == 1009
+        if serve.name == "uvicorn":
+            assert reason == "message too big"
     assert await app.wait_closed(sid) == "transport error"
+    assert app.messages == [fits[1:], b"\x00" * 100]  # not the one over the limit
 
 
 async def test_header_count_limit_is_exact(standalone: Any, echo: Any) -> None:
@@ -247,7 +234,7 @@ async def test_dynamic_namespace_limit_with_async_checks_and_cleanup() -> None:
 
 
 # ====================================================================== connections
-async def test_max_connections_refuses_new_handshakes_with_503(serve_io: StartIO) -> None:
+async def test_max_connections_refuses_new_handshakes_with_503(serve_io: FrontDoor) -> None:
     io = Server(max_connections=2)
     errors: list[Any] = []
     io.on_connection_error(lambda request, code, message, context: errors.append((code, context)))
@@ -328,7 +315,7 @@ def test_rate_limit_example_is_the_documented_one() -> None:
     assert inspect.getsource(handshake_rate_limit) in documented
 
 
-async def test_handshake_rate_limit_example(serve_io: StartIO) -> None:
+async def test_handshake_rate_limit_example(serve_io: FrontDoor) -> None:
     io = Server(allow_request=handshake_rate_limit(limit=3, window=0.5))
     port = await serve_io(io)
     sids = []
@@ -365,7 +352,7 @@ def test_handshake_rate_limit_example_has_bounded_memory() -> None:
 
 
 # ====================================================================== secure defaults
-async def test_cors_is_off_unless_configured(serve_io: StartIO) -> None:
+async def test_cors_is_off_unless_configured(serve_io: FrontDoor) -> None:
     io = Server()
     assert not io.engine.cors.enabled
     port = await serve_io(io)
@@ -379,7 +366,7 @@ async def test_cors_is_off_unless_configured(serve_io: StartIO) -> None:
     assert [n for n in preflight.headers if n.startswith("access-control-")] == []
 
 
-async def test_cross_site_websocket_is_refused(serve_io: StartIO) -> None:
+async def test_cross_site_websocket_is_refused(serve_io: FrontDoor) -> None:
     io = Server()
     port = await serve_io(io)
     forbidden = {"code": 4, "message": "Forbidden"}

@@ -31,6 +31,7 @@ from helpers import (
     poll_url,
     ws_url,
 )
+from servers import FrontDoor
 
 INTEROP = Path(__file__).resolve().parent / "interop"
 PATH = "/socket.io/"
@@ -125,38 +126,32 @@ def check_official(lines: list[dict[str, Any]], modes: str) -> None:
     assert sessions(lines) == [(m, expected[m], "anonymous") for m in modes.split(",")]
 
 
-# ---------------------------------------------------------------------- uvicorn
-async def test_starlette_mount_on_uvicorn(uvicorn_server):
+# ---------------------------------------------------------------------- uvicorn and hypercorn
+@pytest.fixture(params=["uvicorn", "hypercorn"])
+async def asgi_server(
+    request: pytest.FixtureRequest, uvicorn_server: Any, hypercorn_server: Any
+) -> FrontDoor:
+    """Each ASGI server in turn: ``port = await asgi_server(app)``."""
+    return FrontDoor(
+        request.param, uvicorn_server if request.param == "uvicorn" else hypercorn_server
+    )
+
+
+async def test_starlette_mount(asgi_server):
     io = socketio_server()
-    port = await uvicorn_server(mounted(io))
+    port = await asgi_server(mounted(io))
     await raw_clients(port, io)
     modes = "polling,websocket,upgrade"
     check_official(await official_client(port, modes), modes)
     io.engine.close_all()
 
 
-async def test_asgi_app_wrapping_starlette_on_uvicorn(uvicorn_server):
+async def test_asgi_app_wrapping_starlette(asgi_server):
     io = socketio_server()
-    port = await uvicorn_server(wrapped(io))
+    port = await asgi_server(wrapped(io))
     await raw_clients(port, io)
     modes = "polling,upgrade"
     check_official(await official_client(port, modes), modes)
-
-
-# ---------------------------------------------------------------------- hypercorn
-async def test_starlette_mount_on_hypercorn(hypercorn_server):
-    io = socketio_server()
-    port = await hypercorn_server(mounted(io))
-    await raw_clients(port, io)
-    modes = "polling,websocket,upgrade"
-    check_official(await official_client(port, modes), modes)
-    io.engine.close_all()
-
-
-async def test_asgi_app_wrapping_starlette_on_hypercorn(hypercorn_server):
-    io = socketio_server()
-    port = await hypercorn_server(wrapped(io))
-    await raw_clients(port, io)
 
 
 # ---------------------------------------------------------------------- FastAPI

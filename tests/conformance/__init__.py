@@ -13,16 +13,22 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aiosocketio.engine.server import EngineServer
+from aiosocketio.transport import StandaloneServer
 from helpers import (
     CLOSE,
     PING,
     TEXT,
     HttpConnection,
     WsConnection,
+    http_request,
     open_packet,
 )
 
@@ -49,6 +55,54 @@ def load_example(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@asynccontextmanager
+async def engineio_reference() -> AsyncIterator[tuple[int, EngineServer]]:
+    """The Engine.IO echo server of ``examples/protocol_suite/``, running: (port, engine)."""
+    engine = load_example("engineio_server").make_engine()
+    standalone = StandaloneServer([engine])
+    await standalone.start("127.0.0.1", 0)
+    try:
+        yield standalone.port, engine
+    finally:
+        await standalone.close(timeout=1.0)
+
+
+@asynccontextmanager
+async def socketio_reference() -> AsyncIterator[tuple[int, Any]]:
+    """The Socket.IO server of ``examples/protocol_suite/``, running: (port, server)."""
+    io = load_example("socketio_server").create_server()
+    started = await io.start("127.0.0.1", 0)
+    try:
+        yield started.port, io
+    finally:
+        await io.close()
+
+
+@dataclass
+class Reference:
+    """A running reference server, at ``path`` on ``port``, and plain HTTP requests to it."""
+
+    port: int
+    path: str
+
+    def poll_url(self, sid: str) -> str:
+        return f"{self.path}?EIO=4&transport=polling&sid={sid}"
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        response = await http_request(self.port, "GET", target)
+        return response.status, response.body
+
+    async def post(self, target: str, body: str | bytes) -> tuple[int, bytes]:
+        response = await http_request(
+            self.port,
+            "POST",
+            target,
+            headers={"Content-Type": "text/plain;charset=UTF-8"},
+            body=body,
+        )
+        return response.status, response.body
 
 
 def check_open_packet(packet: dict[str, Any], upgrades: list[str]) -> str:

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from aiosocketio.engine.server import EngineServer
-from aiosocketio.transport import StandaloneServer
 from conformance import (
     PING_INTERVAL,
     PING_TIMEOUT,
     WAIT,
+    Reference,
     check_open_packet,
+    engineio_reference,
     expect_closed,
-    load_example,
     next_message,
     polling_session,
+    socketio_reference,
     websocket_session,
 )
 from helpers import HttpConnection, WsConnection, WsRejected, http_request, open_packet
@@ -33,29 +35,10 @@ from sioclient import until
 
 
 @dataclass
-class Running:
-    port: int
+class Running(Reference):
     engine: EngineServer
-    path: str
     exchange: Callable[[WsConnection], Awaitable[None]]
     """Checks that the layer above Engine.IO works over a WebSocket of this server."""
-
-    def poll_url(self, sid: str) -> str:
-        return f"{self.path}?EIO=4&transport=polling&sid={sid}"
-
-    async def get(self, target: str) -> tuple[int, bytes]:
-        response = await http_request(self.port, "GET", target)
-        return response.status, response.body
-
-    async def post(self, target: str, body: str | bytes) -> tuple[int, bytes]:
-        response = await http_request(
-            self.port,
-            "POST",
-            target,
-            headers={"Content-Type": "text/plain;charset=UTF-8"},
-            body=body,
-        )
-        return response.status, response.body
 
     async def pending_get(self, sid: str) -> HttpConnection:
         """A long-polling GET of the session, sent and waiting at the server."""
@@ -76,36 +59,29 @@ async def connect_exchange(ws: WsConnection) -> None:
     assert isinstance(reply, str) and reply.startswith('40{"sid":'), reply
 
 
+@asynccontextmanager
+async def reference(name: str) -> AsyncIterator[Running]:
+    """The reference server ``name`` ("engine.io" or "socket.io"), running."""
+    if name == "engine.io":
+        async with engineio_reference() as (port, engine):
+            yield Running(port, "/engine.io/", engine, echo_exchange)
+    else:
+        async with socketio_reference() as (port, io):
+            yield Running(port, "/socket.io/", io.engine, connect_exchange)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[Running]:
     """The Engine.IO echo server."""
-    engine = load_example("engineio_server").make_engine()
-    standalone = StandaloneServer([engine])
-    await standalone.start("127.0.0.1", 0)
-    try:
-        yield Running(standalone.port, engine, "/engine.io/", echo_exchange)
-    finally:
-        await standalone.close(timeout=1.0)
+    async with reference("engine.io") as running:
+        yield running
 
 
 @pytest.fixture(params=["engine.io", "socket.io"])
 async def either(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
     """Each reference server in turn: the Engine.IO layer behaves the same under both."""
-    if request.param == "engine.io":
-        engine = load_example("engineio_server").make_engine()
-        standalone = StandaloneServer([engine])
-        await standalone.start("127.0.0.1", 0)
-        try:
-            yield Running(standalone.port, engine, "/engine.io/", echo_exchange)
-        finally:
-            await standalone.close(timeout=1.0)
-    else:
-        io = load_example("socketio_server").create_server()
-        started = await io.start("127.0.0.1", 0)
-        try:
-            yield Running(started.port, io.engine, "/socket.io/", connect_exchange)
-        finally:
-            await io.close()
+    async with reference(request.param) as running:
+        yield running
 
 
 async def upgrade(server: Running, sid: str) -> WsConnection:
@@ -195,6 +171,8 @@ async def test_websocket_heartbeat(either: Running) -> None:
 
 
 async def test_websocket_ping_timeout_closes_the_session(either: Running) -> None:
+    """Against the Socket.IO server also the Socket.IO suite's check that a connection without
+    a CONNECT packet is closed: the client neither connects to a namespace nor answers pings."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with await websocket_session(either.port, either.path) as ws:

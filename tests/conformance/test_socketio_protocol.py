@@ -9,7 +9,8 @@ reference configuration of ``examples/protocol_suite/socketio_server.py``:
 
 Each test checks one behaviour that the official Socket.IO protocol test suite checks. The
 suite's Engine.IO-layer checks (handshake, heartbeat, close, upgrade) run against this server in
-``test_engineio_protocol.py``, with the Engine.IO server's.
+``test_engineio_protocol.py``, with the Engine.IO server's; so does its check that a connection
+without a CONNECT packet is closed (``test_websocket_ping_timeout_closes_the_session``).
 """
 
 from __future__ import annotations
@@ -22,51 +23,28 @@ from typing import Any
 import pytest
 
 from conformance import (
-    PING_INTERVAL,
-    PING_TIMEOUT,
     WAIT,
+    Reference,
     expect_closed,
-    load_example,
     next_message,
+    socketio_reference,
     websocket_session,
 )
-from helpers import WsConnection, http_request
+from helpers import WsConnection
 
 PATH = "/socket.io/"
 PLACEHOLDERS = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}'
 
 
 @dataclass
-class Running:
-    port: int
+class Running(Reference):
     io: Any
-
-    def poll_url(self, sid: str) -> str:
-        return f"{PATH}?EIO=4&transport=polling&sid={sid}"
-
-    async def get(self, target: str) -> tuple[int, bytes]:
-        response = await http_request(self.port, "GET", target)
-        return response.status, response.body
-
-    async def post(self, target: str, body: str) -> tuple[int, bytes]:
-        response = await http_request(
-            self.port,
-            "POST",
-            target,
-            headers={"Content-Type": "text/plain;charset=UTF-8"},
-            body=body,
-        )
-        return response.status, response.body
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[Running]:
-    io = load_example("socketio_server").create_server()
-    standalone = await io.start("127.0.0.1", 0)
-    try:
-        yield Running(standalone.port, io)
-    finally:
-        await io.close()
+    async with socketio_reference() as (port, io):
+        yield Running(port, PATH, io)
 
 
 async def connected(server: Running) -> WsConnection:
@@ -127,12 +105,6 @@ async def test_invalid_packet_before_connect_closes_the_connection(server: Runni
     async with await websocket_session(server.port, PATH) as ws:
         ws.send_text("4abc")
         await expect_closed(ws)
-
-
-async def test_connection_without_connect_packet_is_closed(server: Running) -> None:
-    # the client neither connects to a namespace nor answers pings
-    async with await websocket_session(server.port, PATH) as ws:
-        await expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + WAIT)
 
 
 # ------------------------------------------------------------------------------ disconnect

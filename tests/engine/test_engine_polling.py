@@ -7,16 +7,17 @@ import base64
 
 import pytest
 
-from aiosocketio.engine.http import CorsPolicy
 from helpers import (
     EIO,
     SEP,
     HttpConnection,
+    assert_serves,
     eio_open,
     http_request,
     open_packet,
     poll_url,
 )
+from servers import FrontDoor
 from sioclient import until
 
 ERRORS = {
@@ -26,14 +27,6 @@ ERRORS = {
     3: "Bad request",
     5: "Unsupported protocol version",
 }
-
-
-async def assert_serves(port: int) -> None:
-    """A brand-new client still gets a session and an echo."""
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        assert (await conn.request("POST", poll_url(sid), body="4still here")).body == b"ok"
-        assert (await conn.request("GET", poll_url(sid))).text == "4still here"
 
 
 async def test_handshake(serve, echo):
@@ -305,82 +298,6 @@ async def test_server_close_answers_the_pending_get(serve, echo):
     assert sid not in app.engine.sessions
 
 
-async def test_cors_off_by_default(serve, echo):
-    port = await serve(echo())
-    async with await HttpConnection.open(port) as conn:
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
-        )
-        assert response.status == 200
-        assert not any(name.startswith("access-control-") for name in response.headers)
-        response = await conn.request(
-            "OPTIONS",
-            f"{EIO}?EIO=4&transport=polling",
-            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
-        )
-        assert response.status == 400
-        assert not any(name.startswith("access-control-") for name in response.headers)
-
-
-async def test_cors_configured(serve, echo):
-    app = echo(cors=CorsPolicy(["http://app.example"], credentials=True))
-    port = await serve(app)
-    async with await HttpConnection.open(port) as conn:
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://app.example"}
-        )
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-        assert response.headers["access-control-allow-credentials"] == "true"
-        sid = open_packet(response.body)["sid"]
-        response = await conn.request(
-            "POST", poll_url(sid), headers={"Origin": "http://app.example"}, body="4x"
-        )
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-        # a foreign origin gets no CORS header (never reflected)
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
-        )
-        assert "access-control-allow-origin" not in response.headers
-        # errors carry the CORS headers, so that browsers can read them
-        response = await conn.request(
-            "GET", f"{EIO}?EIO=4&transport=nope", headers={"Origin": "http://app.example"}
-        )
-        assert response.status == 400
-        assert response.headers["access-control-allow-origin"] == "http://app.example"
-
-
-async def test_preflight(serve, echo):
-    port = await serve(echo(cors=CorsPolicy("*")))
-    response = await http_request(
-        port,
-        "OPTIONS",
-        f"{EIO}?EIO=4&transport=polling",
-        headers={
-            "Origin": "http://app.example",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
-        },
-    )
-    assert response.status == 204
-    assert response.headers["access-control-allow-origin"] == "*"
-    assert "POST" in response.headers["access-control-allow-methods"]
-    assert response.headers["access-control-allow-headers"] == "content-type"
-
-
-async def test_http_compression(serve, echo):
-    app = echo()
-    port = await serve(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        text = "4" + "abc" * 1000
-        await conn.request("POST", poll_url(sid), body=text)
-        response = await conn.request("GET", poll_url(sid), headers={"Accept-Encoding": "gzip"})
-        assert response.headers["content-encoding"] == "gzip"
-        import gzip
-
-        assert gzip.decompress(response.body).decode() == text
-
-
 UPGRADES = {
     # a bare Upgrade header: Node's HTTP parser ignores it (200); refused here all the same
     "bare h2c": {"Upgrade": "h2c"},
@@ -392,13 +309,12 @@ UPGRADES = {
 
 @pytest.fixture(params=["standalone", "uvicorn", "hypercorn"])
 async def front_door(request, standalone, uvicorn_server, hypercorn_server):
-    return {"standalone": standalone, "uvicorn": uvicorn_server, "hypercorn": hypercorn_server}[
-        request.param
-    ]
+    starts = {"standalone": standalone, "uvicorn": uvicorn_server, "hypercorn": hypercorn_server}
+    return FrontDoor(request.param, starts[request.param])
 
 
 @pytest.mark.parametrize("headers", UPGRADES.values(), ids=UPGRADES.keys())
-async def test_an_upgrade_to_another_protocol_is_refused(request, front_door, echo, headers):
+async def test_an_upgrade_to_another_protocol_is_refused(front_door, echo, headers):
     app = echo()
     port = await front_door(app)
     async with await HttpConnection.open(port) as conn:
@@ -408,7 +324,7 @@ async def test_an_upgrade_to_another_protocol_is_refused(request, front_door, ec
         ("GET", poll_url(sid)),  # a session's poll
     ]:
         response = await http_request(port, method, target, headers=headers)
-        if "hypercorn" in request.node.callspec.id and headers["Upgrade"] == "h2c":
+        if front_door.name == "hypercorn" and headers["Upgrade"] == "h2c":
             # hypercorn speaks HTTP/2 and takes an h2c upgrade itself: it never reaches the app
             assert response.status == 101
             continue

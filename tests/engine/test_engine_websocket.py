@@ -16,17 +16,11 @@ from helpers import (
     HttpConnection,
     WsConnection,
     WsRejected,
+    assert_serves,
     eio_open,
     open_packet,
     ws_url,
 )
-
-
-async def assert_serves(port: int) -> None:
-    async with await WsConnection.open(port, ws_url()) as ws:
-        open_packet(await ws.recv())
-        ws.send_text("4again")
-        assert await ws.recv() == "4again"
 
 
 async def test_direct_websocket_handshake(serve, echo):
@@ -229,7 +223,7 @@ async def test_websocket_only_server(serve, echo):
     async with await HttpConnection.open(port) as conn:
         response = await conn.request("GET", "/engine.io/?EIO=4&transport=polling")
         assert response.json()["code"] == 0
-    await assert_serves(port)
+    await assert_serves(port, polling=False)
 
 
 async def test_broadcast_is_encoded_once(serve, echo):

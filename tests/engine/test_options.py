@@ -16,6 +16,7 @@ import pytest
 
 from aiosocketio import Server
 from aiosocketio.engine.http import CorsPolicy, Request, choose_encoding
+from aiosocketio.engine.socket import Outgoing
 from aiosocketio.ws.deflate import Deflate, DeflateParams
 from aiosocketio.ws.frames import TEXT, FrameParser
 from helpers import (
@@ -487,6 +488,9 @@ async def test_per_message_deflate_off_by_default(standalone, echo):
         big = "4" + "uncompressed " * 1000
         ws.send_text(big)
         assert await ws.recv() == big
+        # a compressed frame (RSV1) was not negotiated: a protocol error
+        ws.send_frame(TEXT, zlib.compress(b"4x")[2:-4], rsv1=True)
+        assert (await ws.expect_close())[0] == 1002
 
 
 @pytest.mark.parametrize("upgrade", [False, True])
@@ -517,6 +521,11 @@ async def test_per_message_deflate(standalone, echo, upgrade):
             assert await ws.recv() == bytes(range(256)) * 8
             # the big messages came back compressed, the small one plain (threshold 1024)
             assert spy.inflated == [len(big), 2048]
+            # so does a message the server sends of itself (a broadcast's shared frame)
+            sent = "4" + "b" * 3000
+            next(iter(app.sockets.values())).write_outgoing(Outgoing([sent]))
+            assert await ws.recv() == sent
+            assert spy.inflated[-1] == len(sent)
 
 
 async def test_per_message_deflate_threshold_option(standalone, echo):
@@ -562,19 +571,20 @@ async def _cors_requests(port: int, origin: str | None) -> dict[str, Response]:
 
 async def test_cors_off_by_default(serve, echo):
     port = await serve(echo())
-    for origin in (ORIGIN, None):
+    for origin in (ORIGIN, EVIL, None):
         for name, response in (await _cors_requests(port, origin)).items():
             assert cors_part(response) == [], name
-    response = await http_request(
-        port,
-        "OPTIONS",
-        HANDSHAKE,
-        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"},
-    )
-    # no cors middleware in Node: an OPTIONS handshake is a bad handshake method
-    assert response.status == 400
-    assert response.json() == {"code": 2, "message": "Bad handshake method"}
-    assert cors_part(response) == []
+    for method in ("GET", "POST"):
+        response = await http_request(
+            port,
+            "OPTIONS",
+            HANDSHAKE,
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": method},
+        )
+        # no cors middleware in Node: an OPTIONS handshake is a bad handshake method
+        assert response.status == 400
+        assert response.json() == {"code": 2, "message": "Bad handshake method"}
+        assert cors_part(response) == []
     # a cross-site WebSocket is refused (Node accepts any Origin on WebSocket)...
     rejection = await refused(port, ws_url(), [("Origin", EVIL)])
     assert rejection.status == 403
@@ -624,9 +634,12 @@ async def test_cors_allowed_origins(serve, echo, policy):
 
 
 @pytest.mark.parametrize("origins", [[ORIGIN], "*"])
-async def test_cors_credentials(standalone, echo, origins):
-    port = await standalone(echo(cors=CorsPolicy(origins, credentials=True)))
-    for name, response in (await _cors_requests(port, ORIGIN)).items():
+async def test_cors_credentials(serve, echo, origins):
+    port = await serve(echo(cors=CorsPolicy(origins, credentials=True)))
+    responses = await _cors_requests(port, ORIGIN)
+    # errors carry the CORS headers too, so that browsers can read them
+    assert responses["error"].status == 400
+    for name, response in responses.items():
         # the origin is reflected, never "*", which browsers refuse with credentials (Node
         # sends "*" and Allow-Credentials together for origin "*")
         assert cors_part(response) == [
@@ -637,6 +650,10 @@ async def test_cors_credentials(standalone, echo, origins):
     async with await WsConnection.open(port, ws_url(), headers=[("Origin", ORIGIN)]) as ws:
         assert ws.response is not None
         assert ("access-control-allow-credentials", "true") in cors_part(ws.response)
+    if origins != "*":
+        # a foreign origin is never reflected
+        for name, response in (await _cors_requests(port, EVIL)).items():
+            assert "access-control-allow-origin" not in response.headers, name
 
 
 async def test_cors_preflight(serve, echo):
@@ -668,8 +685,8 @@ async def test_cors_preflight(serve, echo):
     assert cors_part(response) == [("vary", "Origin")]
 
 
-async def test_cors_preflight_any_origin(standalone, echo):
-    port = await standalone(echo(cors=CorsPolicy("*")))
+async def test_cors_preflight_any_origin(serve, echo):
+    port = await serve(echo(cors=CorsPolicy("*")))
     response = await http_request(
         port,
         "OPTIONS",
@@ -682,6 +699,21 @@ async def test_cors_preflight_any_origin(standalone, echo):
         ("access-control-allow-origin", "*"),
         ("vary", "Access-Control-Request-Headers"),
     ]
+    # the headers asked for are allowed
+    response = await http_request(
+        port,
+        "OPTIONS",
+        HANDSHAKE,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert response.headers["access-control-allow-headers"] == "content-type"
 
 
 async def test_cors_through_server_options():

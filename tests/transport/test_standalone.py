@@ -1,4 +1,5 @@
-"""The standalone server: HTTP/1.1 details, limits, WebSocket framing, lifecycle."""
+"""The standalone server: HTTP/1.1 details, limits, WebSocket framing, lifecycle (what it does
+as the ASGI application does is in tests/test_front_doors.py and tests/engine/)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ import pytest
 from aiosocketio.engine.socket import Outgoing
 from aiosocketio.transport import StandaloneServer
 from aiosocketio.transport.ws_protocol import WebSocketProtocol
-from aiosocketio.ws.deflate import Deflate, DeflateParams
 from aiosocketio.ws.frames import (
     BINARY,
     PING,
@@ -32,7 +31,7 @@ from helpers import (
     TEXT,
     HttpConnection,
     WsConnection,
-    WsRejected,
+    assert_serves,
     eio_open,
     http_request,
     open_packet,
@@ -43,17 +42,6 @@ from servers import EchoEngine, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDSHAKE = f"{EIO}?EIO=4&transport=polling"
-
-
-async def assert_serves(port: int) -> None:
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        assert (await conn.request("POST", poll_url(sid), body="4alive")).body == b"ok"
-        assert (await conn.request("GET", poll_url(sid))).text == "4alive"
-    async with await WsConnection.open(port, ws_url()) as ws:
-        open_packet(await ws.recv())
-        ws.send_text("4ws alive")
-        assert await ws.recv() == "4ws alive"
 
 
 # ---------------------------------------------------------------------- HTTP/1.1
@@ -150,16 +138,6 @@ async def test_expect_100_continue(standalone, echo):
         conn.send_raw(b"4exp")
         assert (await conn.read_response()).body == b"ok"
         assert (await conn.request("GET", poll_url(sid))).text == "4exp"
-
-
-async def test_unknown_path_is_404(standalone, echo):
-    port = await standalone(echo())
-    async with await HttpConnection.open(port) as conn:
-        assert (await conn.request("GET", "/")).status == 404
-        assert (await conn.request("POST", "/engine.io.x", body="x")).status == 404
-        assert (await conn.request("GET", "/engine.iox/?EIO=4&transport=polling")).status == 404
-        # the connection is still usable
-        assert (await conn.request("GET", HANDSHAKE)).status == 200
 
 
 async def test_fallback(standalone, echo):
@@ -279,21 +257,6 @@ async def test_malformed_http_is_400(standalone, echo, raw):
         assert response.status == 400
         assert response.headers["connection"] == "close"
         assert await conn.at_eof()
-    await assert_serves(port)
-
-
-async def test_content_length_over_limit_is_413_before_the_body(standalone, echo):
-    app = echo(max_http_buffer_size=1000)
-    port = await standalone(app)
-    async with await HttpConnection.open(port) as conn:
-        sid = (await eio_open(conn))["sid"]
-        head = f"POST {poll_url(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
-        conn.send_raw(head.encode() + b"4" * 1000)
-        response = await conn.read_response()
-        assert response.status == 413
-        assert response.headers["connection"] == "close"
-        assert await conn.at_eof()
-    assert sid in app.engine.sessions
     await assert_serves(port)
 
 
@@ -418,13 +381,6 @@ async def test_websocket_upgrade_header_without_connection_upgrade(standalone, e
         assert (await conn.request("GET", HANDSHAKE)).status == 200
 
 
-async def test_websocket_on_unknown_path(standalone, echo):
-    port = await standalone(echo())
-    with pytest.raises(WsRejected) as info:
-        await WsConnection.open(port, "/chat")
-    assert info.value.response.status == 404
-
-
 async def test_frames_sent_with_the_upgrade_request(standalone, echo):
     port = await standalone(echo())
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -497,38 +453,6 @@ async def test_close_timeout_when_the_peer_never_answers(standalone, echo):
         await asyncio.wait_for(ws.wait_eof(), 1.0)
 
 
-async def test_per_message_deflate(standalone, echo):
-    app = echo(per_message_deflate=True)
-    port = await standalone(app)
-    ws = await WsConnection.open(port, ws_url(), extensions="permessage-deflate")
-    assert ws.response is not None
-    assert ws.response.headers["sec-websocket-extensions"] == "permessage-deflate"
-    deflate = Deflate(DeflateParams(), client_side=True)
-    ws.parser = FrameParser(client_side=True, max_message_size=1 << 20, deflate=deflate)
-    async with ws:
-        open_packet(await ws.recv())
-        big = "4" + "compressible " * 200
-        ws.send_frame(TEXT, deflate.compress(big.encode()), rsv1=True)
-        assert await ws.recv() == big
-        ws.send_text("4small")
-        assert await ws.recv() == "4small"
-        blob = bytes(2000)
-        ws.send_bytes(blob)
-        assert await ws.recv() == blob
-        app.sockets[next(iter(app.sockets))].write_outgoing(Outgoing(["4" + "b" * 3000]))
-        assert await ws.recv() == "4" + "b" * 3000
-
-
-async def test_per_message_deflate_off_by_default(standalone, echo):
-    port = await standalone(echo())
-    async with await WsConnection.open(port, ws_url(), extensions="permessage-deflate") as ws:
-        assert ws.response is not None
-        assert "sec-websocket-extensions" not in ws.response.headers
-        open_packet(await ws.recv())
-        ws.send_frame(TEXT, zlib.compress(b"4x")[2:-4], rsv1=True)
-        assert (await ws.expect_close())[0] == 1002
-
-
 # ---------------------------------------------------------------------- connection loss
 
 
@@ -584,14 +508,6 @@ async def test_close_lets_the_request_being_served_finish(echo):
         assert response.headers["connection"] == "close"
         assert await conn.at_eof()
         await asyncio.wait_for(closing, 5)
-
-
-async def test_routes_accept_objects_with_an_engine(echo):
-    app = echo()
-    server = StandaloneServer([app])  # EchoEngine has .engine
-    assert server.routes == [app.engine]
-    with pytest.raises(TypeError):
-        StandaloneServer([object()])
 
 
 async def test_tls(tmp_path, echo):
