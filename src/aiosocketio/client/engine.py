@@ -280,7 +280,8 @@ class Engine(Emitter, metaclass=_EngineType):
         self._prev_len = 0
         if not self.write_buffer:
             self._emit_reserved("drain")
-            if self.session.drained() is Action.CLOSE_NOW:
+            session = self.session
+            if session.after_drain and session.drained() is Action.CLOSE_NOW:
                 self._force_close()
         else:
             self.flush()

@@ -182,8 +182,8 @@ class ClientSession:
     protocol = 4
 
     __slots__ = (
-        "_after_drain",
-        "_after_upgrade",
+        "after_drain",
+        "after_upgrade",
         "handshake",
         "max_payload",
         "memory",
@@ -235,8 +235,10 @@ class ClientSession:
         self.ping_deadline = math.inf
         """When the session is dead without a ping: inf before the handshake, 0 once the
         I/O layer was told (:meth:`ping_expired`)."""
-        self._after_drain = False
-        self._after_upgrade = False
+        self.after_drain = False
+        """A close waits for the buffer to be written (:meth:`drained`)."""
+        self.after_upgrade = False
+        """A close waits for the upgrade to succeed or fail (:meth:`upgrade_settled`)."""
 
     @property
     def ready_state(self) -> str:
@@ -375,8 +377,8 @@ class ClientSession:
 
     def upgrade_settled(self) -> Action:
         """An upgrade succeeded or failed: CLOSE_NOW when a close was waiting for it."""
-        if self._after_upgrade:
-            self._after_upgrade = False
+        if self.after_upgrade:
+            self.after_upgrade = False
             return Action.CLOSE_NOW
         return Action.NONE
 
@@ -388,20 +390,20 @@ class ClientSession:
             return Action.NONE
         self.state = State.CLOSING
         if buffered:
-            self._after_drain = True
+            self.after_drain = True
         elif self.upgrading:
-            self._after_upgrade = True
+            self.after_upgrade = True
         else:
             return Action.CLOSE_NOW
         return Action.CLOSE_LATER
 
     def drained(self) -> Action:
         """The buffer is written: CLOSE_NOW when a close waited for it (and no upgrade)."""
-        if not self._after_drain:
+        if not self.after_drain:
             return Action.NONE
-        self._after_drain = False
+        self.after_drain = False
         if self.upgrading:
-            self._after_upgrade = True
+            self.after_upgrade = True
             return Action.NONE
         return Action.CLOSE_NOW
 
@@ -422,5 +424,5 @@ class ClientSession:
         self.state = State.CLOSED
         self.sid = None
         self.upgrading = False
-        self._after_drain = self._after_upgrade = False
+        self.after_drain = self.after_upgrade = False
         return True
