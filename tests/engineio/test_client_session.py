@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aiosocketio.engineio import packets
 from aiosocketio.engineio.client_session import (
     Action,
     ClientSession,
@@ -17,19 +18,7 @@ from aiosocketio.engineio.client_session import (
     UpgradeMemory,
     parse_open,
 )
-from aiosocketio.engineio.packets import (
-    CLOSE,
-    MESSAGE,
-    NOOP,
-    OPEN,
-    PING,
-    PONG,
-    UPGRADE,
-    decode_packet,
-    encode_packet,
-    encode_payload,
-    message_packets,
-)
+from aiosocketio.engineio.packets import CLOSE, MESSAGE, NOOP, OPEN, PING, PONG, UPGRADE
 from aiosocketio.errors import ProtocolError
 
 T0 = 1000.0
@@ -61,6 +50,14 @@ def opened(session: ClientSession | None = None, now: float = T0, **changes: Any
     assert session.receive(OPEN, open_data(**changes), now) is Action.HANDSHAKE
     session.open(now)
     return session
+
+
+def answered(session: ClientSession) -> Probe:
+    """A WebSocket probe whose answer came: the session is upgrading."""
+    probe = session.probe("websocket")
+    probe.opened()
+    assert session.probe_packet(probe, PONG, "probe") is Action.UPGRADING
+    return probe
 
 
 # ---------------------------------------------------------------------------- the open packet
@@ -244,15 +241,17 @@ def test_a_closed_session_takes_no_packet() -> None:
 
 def test_message_framing() -> None:
     # the MESSAGE digit is added and removed by the core's codec, nowhere above it
-    assert encode_packet(MESSAGE, '2["a"]') == '42["a"]'
-    assert encode_packet(MESSAGE, b"\x00\x01") == b"\x00\x01"
-    assert encode_packet(PONG) == "3"
-    assert encode_packet(PING, "probe") == "2probe"
-    assert decode_packet('42["a"]') == (MESSAGE, '2["a"]')
-    assert decode_packet(b"\x00") == (MESSAGE, b"\x00")
-    assert message_packets(['2["a"]', b"\x02", "3"]) == ['42["a"]', b"\x02", "43"]
+    assert packets.encode_packet(MESSAGE, '2["a"]') == '42["a"]'
+    assert packets.encode_packet(MESSAGE, b"\x00\x01") == b"\x00\x01"
+    assert packets.encode_packet(PONG) == "3"
+    assert packets.encode_packet(PING, "probe") == "2probe"
+    assert packets.decode_packet('42["a"]') == (MESSAGE, '2["a"]')
+    assert packets.decode_packet(b"\x00") == (MESSAGE, b"\x00")
+    assert packets.message_packets(['2["a"]', b"\x02", "3"]) == ['42["a"]', b"\x02", "43"]
     # a long-polling request: text packets with their digit, binary ones as "b" + base64
-    assert encode_payload([encode_packet(MESSAGE, "x"), b"\x01\x02"]) == "4x\x1ebAQI="
+    assert (
+        packets.encode_payload([packets.encode_packet(MESSAGE, "x"), b"\x01\x02"]) == "4x\x1ebAQI="
+    )
 
 
 def test_packets_within_max_payload() -> None:
@@ -305,9 +304,7 @@ def test_a_wrong_answer_fails_the_probe() -> None:
 
 def test_a_probe_failing_while_upgrading_resumes_the_old_transport() -> None:
     session = opened()
-    probe = session.probe("websocket")
-    probe.opened()
-    session.probe_packet(probe, PONG, "probe")
+    probe = answered(session)
     assert session.fail_probe(probe)
     assert session.abandon_upgrade()  # the paused transport must go on
     assert not session.upgrading
@@ -316,9 +313,7 @@ def test_a_probe_failing_while_upgrading_resumes_the_old_transport() -> None:
 
 def test_no_switch_when_the_session_closed_or_the_transport_changed() -> None:
     session = opened()
-    probe = session.probe("websocket")
-    probe.opened()
-    session.probe_packet(probe, PONG, "probe")
+    probe = answered(session)
     assert not session.switch(probe, still_current=False)
     session.closed()
     assert not session.switch(probe, still_current=True)
@@ -352,9 +347,7 @@ def test_close_waits_for_the_buffer() -> None:
 
 def test_close_waits_for_the_upgrade() -> None:
     session = opened()
-    probe = session.probe("websocket")
-    probe.opened()
-    session.probe_packet(probe, PONG, "probe")
+    probe = answered(session)
     assert session.close(buffered=False) is Action.CLOSE_LATER
     assert session.switch(probe, still_current=True)
     assert session.upgrade_settled() is Action.CLOSE_NOW
