@@ -544,13 +544,18 @@ async def test_upgrade_options_and_reconnecting_by_hand() -> None:
 async def test_remembered_upgrades_are_per_server() -> None:
     """remember_upgrade: a client to one server is not steered by the connections of
     clients to another (engine.io-client keeps one flag for the whole process)."""
-    async with running() as (_, port_a), running(transports=["polling"]) as (_, port_b):
+    # server B on a path of its own: no earlier test's WebSocket connection to its port counts
+    fresh = "/remembered-upgrades-b"
+    async with (
+        running() as (_, port_a),
+        running(transports=["polling"], path=fresh) as (_, port_b),
+    ):
         url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
         sock = await connect(url_a, force_new=True)  # upgrades to WebSocket
         await wait_transport(sock, "websocket")
         await sock.disconnect()
         # another server: its first connection starts on long-polling
-        other = io(url_b, force_new=True, remember_upgrade=True)
+        other = io(url_b, force_new=True, remember_upgrade=True, path=fresh)
         engine = other.io.engine
         assert engine is not None and engine.transport is not None
         assert engine.transport.name == "polling"

@@ -187,6 +187,7 @@ class Engine(Emitter, metaclass=_EngineType):
 
     @property
     def state(self) -> State:
+        """The session's state (``ready_state`` as an enum)."""
         return self.session.state
 
     id = _SessionValue[str | None]("sid")

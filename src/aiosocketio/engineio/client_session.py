@@ -179,8 +179,6 @@ class Probe:
 class ClientSession:
     """One Engine.IO session with a server, client side."""
 
-    protocol = 4
-
     __slots__ = (
         "after_drain",
         "after_upgrade",
