@@ -541,6 +541,37 @@ async def test_upgrade_options_and_reconnecting_by_hand() -> None:
         assert other_tasks() == []
 
 
+async def test_remembered_upgrades_are_per_server() -> None:
+    """remember_upgrade: a client to one server is not steered by the connections of
+    clients to another (engine.io-client keeps one flag for the whole process)."""
+    # server B on a path of its own: no earlier test's WebSocket connection to its port counts
+    fresh = "/remembered-upgrades-b"
+    async with (
+        running() as (_, port_a),
+        running(transports=["polling"], path=fresh) as (_, port_b),
+    ):
+        url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+        sock = await connect(url_a, force_new=True)  # upgrades to WebSocket
+        await wait_transport(sock, "websocket")
+        await sock.disconnect()
+        # another server: its first connection starts on long-polling
+        other = io(url_b, force_new=True, remember_upgrade=True, path=fresh)
+        engine = other.io.engine
+        assert engine is not None and engine.transport is not None
+        assert engine.transport.name == "polling"
+        assert not engine.prior_websocket_success and not engine.upgrades
+        await other.wait_connected(3)  # opened on long-polling, no upgrade offered
+        await other.disconnect()
+        # which changes nothing for the first server's clients
+        again = io(url_a, force_new=True, remember_upgrade=True)
+        engine = again.io.engine
+        assert engine is not None and engine.transport is not None
+        assert engine.transport.name == "websocket" and engine.prior_websocket_success
+        await again.wait_connected(3)
+        await again.disconnect()
+        assert other_tasks() == []
+
+
 # ---------------------------------------------------------------------- TLS
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize("mode", MODES)

@@ -6,6 +6,11 @@ written while the transport is busy, and upgrades from long-polling to WebSocket
 (``2probe`` / ``3probe``), pausing the polling transport, then sending the ``5`` upgrade
 packet on the new one.
 
+The rules (the handshake, the heartbeat's deadline, which transport to open and to probe, the
+probe's steps, the closing transitions) are the sans-I/O
+:class:`~aiosocketio.engineio.client_session.ClientSession`'s; the engine does the I/O it
+asks for: transports, tasks, timers and events.
+
 The owner (the Manager) hears of it through an :class:`EngineListener`; user code may also
 listen to the engine's own events: ``open``, ``handshake``, ``packet``, ``ping``, ``drain``,
 ``flush``, ``upgrading``, ``upgrade``, ``upgradeError``, ``error`` and ``close``.
@@ -14,13 +19,19 @@ listen to the engine's own events: ``open``, ``handshake``, ``packet``, ``ping``
 from __future__ import annotations
 
 import asyncio
-import math
 import ssl as _ssl
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
-from .. import _json
-from ..engineio.packets import MESSAGE, NOOP, OPEN, PING, PONG, UPGRADE
+from ..engineio.client_session import (
+    Action,
+    ClientSession,
+    Probe,
+    State,
+    UpgradeMemory,
+)
+from ..engineio.packets import MESSAGE, PONG, UPGRADE
+from ..errors import ProtocolError
 from ..reasons import DisconnectReason
 from .cookies import CookieJar
 from .events import Emitter, TaskSet, log
@@ -44,6 +55,22 @@ TRANSPORTS: dict[str, type[Transport]] = {
 CLOSE_TIMEOUT = 5.0
 """How long a close waits for buffered packets to be written before it gives up on them."""
 
+UPGRADES = UpgradeMemory()
+"""The servers whose last connection worked over WebSocket (``remember_upgrade``), per server
+URL: clients of other servers do not change what a client remembers."""
+
+T = TypeVar("T")
+
+_CLOSING = State.CLOSING
+_CLOSED = State.CLOSED
+
+
+def server_key(target: Target) -> str:
+    """The key of a server in :data:`UPGRADES`: its Engine.IO URL without the query."""
+    scheme = "https" if target.secure else "http"
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return f"{scheme}://{host}:{target.port}{target.path}"
+
 
 class EngineListener(Protocol):
     def on_engine_open(self, engine: Engine) -> None: ...
@@ -53,36 +80,48 @@ class EngineListener(Protocol):
     def on_engine_close(self, engine: Engine, reason: str, description: Any) -> None: ...
 
 
-class Engine(Emitter):
+class _SessionValue(Generic[T]):
+    """A read-only attribute of the engine that is its session's (``engine.id`` is
+    ``engine.session.sid``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, engine: None, owner: type[Engine]) -> _SessionValue[T]: ...
+    @overload
+    def __get__(self, engine: Engine, owner: type[Engine]) -> T: ...
+    def __get__(self, engine: Engine | None, owner: type[Engine]) -> T | _SessionValue[T]:
+        if engine is None:
+            return self
+        return cast(T, getattr(engine.session, self.name))
+
+
+class _EngineType(type):
+    @property
+    def prior_websocket_success(cls) -> bool:
+        """The last outcome remembered for ``remember_upgrade``, whichever the server (it was
+        the one flag of the process; the engines now read the memory of their server)."""
+        return UPGRADES.latest
+
+
+class Engine(Emitter, metaclass=_EngineType):
     """One Engine.IO session with a server."""
 
-    prior_websocket_success: ClassVar[bool] = False
-
     __slots__ = (
-        "_after_drain",
-        "_after_upgrade",
         "_close_timer",
         "_closed",
         "_loop",
-        "_ping_deadline",
         "_ping_timer",
         "_prev_len",
         "_probes",
         "_tasks",
-        "id",
         "listener",
-        "max_payload",
         "options",
-        "ping_interval",
-        "ping_timeout",
-        "ready_state",
-        "remember_upgrade",
+        "session",
         "transport",
-        "transports",
-        "try_all_transports",
-        "upgrade",
-        "upgrades",
-        "upgrading",
         "write_buffer",
     )
 
@@ -104,9 +143,14 @@ class Engine(Emitter):
         listener: EngineListener | None = None,
     ) -> None:
         super().__init__()
-        for name in transports:
-            if name not in TRANSPORTS:
-                raise ValueError(f"unknown transport {name!r}")
+        self.session = ClientSession(
+            transports,
+            upgrade=upgrade,
+            remember_upgrade=remember_upgrade,
+            try_all_transports=try_all_transports,
+            server=server_key(target),
+            memory=UPGRADES,
+        )
         self.options = TransportOptions(
             target=target,
             query=dict(query or {}),
@@ -117,27 +161,13 @@ class Engine(Emitter):
             timestamp_requests=timestamp_requests,
             cookies=CookieJar() if with_credentials else None,
         )
-        self.transports = list(transports)
-        self.try_all_transports = try_all_transports
-        self.upgrade = upgrade
-        self.remember_upgrade = remember_upgrade
         self.listener = listener
-        self.ready_state = "closed"
-        self.id: str | None = None
         self.transport: Transport | None = None
-        self.upgrades: list[str] = []
-        self.upgrading = False
         self.write_buffer: list[OutPacket] = []
-        self.ping_interval = -1.0
-        self.ping_timeout = -1.0
-        self.max_payload = 0
         self._prev_len = 0
         self._ping_timer: asyncio.TimerHandle | None = None
-        self._ping_deadline = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._close_timer: asyncio.TimerHandle | None = None
-        self._after_drain = False
-        self._after_upgrade = False
         self._probes: list[_Probe] = []
         self._tasks = TaskSet(log)
         self._closed = asyncio.Event()
@@ -149,24 +179,49 @@ class Engine(Emitter):
     def _task_set(self) -> TaskSet:
         return self._tasks
 
+    # ------------------------------------------------------------------ the session's values
+    @property
+    def ready_state(self) -> str:
+        """engine.io-client's ``readyState``: "opening", "open", "closing" or "closed"."""
+        return self.session.state.ready_state
+
+    @property
+    def state(self) -> State:
+        """The session's state (``ready_state`` as an enum)."""
+        return self.session.state
+
+    id = _SessionValue[str | None]("sid")
+    """The session id (None until the handshake and after the close)."""
+    upgrades = _SessionValue[list[str]]("upgrades")
+    upgrading = _SessionValue[bool]("upgrading")
+    transports = _SessionValue[list[str]]("transports")
+    ping_interval = _SessionValue[float]("ping_interval")
+    ping_timeout = _SessionValue[float]("ping_timeout")
+    max_payload = _SessionValue[int]("max_payload")
+    upgrade = _SessionValue[bool]("upgrade")
+    remember_upgrade = _SessionValue[bool]("remember_upgrade")
+    try_all_transports = _SessionValue[bool]("try_all_transports")
+
+    @property
+    def prior_websocket_success(self) -> bool:
+        """The last connection to this engine's server worked over WebSocket."""
+        return self.session.memory.websocket_worked(self.session.server)
+
     # ------------------------------------------------------------------ opening
     def open(self) -> None:
         """Start connecting (call once, from the event loop)."""
-        if not self.transports:
+        name = self.session.first_transport()
+        if name is None:
             loop = asyncio.get_running_loop()
             loop.call_soon(self._emit_error, TransportError("No transports available"))
             return
-        name = self.transports[0]
-        remembered = self.remember_upgrade and Engine.prior_websocket_success
-        if remembered and "websocket" in self.transports:
-            name = "websocket"
-        self.ready_state = "opening"
         transport = self._create_transport(name)
         self._set_transport(transport)
         transport.open()
 
     def _create_transport(self, name: str) -> Transport:
-        query = {"sid": self.id} if self.id else {}
+        sid = self.session.sid
+        query = {"sid": sid} if sid else {}
         return TRANSPORTS[name](self.options, query, self._tasks)
 
     def _set_transport(self, transport: Transport) -> None:
@@ -182,25 +237,33 @@ class Engine(Emitter):
     def on_transport_packet(self, transport: Transport, kind: int, data: str | bytes) -> None:
         if transport is not self.transport:
             return
-        if self.ready_state not in ("opening", "open", "closing"):
+        session = self.session
+        if session.state is _CLOSED:
             return
         listeners = self._listeners
         if listeners:
             self._emit_reserved("packet", kind, data)
-        if kind == MESSAGE:
+        if kind == MESSAGE:  # what session.receive() says of a message, one call less
             if self.listener is not None:
                 self.listener.on_engine_data(self, data)
             if listeners:
                 self._emit_reserved("message", data)
-        elif kind == PING:
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        try:
+            action = session.receive(kind, data, loop.time())
+        except ProtocolError as exc:  # a bad open packet
+            self._on_error(TransportError("invalid handshake", exc.__cause__ or exc))
+            return
+        if action is Action.SEND_PONG:
             self._send_packet(PONG)
             if self.listener is not None:
                 self.listener.on_engine_ping(self)
             self._emit_reserved("ping")
             self._reset_ping_timeout()
-        elif kind == OPEN:
-            self._on_handshake(data)
-        elif kind != NOOP:
+        elif action is Action.HANDSHAKE:
+            self._on_handshake()
+        elif action is Action.UNEXPECTED:
             log.debug("unexpected Engine.IO packet type %d", kind)
 
     def on_transport_error(self, transport: Transport, error: TransportError) -> None:
@@ -218,77 +281,51 @@ class Engine(Emitter):
         self._prev_len = 0
         if not self.write_buffer:
             self._emit_reserved("drain")
-            if self._after_drain:
-                self._after_drain = False
-                if self.upgrading:
-                    self._after_upgrade = True
-                else:
-                    self._force_close()
+            session = self.session
+            if session.after_drain and session.drained() is Action.CLOSE_NOW:
+                self._force_close()
         else:
             self.flush()
 
     # ------------------------------------------------------------------ handshake
-    def _on_handshake(self, data: str | bytes) -> None:
-        try:
-            info = _json.loads(data)
-            sid = info["sid"]
-            upgrades = info.get("upgrades") or []
-            ping_interval = float(info["pingInterval"]) / 1000
-            ping_timeout = float(info["pingTimeout"]) / 1000
-            max_payload = int(info.get("maxPayload") or 0)
-            if not isinstance(sid, str) or not isinstance(upgrades, list):
-                raise TypeError("bad handshake types")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self._on_error(TransportError("invalid handshake", exc))
-            return
-        self._emit_reserved("handshake", info)
-        self.id = sid
-        assert self.transport is not None
-        self.transport.query["sid"] = sid
-        self.upgrades = [name for name in upgrades if name in self.transports]
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.max_payload = max_payload
-        self._on_open()
-        if self.ready_state == "closed":
-            return
-        self._reset_ping_timeout()
-
-    def _on_open(self) -> None:
-        self.ready_state = "open"
-        assert self.transport is not None
-        Engine.prior_websocket_success = self.transport.name == "websocket"
+    def _on_handshake(self) -> None:
+        session = self.session
+        handshake = session.handshake
+        assert handshake is not None and self.transport is not None and self._loop is not None
+        self._emit_reserved("handshake", handshake.info)
+        self.transport.query["sid"] = handshake.sid
+        session.open(self._loop.time())
         if self.listener is not None:
             self.listener.on_engine_open(self)
         self._emit_reserved("open")
         self.flush()
-        if self.ready_state == "open" and self.upgrade:
-            for name in self.upgrades:
-                if name != self.transport.name:
-                    self._probe(name)
+        for name in session.upgrades_to_probe():
+            self._probe(name)
+        if session.state is _CLOSED:
+            return
+        self._reset_ping_timeout()
 
     # ------------------------------------------------------------------ heartbeat
     def _reset_ping_timeout(self) -> None:
+        """A timer at the session's ping deadline (moved by the handshake and each ping)."""
         if self._ping_timer is not None:
             self._ping_timer.cancel()
-        delay = self.ping_interval + self.ping_timeout
-        loop = self._loop = asyncio.get_running_loop()
-        self._ping_deadline = loop.time() + delay
-        self._ping_timer = loop.call_later(delay, self._on_close, DisconnectReason.PING_TIMEOUT)
+        loop = self._loop
+        assert loop is not None
+        deadline = self.session.ping_deadline
+        self._ping_timer = loop.call_at(deadline, self._on_close, DisconnectReason.PING_TIMEOUT)
 
     def has_ping_expired(self) -> bool:
         """True once the server's ping is overdue (the session then closes soon)."""
-        deadline = self._ping_deadline
+        deadline = self.session.ping_deadline
         if not deadline:
             return True
         loop = self._loop
-        if loop is None:  # no ping expected yet
+        if loop is None or loop.time() <= deadline:  # (no ping expected yet, or in time)
             return False
-        if loop.time() > deadline:
-            self._ping_deadline = 0
+        if self.session.ping_timed_out():
             loop.call_soon(self._on_close, DisconnectReason.PING_TIMEOUT)
-            return True
-        return False
+        return True
 
     # ------------------------------------------------------------------ writing
     @property
@@ -304,7 +341,7 @@ class Engine(Emitter):
     send = write
 
     def _send_packet(self, kind: int, data: str | bytes = "", compress: bool = True) -> None:
-        if self.ready_state in ("closing", "closed"):
+        if self.session.state >= _CLOSING:  # packets written from then on are dropped
             return
         self.write_buffer.append((kind, data, compress))
         transport = self.transport
@@ -313,58 +350,41 @@ class Engine(Emitter):
 
     def flush(self) -> None:
         transport = self.transport
+        session = self.session
+        buffer = self.write_buffer
         if (
-            self.ready_state != "closed"
+            session.state is not _CLOSED
             and transport is not None
             and transport.writable
-            and not self.upgrading
-            and self.write_buffer
+            and not session.upgrading
+            and buffer
         ):
-            packets = self._writable_packets(transport)
+            if transport.name == "polling":  # one request carries at most maxPayload bytes
+                packets = buffer[: session.packets_within_max_payload(buffer)]
+            else:
+                packets = list(buffer)
             self._prev_len = len(packets)
             transport.send(packets)
             if self._listeners:
                 self._emit_reserved("flush")
 
-    def _writable_packets(self, transport: Transport) -> list[OutPacket]:
-        buffer = self.write_buffer
-        if not self.max_payload or transport.name != "polling" or len(buffer) <= 1:
-            return list(buffer)
-        size = 1
-        for i, (_, data, _) in enumerate(buffer):
-            if isinstance(data, str):
-                size += len(data.encode())
-            else:
-                size += 1 + 4 * ((len(data) + 2) // 3)
-            if i > 0 and size > self.max_payload:
-                return buffer[:i]
-            size += 2
-        return list(buffer)
-
     # ------------------------------------------------------------------ upgrade
     def _probe(self, name: str) -> None:
-        Engine.prior_websocket_success = False
-        probe = _Probe(self, self._create_transport(name))
+        probe = _Probe(self, self.session.probe(name), self._create_transport(name))
         self._probes.append(probe)
         probe.start()
 
     def _upgrade_settled(self) -> None:
-        if self._after_upgrade:
-            self._after_upgrade = False
+        if self.session.upgrade_settled() is Action.CLOSE_NOW:
             self._force_close()
 
     # ------------------------------------------------------------------ closing
     def close(self) -> None:
         """Close the session once what is buffered is written (and an upgrade is over)."""
-        if self.ready_state not in ("opening", "open"):
-            return
-        self.ready_state = "closing"
-        if self.write_buffer:
-            self._after_drain = True
-        elif self.upgrading:
-            self._after_upgrade = True
-        else:
+        action = self.session.close(buffered=bool(self.write_buffer))
+        if action is Action.CLOSE_NOW:
             self._force_close()
+        if action is not Action.CLOSE_LATER:
             return
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._force_close)
 
@@ -372,12 +392,10 @@ class Engine(Emitter):
         self._on_close(DisconnectReason.FORCED_CLOSE)
 
     def _on_error(self, error: Exception) -> None:
-        Engine.prior_websocket_success = False
-        opening = self.ready_state == "opening" and self.id is None
-        if self.try_all_transports and opening and len(self.transports) > 1:
+        failed = self.transport.name if self.transport is not None else None
+        if self.session.failed() is Action.RETRY:
             # as engine.io-client's tryAllTransports: on to the next transport, quietly
-            log.debug("transport %s failed (%s): trying the next one", self.transports[0], error)
-            del self.transports[0]
+            log.debug("transport %s failed (%s): trying the next one", failed, error)
             transport, self.transport = self.transport, None
             if transport is not None:
                 transport.handler = None
@@ -393,9 +411,10 @@ class Engine(Emitter):
         self._emit_reserved("error", error)
 
     def _on_close(self, reason: str, description: Any = None) -> None:
-        if self.ready_state not in ("opening", "open", "closing"):
+        session = self.session
+        if session.state is _CLOSED:
             return
-        log.debug("engine %s closed: %s", self.id, reason)
+        log.debug("engine %s closed: %s", session.sid, reason)
         for timer in (self._ping_timer, self._close_timer):
             if timer is not None:
                 timer.cancel()
@@ -407,12 +426,9 @@ class Engine(Emitter):
                 transport.close()
             else:
                 transport.discard()
-        self.ready_state = "closed"
-        self.id = None
+        session.closed()
         for probe in list(self._probes):
             probe.fail("socket closed", quiet=True)
-        self.upgrading = False
-        self._after_drain = self._after_upgrade = False
         if self.listener is not None:
             self.listener.on_engine_close(self, reason, description)
         self._emit_reserved("close", reason, description)
@@ -422,7 +438,7 @@ class Engine(Emitter):
 
     async def wait_closed(self) -> None:
         """Wait until the session is closed and its tasks and connections are gone."""
-        if self.ready_state != "closed":
+        if self.session.state is not _CLOSED:
             await self._closed.wait()
         await self._tasks.wait()
 
@@ -432,39 +448,32 @@ class Engine(Emitter):
 
 
 class _Probe:
-    """Tries a transport for an upgrade: ``2probe`` must come back as ``3probe``."""
+    """Tries a transport for an upgrade: the I/O of a :class:`Probe` (its steps are the
+    session's)."""
 
-    __slots__ = ("answered", "engine", "failed", "pending", "transport")
+    __slots__ = ("engine", "probe", "transport")
 
-    def __init__(self, engine: Engine, transport: Transport) -> None:
+    def __init__(self, engine: Engine, probe: Probe, transport: Transport) -> None:
         self.engine = engine
+        self.probe = probe
         self.transport = transport
-        self.failed = False
-        self.answered = False
-        self.pending: list[tuple[int, str | bytes]] = []
 
     def start(self) -> None:
         self.transport.handler = self
         self.transport.open()
 
     def on_transport_open(self, transport: Transport) -> None:
-        if not self.failed:
-            transport.send([(PING, "probe", True)])
+        packet = self.probe.opened()
+        if packet is not None:
+            transport.send([(*packet, True)])
 
     def on_transport_packet(self, transport: Transport, kind: int, data: str | bytes) -> None:
-        if self.failed:
-            return
-        if self.answered:
-            self.pending.append((kind, data))
-            return
-        self.answered = True
         engine = self.engine
-        if kind == PONG and data == "probe":
-            engine.upgrading = True
+        action = engine.session.probe_packet(self.probe, kind, data)
+        if action is Action.UPGRADING:
             engine._emit_reserved("upgrading", transport)
-            Engine.prior_websocket_success = transport.name == "websocket"
             engine._tasks.spawn(self._switch(), "upgrade")
-        else:
+        elif action is Action.PROBE_FAILED:
             self.fail("probe error")
 
     def on_transport_error(self, transport: Transport, error: TransportError) -> None:
@@ -481,35 +490,32 @@ class _Probe:
         old = engine.transport
         assert old is not None
         await old.pause()
-        if self.failed or engine.ready_state == "closed" or engine.transport is not old:
+        if not engine.session.switch(self.probe, engine.transport is old):
             return
         transport = self.transport
         engine._probes.remove(self)
         engine._set_transport(transport)
         old.discard()
         transport.send([(UPGRADE, "", True)])
-        engine.upgrading = False
         log.debug("engine %s upgraded to %s", engine.id, transport.name)
         engine._emit_reserved("upgrade", transport)
-        for kind, data in self.pending:
+        pending, self.probe.pending = self.probe.pending, []
+        for kind, data in pending:
             engine.on_transport_packet(transport, kind, data)
-        self.pending = []
         engine.flush()
         engine._upgrade_settled()
 
     def fail(self, message: str, quiet: bool = False) -> None:
-        if self.failed:
-            return
-        self.failed = True
         engine = self.engine
+        if not engine.session.fail_probe(self.probe):
+            return
         if self in engine._probes:
             engine._probes.remove(self)
         self.transport.handler = None
         self.transport.close()
         if quiet:
             return
-        was_upgrading = engine.upgrading
-        engine.upgrading = False
+        was_upgrading = engine.session.abandon_upgrade()
         error = TransportError(message)
         log.debug("upgrade of engine %s failed: %s", engine.id, message)
         engine._emit_reserved("upgradeError", error)

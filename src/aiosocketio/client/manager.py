@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..engineio.client_session import State
 from ..engineio.packets import MESSAGE
 from ..errors import ProtocolError
 from ..reasons import DisconnectReason
@@ -137,10 +138,10 @@ class Manager(Emitter):
         "engine",
         "engine_options",
         "nsps",
-        "ready_state",
         "reconnection",
         "reconnection_attempts",
         "skip_reconnect",
+        "state",
         "target",
         "timeout",
         "uri",
@@ -200,7 +201,7 @@ class Manager(Emitter):
         self.reconnection_attempts = reconnection_attempts
         self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
         self.timeout = timeout
-        self.ready_state = "closed"
+        self.state = State.CLOSED
         self.engine: Engine | None = None
         self.skip_reconnect = not reconnection
         self.auto_connect = auto_connect
@@ -222,6 +223,11 @@ class Manager(Emitter):
 
     def _task_set(self) -> TaskSet:
         return self._tasks
+
+    @property
+    def ready_state(self) -> str:
+        """socket.io-client's ``_readyState``: "opening", "open" or "closed"."""
+        return self.state.ready_state
 
     # ------------------------------------------------------------------ reconnection settings
     @property
@@ -291,14 +297,14 @@ class Manager(Emitter):
     # ------------------------------------------------------------------ opening
     def open(self, callback: OpenCallback | None = None) -> Manager:
         """Open the connection (nothing happens when it is open or opening)."""
-        if self.ready_state in ("open", "opening"):
+        if self.state is State.OPEN or self.state is State.OPENING:
             return self
         if self.engine is not None:
             self._keep_until_closed(self.engine)
         engine = Engine(self.target, listener=self, **self.engine_options)
         self.engine = engine
         self._subscribed = engine
-        self.ready_state = "opening"
+        self.state = State.OPENING
         self.skip_reconnect = False
         self._open_callback = callback
         engine.open()
@@ -311,14 +317,14 @@ class Manager(Emitter):
 
     def _on_open_timeout(self, engine: Engine) -> None:
         self._open_timer = None
-        if engine is not self._subscribed or self.ready_state != "opening":
+        if engine is not self._subscribed or self.state is not State.OPENING:
             return
         self._on_open_error(TransportError("timeout"))
         engine.close()
 
     def _on_open_error(self, error: Exception) -> None:
         self._cleanup()
-        self.ready_state = "closed"
+        self.state = State.CLOSED
         self._emit("error", error)
         callback, self._open_callback = self._open_callback, None
         if callback is not None:
@@ -333,12 +339,12 @@ class Manager(Emitter):
     def _on_open(self) -> None:
         self._cleanup()
         self._subscribed = self.engine
-        self.ready_state = "open"
+        self.state = State.OPEN
         self._emit("open")
 
     # ------------------------------------------------------------------ engine events
     def on_engine_open(self, engine: Engine) -> None:
-        if engine is not self._subscribed or self.ready_state != "opening":
+        if engine is not self._subscribed or self.state is not State.OPENING:
             return
         callback, self._open_callback = self._open_callback, None
         self._on_open()
@@ -346,7 +352,7 @@ class Manager(Emitter):
             callback(None)
 
     def on_engine_data(self, engine: Engine, data: str | bytes) -> None:
-        if engine is not self._subscribed or self.ready_state != "open":
+        if engine is not self._subscribed or self.state is not State.OPEN:
             return
         try:
             if isinstance(data, str):
@@ -372,7 +378,7 @@ class Manager(Emitter):
     def on_engine_error(self, engine: Engine, error: Exception) -> None:
         if engine is not self._subscribed:
             return
-        if self.ready_state == "opening":
+        if self.state is State.OPENING:
             self._on_open_error(error)
         else:
             self._emit("error", error)
@@ -380,7 +386,7 @@ class Manager(Emitter):
     def on_engine_close(self, engine: Engine, reason: str, description: Any) -> None:
         if engine is not self._subscribed:
             return
-        if self.ready_state == "opening":
+        if self.state is State.OPENING:
             # closed before the handshake without an error: report it as one
             self._on_open_error(TransportError(reason, description))
         else:
@@ -429,14 +435,14 @@ class Manager(Emitter):
         if self.engine is not None:
             self.engine.close()
         self.backoff.reset()
-        self.ready_state = "closed"
+        self.state = State.CLOSED
         self._emit("close", reason, description)
         if self.reconnection and not self.skip_reconnect:
             self._reconnect()
 
     def _keep_until_closed(self, engine: Engine) -> None:
         self._closing_engines = {
-            e for e in self._closing_engines if e.ready_state != "closed" or len(e._tasks)
+            e for e in self._closing_engines if e.state is not State.CLOSED or len(e._tasks)
         }
         self._closing_engines.add(engine)
 
@@ -444,7 +450,7 @@ class Manager(Emitter):
         """Done once the connection is closed and its tasks are over (at once when the
         manager is still in use)."""
         loop = asyncio.get_running_loop()
-        if self.ready_state != "closed" or self._reconnecting:
+        if self.state is not State.CLOSED or self._reconnecting:
             future: asyncio.Future[None] = loop.create_future()
             future.set_result(None)
             return future
@@ -456,7 +462,7 @@ class Manager(Emitter):
         if self.engine is not None:
             engines.add(self.engine)
         for engine in engines:
-            if engine.ready_state in ("closing", "closed"):
+            if engine.state >= State.CLOSING:
                 await engine.wait_closed()
         tasks = self._tasks
         while True:

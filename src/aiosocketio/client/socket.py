@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..engineio.client_session import State
 from ..engineio.packets import MESSAGE
 from ..errors import AckTimeout, ConnectionRefused, NotConnected, ProtocolError
 from ..reasons import DisconnectReason
@@ -222,7 +223,7 @@ class Socket(Emitter):
         io = self.io
         if not io._reconnecting:
             io.open()
-        if io.ready_state == "open":
+        if io.state is State.OPEN:
             self._on_open()
         return self
 
@@ -253,7 +254,7 @@ class Socket(Emitter):
         return (
             not self._active
             or not io.reconnection
-            or (io.skip_reconnect or (io.ready_state == "closed" and not io._reconnecting))
+            or (io.skip_reconnect or (io.state is State.CLOSED and not io._reconnecting))
         )
 
     async def wait(self, timeout: float | None = None) -> bool:
@@ -634,7 +635,7 @@ class Socket(Emitter):
             log.exception("error in the auth callable")
             self._report_connect_error(exc)
             return
-        if self._active and self.io.ready_state == "open" and self.io.engine is engine:
+        if self._active and self.io.state is State.OPEN and self.io.engine is engine:
             self._send_connect(data)
 
     def _send_connect(self, data: dict[str, Any] | None) -> None:
