@@ -15,23 +15,18 @@ from typing import Any, TypeVar, overload
 
 from ..runtime import Listener, Listeners, TaskSet, run_handler
 
-__all__ = ["Emitter", "Listener", "TaskSet", "log", "run_handler"]
+__all__ = ["Emitter", "Listener", "ListenerApi", "TaskSet", "log", "run_handler"]
 
 log = logging.getLogger("aiosocketio.client")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Emitter:
-    """Listeners by event name. Subclasses give the TaskSet that async listeners run in."""
+class ListenerApi:
+    """``on`` and ``once``, as decorators or calls; a subclass keeps the listeners
+    (:meth:`_register`)."""
 
-    __slots__ = ("_listeners",)
-
-    def __init__(self) -> None:
-        self._listeners = Listeners()
-
-    def _task_set(self) -> TaskSet:
-        raise NotImplementedError
+    __slots__ = ()
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -51,10 +46,28 @@ class Emitter:
 
     def _add(self, event: str, handler: F | None, once: bool) -> Any:
         def register(func: F) -> F:
-            self._listeners.add(event, func, once)
+            self._register(event, func, once)
             return func
 
         return register if handler is None else register(handler)
+
+    def _register(self, event: str, func: Callable[..., Any], once: bool) -> None:
+        raise NotImplementedError
+
+
+class Emitter(ListenerApi):
+    """Listeners by event name. Subclasses give the TaskSet that async listeners run in."""
+
+    __slots__ = ("_listeners",)
+
+    def __init__(self) -> None:
+        self._listeners = Listeners()
+
+    def _task_set(self) -> TaskSet:
+        raise NotImplementedError
+
+    def _register(self, event: str, func: Callable[..., Any], once: bool) -> None:
+        self._listeners.add(event, func, once)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one listener, every listener of an event, or every listener."""

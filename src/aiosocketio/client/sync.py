@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
-from .events import log
+from .events import ListenerApi, log
 
 __all__ = ["LoopThread", "SyncClient"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
@@ -98,7 +97,7 @@ class LoopThread:
             thread.join(5.0)
 
 
-class SyncClient:
+class SyncClient(ListenerApi):
     """A Socket.IO client for code without an event loop (one namespace: the URL's path).
 
     ``options`` are those of :func:`aiosocketio.client.io` (``auth``, ``transports``,
@@ -259,30 +258,12 @@ class SyncClient:
         return self._socket
 
     # ------------------------------------------------------------------ listeners
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    def on(self, event: str, handler: F | None = None) -> Any:
-        """Add a listener (usable as a decorator); it runs on the client's thread."""
-        return self._add(event, handler, False)
-
-    @overload
-    def once(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    def once(self, event: str, handler: F | None = None) -> Any:
-        return self._add(event, handler, True)
-
-    def _add(self, event: str, handler: F | None, once: bool) -> Any:
-        def register(func: F) -> F:
-            self._listeners.append((event, func, once))
-            if self._socket is not None:
-                method = self._socket.once if once else self._socket.on
-                self._call_soon(method, event, func)
-            return func
-
-        return register if handler is None else register(handler)
+    # on() and once() (ListenerApi): a listener runs on the client's thread
+    def _register(self, event: str, func: Callable[..., Any], once: bool) -> None:
+        self._listeners.append((event, func, once))
+        if self._socket is not None:
+            method = self._socket.once if once else self._socket.on
+            self._call_soon(method, event, func)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         self._listeners = [
