@@ -158,6 +158,25 @@ async def test_fallback(standalone, echo):
     await assert_serves(port)
 
 
+async def test_fallback_answers_with_any_header_pairs(standalone, echo):
+    # answers' heads are remembered by their headers: pairs given as lists cannot be, and
+    # are written all the same; a remembered head serves the same answer again
+    def fallback(request):
+        if request.path == "/lists":
+            return 200, [["Content-Type", "text/plain"], ["X-Kind", "list"]], b"lists"
+        return 200, [("Content-Type", "text/plain"), ("X-Kind", "tuple")], b"tuple"
+
+    expected = {"/lists": (b"lists", "list"), "/tuples": (b"tuple", "tuple")}
+    port = await standalone(echo(), fallback=fallback)
+    async with await HttpConnection.open(port) as conn:
+        for path in ("/lists", "/tuples", "/lists", "/tuples"):
+            response = await conn.request("GET", path)
+            body, kind = expected[path]
+            assert (response.status, response.body) == (200, body)
+            assert response.headers["x-kind"] == kind
+            assert response.headers["content-length"] == str(len(body))
+
+
 async def test_async_fallback(standalone, echo):
     async def fallback(request):
         await asyncio.sleep(0.01)

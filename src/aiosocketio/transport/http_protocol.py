@@ -117,12 +117,14 @@ class Exchange:
         keep_alive = self.keep_alive and not proto._closing
         length = len(body)
         key = (status, keep_alive, length, *headers)
-        head = _HEADS.get(key)
-        if head is None:
-            head = _head(status, headers, keep_alive, length)
-            if len(_HEADS) >= _HEADS_KEPT:
+        try:
+            head = _HEADS[key]
+        except KeyError:
+            head = _HEADS[key] = _head(status, headers, keep_alive, length)
+            if len(_HEADS) > _HEADS_KEPT:
                 _HEADS.clear()
-            _HEADS[key] = head
+        except TypeError:  # headers given as lists (a fallback's): not remembered
+            head = _head(status, headers, keep_alive, length)
         request = self.request
         if request is not None and request.method == "HEAD":
             body = b""  # the headers of the GET answer, never its body (RFC 9110 9.3.2)
