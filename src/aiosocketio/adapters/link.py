@@ -1,6 +1,7 @@
 """What the broker links (Redis, Redis Streams, PostgreSQL) share: a reference-counted
-start and close, their named tasks, and a bounded outgoing queue; one link per server
-(:class:`Links`); an adapter's share of its link (:class:`LinkUser`)."""
+start and close, their named tasks, a bounded outgoing queue, and the loop that keeps the
+reading connection up; one link per server (:class:`Links`); an adapter's share of its link
+(:class:`LinkUser`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -34,6 +36,10 @@ class BrokerLink(Generic[Item]):
     """The broker's name in messages ("Redis", "PostgreSQL")."""
     writer_name: ClassVar[str]
     """The name of the writer task (the link's id appended)."""
+    reading_connection: ClassVar[str]
+    """The reading connection in messages ("Redis subscriber connection")."""
+    _read_errors: ClassVar[tuple[type[BaseException], ...]]
+    """The errors after which the reading connection is made again."""
     _log: ClassVar[logging.Logger]
 
     def __init__(
@@ -56,6 +62,9 @@ class BrokerLink(Generic[Item]):
         """How many times the reading connection was made again after a failure."""
         self.dropped = 0
         """How many queued messages were dropped because the queue was full."""
+        self._down_since: float | None = None  # the reading connection is down (loop time)
+        self._deaf_since = 0.0
+        self._heard_at = 0.0  # the last sign of life of the reading connection
 
     # ---------------------------------------------------------------- for the subclasses
     async def _open(self) -> None:
@@ -67,6 +76,23 @@ class BrokerLink(Generic[Item]):
 
     async def _write_loop(self) -> None:
         raise NotImplementedError
+
+    async def _connect_reader(self) -> None:
+        """Make the reading connection (for :meth:`_read_loop`), ready to read."""
+        raise NotImplementedError
+
+    async def _read(self) -> None:
+        """Read from the reading connection until it fails."""
+        raise NotImplementedError
+
+    async def _drop_reader(self) -> None:
+        """Close the reading connection once it failed (or the link closes)."""
+
+    def _reader_lost(self) -> None:
+        """The reading connection failed (each time it does)."""
+
+    def _reader_back(self, down_for: float) -> None:
+        """The reading connection is back after ``down_for`` seconds: say so."""
 
     async def _interrupt(self) -> None:
         """Called once the tasks are cancelled, before waiting for them."""
@@ -137,6 +163,53 @@ class BrokerLink(Generic[Item]):
         await self._close_connections()
         self._tasks.clear()
         self._writer = None
+
+    # ---------------------------------------------------------------- reading
+    async def _read_loop(self) -> None:
+        """Keep the reading connection up: connect, read until it fails, then connect again
+        after a backoff. The first failure is a warning, and starts the time the link is
+        deaf (from the last sign of life: a loaded process notices late)."""
+        assert self._first_attempt is not None
+        delay = self.reconnect_delay[0]
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            try:
+                await self._connect_reader()
+                self._first_attempt.set()
+                delay = self.reconnect_delay[0]
+                if self._down_since is not None:
+                    self.reconnects += 1
+                    down_for = loop.time() - self._down_since
+                    self._down_since = None
+                    self._reader_back(down_for)
+                await self._read()
+            except asyncio.CancelledError:
+                raise
+            except self._read_errors as exc:
+                if self.closed:
+                    return
+                self._first_attempt.set()
+                self._reader_lost()
+                if self._down_since is None:
+                    self._down_since = loop.time()
+                    self._deaf_since = self._heard_at or time.time()
+                    self._log.warning(
+                        "%s lost (%s: %s); local delivery goes on, reconnecting",
+                        self.reading_connection,
+                        type(exc).__name__,
+                        self._error_text(exc),
+                    )
+                else:
+                    self._log.debug("%s still unreachable: %s", self.broker, exc)
+            finally:
+                await self._drop_reader()
+            if self.closed:
+                return
+            delay = await self._backoff(delay)
+
+    def _error_text(self, exc: BaseException) -> str:
+        """An error as the warnings show it."""
+        return str(exc)
 
     # ---------------------------------------------------------------- helpers
     def _drop_oldest_of(self, queue: deque[T], name: str, unit: str = "messages") -> T:

@@ -137,6 +137,8 @@ class PostgresLink(BrokerLink[Notification]):
 
     broker = "PostgreSQL"
     writer_name = "postgres sender"
+    reading_connection = "PostgreSQL listening connection"
+    _read_errors = _ERRORS
     _log = log
 
     def __init__(
@@ -179,9 +181,6 @@ class PostgresLink(BrokerLink[Notification]):
         self._querier = _Connection(self, "queries")
         self._incoming: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
-        self._down_since: float | None = None
-        self._deaf_since = 0.0
-        self._heard_at = 0.0  # the last sign of life of the listening connection
         self._announced = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
@@ -226,21 +225,18 @@ class PostgresLink(BrokerLink[Notification]):
 
     def _loops(self) -> list[tuple[str, Loop]]:
         return [
-            ("postgres listener", self._listen_loop()),
+            ("postgres listener", self._read_loop()),
             ("postgres consumer", self._consume_loop()),
             ("postgres cleanup", self._cleanup_loop()),
         ]
 
     async def _close_connections(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await _close_quietly(listener)
+        await self._drop_reader()
         await self._sender.drop()
         await self._querier.drop()
         for _, future in self._listen_waiters:
             future.cancel()
         self._listen_waiters.clear()
-        self.connected = False
 
     # ---------------------------------------------------------------- listening
     async def listen(self, channel: str, wait: float = 2.0) -> None:
@@ -259,63 +255,33 @@ class PostgresLink(BrokerLink[Notification]):
     def unlisten(self, channel: str) -> None:
         self.channels.discard(channel)
 
-    async def _listen_loop(self) -> None:
-        assert self._first_attempt is not None
-        delay = self.reconnect_delay[0]
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            conn: psycopg.AsyncConnection[Any] | None = None
-            try:
-                conn = await asyncio.wait_for(self.connect("listen"), self.connect_timeout)
-                self._listener = conn
-                self.listener_pid = conn.info.backend_pid
-                self._listening = set()
-                await self._sync_listens(conn)
-                self.connected = True
-                self._first_attempt.set()
-                delay = self.reconnect_delay[0]
-                if self._down_since is not None:
-                    self.reconnects += 1
-                    log.info(
-                        "PostgreSQL listening connection back after %.1f s; LISTEN issued "
-                        "again on %d channels",
-                        loop.time() - self._down_since,
-                        len(self._listening),
-                    )
-                    self._down_since = None
-                    self.resync.report(
-                        "deaf", 0, self._deaf_since, "the listening connection was lost"
-                    )
-                if self._queue_ready is not None:
-                    self._queue_ready.set()  # a held queue may go now
-                await self._listen(conn)
-            except asyncio.CancelledError:
-                raise
-            except _ERRORS as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                self._hold("the listening connection is lost")
-                if self._down_since is None:
-                    self._down_since = loop.time()
-                    # deaf from the last sign of life (a loaded process notices late)
-                    self._deaf_since = self._heard_at or time.time()
-                    log.warning(
-                        "PostgreSQL listening connection lost (%s: %s); local delivery goes "
-                        "on, reconnecting",
-                        type(exc).__name__,
-                        str(exc).strip(),
-                    )
-                else:
-                    log.debug("PostgreSQL still unreachable: %s", exc)
-            finally:
-                self.connected = False
-                self._listener = None
-                if conn is not None:
-                    await _close_quietly(conn)
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
+    async def _connect_reader(self) -> None:
+        conn = await asyncio.wait_for(self.connect("listen"), self.connect_timeout)
+        self._listener = conn
+        self.listener_pid = conn.info.backend_pid
+        self._listening = set()
+        await self._sync_listens(conn)
+        self.connected = True
+
+    def _reader_back(self, down_for: float) -> None:
+        log.info(
+            "PostgreSQL listening connection back after %.1f s; LISTEN issued again on %d channels",
+            down_for,
+            len(self._listening),
+        )
+        self.resync.report("deaf", 0, self._deaf_since, "the listening connection was lost")
+
+    def _reader_lost(self) -> None:
+        self._hold("the listening connection is lost")
+
+    def _error_text(self, exc: BaseException) -> str:
+        return str(exc).strip()
+
+    async def _drop_reader(self) -> None:
+        self.connected = False
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await _close_quietly(listener)
 
     async def _sync_listens(self, conn: psycopg.AsyncConnection[Any]) -> None:
         for channel in self.channels - self._listening:
@@ -332,7 +298,10 @@ class PostgresLink(BrokerLink[Notification]):
             else:
                 self._listen_waiters.append((channel, future))
 
-    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _read(self) -> None:
+        conn = self._listener
+        assert conn is not None and self._queue_ready is not None
+        self._queue_ready.set()  # a held queue may go now
         loop = asyncio.get_running_loop()
         checked = loop.time()
         incoming = self._incoming

@@ -84,6 +84,8 @@ class RedisLink(BrokerLink[_Item]):
 
     broker = "Redis"
     writer_name = "redis publisher"
+    reading_connection = "Redis subscriber connection"
+    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
     _log = log
 
     def __init__(
@@ -109,9 +111,6 @@ class RedisLink(BrokerLink[_Item]):
         self._tables: dict[Kind, dict[bytes, Handler]] = {"pattern": {}, "channel": {}, "shard": {}}
         self._confirmations: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
         self._live = False  # the subscriber connection is up (subscriptions go out at once)
-        self._down_since: float | None = None
-        self._deaf_since = 0.0
-        self._heard_at = 0.0  # the last sign of life of the subscriber connection
         self.connected = False
         """Whether the subscriber connection is up and subscribed to every channel."""
         self.resync = Resync("Redis", resync_timeout, on_report)
@@ -401,42 +400,8 @@ class RedisLink(BrokerLink[_Item]):
             return list(await pipe.execute())
 
     # ---------------------------------------------------------------- reading
-    async def _read_loop(self) -> None:
-        assert self._first_attempt is not None
-        delay = self.reconnect_delay[0]
-        while not self.closed:
-            try:
-                pubsub = await self._connect()
-                delay = self.reconnect_delay[0]
-                await self._read(pubsub)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                self.resync.hold("the subscriber connection is lost")
-                if self._down_since is None:
-                    self._down_since = asyncio.get_running_loop().time()
-                    # deaf from the last sign of life (a loaded process notices late)
-                    self._deaf_since = self._heard_at or time.time()
-                    log.warning(
-                        "Redis subscriber connection lost (%s: %s); local delivery goes on, "
-                        "reconnecting",
-                        type(exc).__name__,
-                        exc,
-                    )
-                else:
-                    log.debug("Redis still unreachable: %s", exc)
-            finally:
-                self._live = self.connected = False
-                await self._drop_pubsub()
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
-
-    async def _connect(self) -> PubSub:
-        assert self._sub_pool is not None and self._first_attempt is not None
+    async def _connect_reader(self) -> None:
+        assert self._sub_pool is not None
         pubsub = PubSub(self._sub_pool, ignore_subscribe_messages=False)
         self._pubsub = pubsub
         await asyncio.wait_for(
@@ -448,20 +413,23 @@ class RedisLink(BrokerLink[_Item]):
         for kind, table in self._tables.items():
             if table:
                 await _subscribe(pubsub, kind, list(table))
-        if self._down_since is not None:
-            self.reconnects += 1
-            log.info(
-                "Redis subscriber connection back after %.1f s; subscriptions renewed",
-                asyncio.get_running_loop().time() - self._down_since,
-            )
-            self._down_since = None
-            self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
+
+    def _reader_back(self, down_for: float) -> None:
+        log.info("Redis subscriber connection back after %.1f s; subscriptions renewed", down_for)
+        self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
+
+    def _reader_lost(self) -> None:
+        self.resync.hold("the subscriber connection is lost")
+
+    async def _drop_reader(self) -> None:
+        self._live = self.connected = False
+        await self._drop_pubsub()
+
+    async def _read(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
         self.connected = True
         self._heard_at = time.time()
-        self._first_attempt.set()
-        return pubsub
-
-    async def _read(self, pubsub: PubSub) -> None:
         loop = asyncio.get_running_loop()
         interval = self.health_check_interval
         ping_sent: float | None = None

@@ -236,6 +236,8 @@ class StreamsLink(BrokerLink[_Op]):
 
     broker = "Redis"
     writer_name = "redis stream writer"
+    reading_connection = "Redis stream reader connection"
+    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
     _log = log
 
     def __init__(
@@ -278,6 +280,7 @@ class StreamsLink(BrokerLink[_Op]):
         self.last_ids: dict[str, str] = {}
         """The id of the last entry read from each stream (where reading goes on)."""
         self._reader_pool: ConnectionPool | None = None
+        self._reader: Redis | None = None
         self._queued = 0  # commands ever queued
         self._done = 0  # commands ever sent (or dropped)
         self._progress: asyncio.Event | None = None
@@ -285,7 +288,6 @@ class StreamsLink(BrokerLink[_Op]):
         """Whether the reader connection is up."""
         self.writing = True
         """False while the writer cannot reach Redis."""
-        self._reader_down_since: float | None = None
         self._command_slots = asyncio.Semaphore(_MAX_COMMANDS)
 
     @property
@@ -461,50 +463,27 @@ class StreamsLink(BrokerLink[_Op]):
             return list(await pipe.execute(raise_on_error=False))
 
     # ---------------------------------------------------------------- reading
-    async def _read_loop(self) -> None:
-        assert self._first_attempt is not None and self._reader_pool is not None
-        delay = self.reconnect_delay[0]
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            client = Redis(connection_pool=self._reader_pool)
-            try:
-                await asyncio.wait_for(client.ping(), self.connect_timeout)
-                await self._resolve_start_ids(client)
-                self.reading = True
-                if self._reader_down_since is not None:
-                    self.reconnects += 1
-                    log.info(
-                        "Redis stream reader back after %.1f s; reading on from %s",
-                        loop.time() - self._reader_down_since,
-                        ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
-                    )
-                    self._reader_down_since = None
-                self._first_attempt.set()
-                delay = self.reconnect_delay[0]
-                await self._read(client)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                if self._reader_down_since is None:
-                    self._reader_down_since = loop.time()
-                    log.warning(
-                        "Redis stream reader connection lost (%s: %s); local delivery goes on, "
-                        "reconnecting",
-                        type(exc).__name__,
-                        exc,
-                    )
-                else:
-                    log.debug("Redis still unreachable: %s", exc)
-            finally:
-                self.reading = False
-                await _quietly_close(client)
-                await self._reader_pool.disconnect()
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
+    async def _connect_reader(self) -> None:
+        assert self._reader_pool is not None
+        client = self._reader = Redis(connection_pool=self._reader_pool)
+        await asyncio.wait_for(client.ping(), self.connect_timeout)
+        await self._resolve_start_ids(client)
+        self.reading = True
+
+    def _reader_back(self, down_for: float) -> None:
+        log.info(
+            "Redis stream reader back after %.1f s; reading on from %s",
+            down_for,
+            ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
+        )
+
+    async def _drop_reader(self) -> None:
+        self.reading = False
+        client, self._reader = self._reader, None
+        if client is not None:
+            await _quietly_close(client)
+        assert self._reader_pool is not None
+        await self._reader_pool.disconnect()
 
     async def _resolve_start_ids(self, client: Redis) -> None:
         """Start after the last entry of each stream (as ``$`` would, but with an id that
@@ -519,7 +498,9 @@ class StreamsLink(BrokerLink[_Op]):
             entries = _entries(reply)
             self.last_ids[stream] = entries[0][0] if entries else "0-0"
 
-    async def _read(self, client: Redis) -> None:
+    async def _read(self) -> None:
+        client = self._reader
+        assert client is not None
         block_ms = max(1, round(self.block_time * 1000))
         streams = self.streams
         while not self.closed:
