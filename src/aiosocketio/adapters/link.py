@@ -40,6 +40,11 @@ class BrokerLink(Generic[Item]):
     """The reading connection in messages ("Redis subscriber connection")."""
     _read_errors: ClassVar[tuple[type[BaseException], ...]]
     """The errors after which the reading connection is made again."""
+    _write_errors: ClassVar[tuple[type[BaseException], ...]]
+    """The errors after which sending is tried again (the broker is unreachable)."""
+    _unsent: ClassVar[str]
+    """What is left when the link closes while the broker is away ("messages not
+    published")."""
     _log: ClassVar[logging.Logger]
 
     def __init__(
@@ -74,8 +79,24 @@ class BrokerLink(Generic[Item]):
         """The loops to run as tasks besides the writer: (task name, coroutine)."""
         return []
 
-    async def _write_loop(self) -> None:
+    async def _next_queue(self) -> deque[Item] | None:
+        """The queue to send from next; None after a moment's wait while it is held."""
+        return self._queue
+
+    async def _write(self, queue: deque[Item]) -> tuple[list[Item], list[Any]] | None:
+        """Send what is next in ``queue``: (what was sent, the replies); None when the broker
+        refused it (dropped, logged). When the broker is unreachable, put it back and raise
+        one of ``_write_errors``."""
         raise NotImplementedError
+
+    def _written(self, batch: list[Item], replies: list[Any]) -> None:
+        """``batch`` was sent."""
+
+    def _write_failed(self, exc: BaseException, queue: deque[Item], first: bool) -> None:
+        """The broker is unreachable (``first``: it was not the time before): say so."""
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        """Sending works again after ``failed_for`` seconds (``waited`` items were queued)."""
 
     async def _connect_reader(self) -> None:
         """Make the reading connection (for :meth:`_read_loop`), ready to read."""
@@ -163,6 +184,46 @@ class BrokerLink(Generic[Item]):
         await self._close_connections()
         self._tasks.clear()
         self._writer = None
+
+    # ---------------------------------------------------------------- writing
+    async def _write_loop(self) -> None:
+        """Send the queue in order (:meth:`_write`); while the broker is unreachable, try
+        again after a backoff (the first failure and the recovery are logged). Once closing,
+        stop when the queue is empty, or at the first failure."""
+        assert self._queue_ready is not None
+        ready = self._queue_ready
+        delay = self.reconnect_delay[0]
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            queue = await self._next_queue()
+            if queue is None:
+                continue
+            if not queue:
+                if self._stopping:
+                    return
+                ready.clear()
+                await ready.wait()
+                continue
+            try:
+                sent = await self._write(queue)
+            except self._write_errors as exc:
+                if self._stopping:
+                    self._log.warning("closing: %d %s (%s)", len(queue), self._unsent, exc)
+                    return
+                self._write_failed(exc, queue, failing_since is None)
+                if failing_since is None:
+                    failing_since = loop.time()
+                delay = await self._backoff(delay)
+            else:
+                if sent is None:
+                    continue
+                batch, replies = sent
+                if failing_since is not None:
+                    self._writing_again(loop.time() - failing_since, len(batch) + len(queue))
+                    failing_since = None
+                delay = self.reconnect_delay[0]
+                self._written(batch, replies)
 
     # ---------------------------------------------------------------- reading
     async def _read_loop(self) -> None:

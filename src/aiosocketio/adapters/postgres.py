@@ -139,6 +139,8 @@ class PostgresLink(BrokerLink[Notification]):
     writer_name = "postgres sender"
     reading_connection = "PostgreSQL listening connection"
     _read_errors = _ERRORS
+    _write_errors = _ERRORS
+    _unsent = "notifications not sent"
     _log = log
 
     def __init__(
@@ -445,65 +447,50 @@ class PostgresLink(BrokerLink[Notification]):
         self.resync.release(len(self._queue), f"{len(missing)} servers ({', '.join(missing)})")
         return True
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        urgent = self._urgent
-        while True:
-            if urgent:
-                queue = urgent
-            else:
-                queue = self._queue
-                if self.resync.held and not self._stopping and not self._resynced():
-                    ready.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ready.wait(), 0.05)
-                    continue
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            notification = queue[0]
-            try:
-                await asyncio.wait_for(self._send(notification), self.query_timeout)
-            except asyncio.CancelledError:
-                raise
-            except _ERRORS as exc:
-                await self._sender.drop()
-                if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
-                    # refused (not a connection problem): do not send it again
-                    log.error("PostgreSQL refused a notification: %s", str(exc).strip())
-                    queue.popleft()
-                    continue
-                self.writing = False
-                self._hold("cannot send")
-                if self._stopping:
-                    log.warning("closing: %d notifications not sent (%s)", len(queue), exc)
-                    return
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot send to PostgreSQL (%s: %s); %d messages wait, retrying",
-                        type(exc).__name__,
-                        str(exc).strip(),
-                        len(queue),
-                    )
-                delay = await self._backoff(delay)
-            else:
+    async def _next_queue(self) -> deque[Notification] | None:
+        if self._urgent:
+            return self._urgent
+        if self.resync.held and not self._stopping and not self._resynced():
+            assert self._queue_ready is not None
+            self._queue_ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue_ready.wait(), 0.05)
+            return None
+        return self._queue
+
+    async def _write(
+        self, queue: deque[Notification]
+    ) -> tuple[list[Notification], list[Any]] | None:
+        notification = queue[0]
+        try:
+            await asyncio.wait_for(self._send(notification), self.query_timeout)
+        except _ERRORS as exc:
+            await self._sender.drop()
+            if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
+                # refused (not a connection problem): do not send it again
+                log.error("PostgreSQL refused a notification: %s", str(exc).strip())
                 queue.popleft()
-                if failing_since is not None:
-                    log.info(
-                        "sending to PostgreSQL again after %.1f s", loop.time() - failing_since
-                    )
-                    failing_since = None
-                self.writing = True
-                delay = self.reconnect_delay[0]
+                return None
+            self.writing = False
+            self._hold("cannot send")
+            raise
+        queue.popleft()
+        return [notification], [None]
+
+    def _write_failed(self, exc: BaseException, queue: deque[Notification], first: bool) -> None:
+        if first:
+            log.warning(
+                "cannot send to PostgreSQL (%s: %s); %d messages wait, retrying",
+                type(exc).__name__,
+                str(exc).strip(),
+                len(queue),
+            )
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info("sending to PostgreSQL again after %.1f s", failed_for)
+
+    def _written(self, batch: list[Notification], replies: list[Any]) -> None:
+        self.writing = True
 
     async def _send(self, notification: Notification) -> None:
         conn = await self._sender.get()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -61,6 +62,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+# a batch not sent: queued again
+_PUT_BACK: tuple[type[BaseException], ...] = (asyncio.CancelledError, *CONNECTION_ERRORS)
+
 
 # ---------------------------------------------------------------------------------- the link
 class RedisLink(BrokerLink[_Item]):
@@ -86,6 +90,8 @@ class RedisLink(BrokerLink[_Item]):
     writer_name = "redis publisher"
     reading_connection = "Redis subscriber connection"
     _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
+    _write_errors = CONNECTION_ERRORS
+    _unsent = "messages not published"
     _log = log
 
     def __init__(
@@ -338,53 +344,37 @@ class RedisLink(BrokerLink[_Item]):
         reply = await self.command("PUBSUB", "SHARDNUMSUB" if sharded else "NUMSUB", channel)
         return _numsub_count(reply)
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            if self.resync.held and not self._stopping and not await self._resynced():
-                await asyncio.sleep(0.05)
-                continue
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
-            try:
-                replies = await self._send(batch)
-            except asyncio.CancelledError:
-                queue.extendleft(reversed(batch))
-                raise
-            except CONNECTION_ERRORS as exc:
-                queue.extendleft(reversed(batch))
-                if self._stopping:
-                    log.warning("closing: %d messages not published (%s)", len(queue), exc)
-                    return
-                while len(queue) > self.max_queue:
-                    self._drop_oldest()
-                self.resync.hold("cannot publish")
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue)
-                    )
-                delay = await self._backoff(delay)
-            except RedisError as exc:
-                log.error("Redis refused %d published messages: %s", len(batch), exc)
-            else:
-                if failing_since is not None:
-                    log.info("publishing to Redis again after %.1f s", loop.time() - failing_since)
-                    failing_since = None
-                delay = self.reconnect_delay[0]
-                for item, reply in zip(batch, replies, strict=False):
-                    if item[3] is not None and isinstance(reply, int):
-                        self.observe(item[3], reply, message=True)
+    async def _next_queue(self) -> deque[_Item] | None:
+        if self.resync.held and not self._stopping and not await self._resynced():
+            await asyncio.sleep(0.05)
+            return None
+        return self._queue
+
+    async def _write(self, queue: deque[_Item]) -> tuple[list[_Item], list[Any]] | None:
+        batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+        try:
+            return batch, await self._send(batch)
+        except _PUT_BACK:
+            queue.extendleft(reversed(batch))
+            raise
+        except RedisError as exc:
+            log.error("Redis refused %d published messages: %s", len(batch), exc)
+            return None
+
+    def _write_failed(self, exc: BaseException, queue: deque[_Item], first: bool) -> None:
+        while len(queue) > self.max_queue:
+            self._drop_oldest()
+        self.resync.hold("cannot publish")
+        if first:
+            log.warning("cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue))
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info("publishing to Redis again after %.1f s", failed_for)
+
+    def _written(self, batch: list[_Item], replies: list[Any]) -> None:
+        for item, reply in zip(batch, replies, strict=False):
+            if item[3] is not None and isinstance(reply, int):
+                self.observe(item[3], reply, message=True)
 
     async def _send(self, batch: list[_Item]) -> list[Any]:
         """Publish; the receiver count of each message."""

@@ -39,6 +39,7 @@ import base64
 import binascii
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -238,6 +239,8 @@ class StreamsLink(BrokerLink[_Op]):
     writer_name = "redis stream writer"
     reading_connection = "Redis stream reader connection"
     _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
+    _write_errors = CONNECTION_ERRORS
+    _unsent = "commands not written to Redis"
     _log = log
 
     def __init__(
@@ -376,65 +379,49 @@ class StreamsLink(BrokerLink[_Op]):
         except (RedisError, OSError, TimeoutError) as exc:
             raise ClusterError(f"Redis command {args[0]} failed: {exc}") from exc
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None and self._progress is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
-            try:
-                results = await asyncio.wait_for(self._send(batch), self.command_timeout)
-            except asyncio.CancelledError:
-                queue.extendleft(reversed(batch))
-                raise
-            except _WRITE_ERRORS as exc:
-                if isinstance(exc, RedisError) and not isinstance(exc, CONNECTION_ERRORS):
-                    log.error("Redis refused %d commands: %s", len(batch), exc)
-                    self._finished(batch, [None] * len(batch))
-                    continue
-                self.writing = False
-                self._progress.set()  # a flush waits no more
-                for op in batch:  # broadcasts waiting for their offset go out locally now
-                    callback, op.callback = op.callback, None
-                    _call(callback, None)
-                queue.extendleft(reversed(batch))
-                if self._stopping:
-                    log.warning("closing: %d commands not written to Redis (%s)", len(queue), exc)
-                    return
-                while len(queue) > self.max_queue:
-                    queue.popleft()
-                    self._done += 1
-                    self.dropped += 1
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot write to Redis (%s: %s); local delivery goes on, %d commands "
-                        "wait, retrying",
-                        type(exc).__name__,
-                        exc,
-                        len(queue),
-                    )
-                delay = await self._backoff(delay)
-            else:
-                if failing_since is not None:
-                    log.info(
-                        "writing to Redis again after %.1f s (%d commands were waiting)",
-                        loop.time() - failing_since,
-                        len(batch) + len(queue),
-                    )
-                    failing_since = None
-                self.writing = True
-                delay = self.reconnect_delay[0]
-                self._finished(batch, results)
+    async def _write(self, queue: deque[_Op]) -> tuple[list[_Op], list[Any]] | None:
+        assert self._progress is not None
+        batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+        try:
+            return batch, await asyncio.wait_for(self._send(batch), self.command_timeout)
+        except asyncio.CancelledError:
+            queue.extendleft(reversed(batch))
+            raise
+        except _WRITE_ERRORS as exc:
+            if isinstance(exc, RedisError) and not isinstance(exc, CONNECTION_ERRORS):
+                log.error("Redis refused %d commands: %s", len(batch), exc)
+                self._finished(batch, [None] * len(batch))
+                return None
+            self.writing = False
+            self._progress.set()  # a flush waits no more
+            for op in batch:  # broadcasts waiting for their offset go out locally now
+                callback, op.callback = op.callback, None
+                _call(callback, None)
+            queue.extendleft(reversed(batch))
+            raise
+
+    def _write_failed(self, exc: BaseException, queue: deque[_Op], first: bool) -> None:
+        while len(queue) > self.max_queue:
+            queue.popleft()
+            self._done += 1
+            self.dropped += 1
+        if first:
+            log.warning(
+                "cannot write to Redis (%s: %s); local delivery goes on, %d commands wait, "
+                "retrying",
+                type(exc).__name__,
+                exc,
+                len(queue),
+            )
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info(
+            "writing to Redis again after %.1f s (%d commands were waiting)", failed_for, waited
+        )
+
+    def _written(self, batch: list[_Op], replies: list[Any]) -> None:
+        self.writing = True
+        self._finished(batch, replies)
 
     def _finished(self, batch: list[_Op], results: list[Any]) -> None:
         for op, result in zip(batch, results, strict=True):
