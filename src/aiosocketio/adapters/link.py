@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .base import ClusterError
+from .seam import Host
 
 __all__ = ["BrokerLink", "Link", "LinkUser", "Links"]
 
@@ -315,14 +316,15 @@ L = TypeVar("L", bound=Link)
 
 
 class Links(Generic[L]):
-    """The link of each server (a factory may serve several), made by ``make`` when first
-    needed, and again once closed."""
+    """What an adapter factory shares with the others: the link of each server (a factory
+    may serve several), made by ``make`` when first needed, and again once closed."""
 
     def __init__(self, make: Callable[[], L]) -> None:
         self._make = make
         self._links: weakref.WeakKeyDictionary[Any, L] = weakref.WeakKeyDictionary()
 
-    def of(self, server: Any) -> L:
+    def link(self, server: object) -> L:
+        """The link of a server (made when first needed, and again once closed)."""
         link = self._links.get(server)
         if link is None or link.closed:
             link = self._links[server] = self._make()
@@ -335,8 +337,28 @@ class LinkUser(Generic[L]):
     happens once, whatever the number of calls."""
 
     link: L
+    nsp: Host
+    uid: str
     _init_task: asyncio.Task[None] | None
     _closing: bool
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} nsp={self.nsp.name!r} uid={self.uid}>"
+
+    async def _init_listed(self, adapters: dict[str, Any]) -> None:
+        """Be the adapter of the namespace in ``adapters`` (where the link finds it; before
+        the link starts), then :meth:`_init_once`."""
+        if not self._closing:
+            adapters[self.nsp.name] = self
+        await self._init_once()
+
+    def _unlist(self, adapters: dict[str, Any]) -> bool:
+        """No longer be the adapter of the namespace in ``adapters`` (unless another one took
+        the place); whether it was."""
+        if adapters.get(self.nsp.name) is not self:
+            return False
+        del adapters[self.nsp.name]
+        return True
 
     async def _attach(self) -> None:
         """Subscribe, once the link is taken."""

@@ -545,13 +545,8 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
         """The ``adapter`` option of a Server (see :class:`PostgresAdapterFactory`)."""
         return PostgresAdapterFactory(postgres, **options)
 
-    def __repr__(self) -> str:
-        return f"<PostgresAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     async def init(self) -> None:
-        if not self._closing:
-            self.link.adapters[self.nsp.name] = self  # before the link starts listening
-        await self._init_once()
+        await self._init_listed(self.link.adapters)
 
     async def _attach(self) -> None:
         await self.link.listen(self.channel)
@@ -562,8 +557,7 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
 
     async def _close_here(self) -> None:
         await ClusterAdapterWithHeartbeat.close(self)
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
+        if self._unlist(self.link.adapters):
             self.link.unlisten(self.channel)
 
     def do_publish(self, message: dict[str, Any]) -> None:
@@ -579,7 +573,7 @@ _HEARTBEATS = (MessageType.INITIAL_HEARTBEAT, MessageType.HEARTBEAT)
 
 
 # ---------------------------------------------------------------------------------- factory
-class PostgresAdapterFactory:
+class PostgresAdapterFactory(Links[PostgresLink]):
     """The ``adapter`` option of a Server: makes the adapter of each namespace, one
     :class:`PostgresLink` per server (several servers may share one factory).
 
@@ -608,11 +602,7 @@ class PostgresAdapterFactory:
         self.heartbeat_timeout = heartbeat_timeout
         PostgresLink(postgres, **link_options)  # unknown options fail here, not later
         self._link_options = link_options
-        self._links = Links(lambda: PostgresLink(self.postgres, **self._link_options))
-
-    def link(self, server: object) -> PostgresLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        super().__init__(lambda: PostgresLink(self.postgres, **self._link_options))
 
     def __call__(self, nsp: Host) -> PostgresAdapter:
         return PostgresAdapter(

@@ -112,9 +112,6 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
             redis, key=key, request_timeout=request_timeout, sharded=sharded, **options
         )
 
-    def __repr__(self) -> str:
-        return f"<RedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
         await self._init_once()

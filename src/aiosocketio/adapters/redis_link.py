@@ -547,7 +547,7 @@ def dumps_or_log(message: Mapping[str, Any]) -> bytes | str | None:
 
 
 # ---------------------------------------------------------------------------------- factory
-class RedisAdapterFactory:
+class RedisAdapterFactory(Links[RedisLink]):
     """The ``adapter`` option of a Server: makes the Redis adapter of each namespace, one
     :class:`RedisLink` per server (several servers may share one factory).
 
@@ -587,11 +587,7 @@ class RedisAdapterFactory:
             "resync_timeout": resync_timeout,
             "on_report": on_report,
         }
-        self._links = Links(lambda: RedisLink(self.redis, **self._link_options))
-
-    def link(self, server: object) -> RedisLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        super().__init__(lambda: RedisLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> Adapter:
         mode = self.modes[self.sharded]

@@ -68,9 +68,6 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
         """As :meth:`RedisAdapter.factory` with ``sharded=True``."""
         return RedisAdapterFactory(redis, sharded=True, **options)
 
-    def __repr__(self) -> str:
-        return f"<ShardedRedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     async def init(self) -> None:
         await self._init_once()
 

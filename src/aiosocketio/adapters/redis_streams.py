@@ -458,11 +458,8 @@ class StreamsLink(BrokerLink[_Op]):
         self.reading = True
 
     def _reader_back(self, down_for: float) -> None:
-        log.info(
-            "Redis stream reader back after %.1f s; reading on from %s",
-            down_for,
-            ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
-        )
+        ids = ", ".join(f"{s}@{i}" for s, i in self.last_ids.items())
+        log.info("Redis stream reader back after %.1f s; reading on from %s", down_for, ids)
 
     async def _drop_reader(self) -> None:
         self.reading = False
@@ -592,14 +589,9 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
         """The ``adapter`` option of a Server (see :class:`RedisStreamsAdapterFactory`)."""
         return RedisStreamsAdapterFactory(redis, **options)
 
-    def __repr__(self) -> str:
-        return f"<RedisStreamsAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
-        if not self._closing:
-            self.link.adapters[self.nsp.name] = self  # before the link starts reading
-        await self._init_once()
+        await self._init_listed(self.link.adapters)
 
     async def _attach(self) -> None:
         pubsub = self.link.pubsub
@@ -617,8 +609,7 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
 
     async def _close_here(self) -> None:
         await ClusterAdapter.close(self)
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
+        self._unlist(self.link.adapters)
 
     # ---------------------------------------------------------------- transport
     def do_publish(self, message: dict[str, Any]) -> None:
@@ -861,7 +852,7 @@ def _msgpack_or_log(message: Mapping[str, Any]) -> bytes | None:
 
 
 # ---------------------------------------------------------------------------------- factory
-class RedisStreamsAdapterFactory:
+class RedisStreamsAdapterFactory(Links[StreamsLink]):
     """The ``adapter`` option of a Server: makes the adapter of each namespace, one
     :class:`StreamsLink` per server (several servers may share one factory).
 
@@ -911,11 +902,7 @@ class RedisStreamsAdapterFactory:
             "command_timeout": command_timeout,
             "health_check_interval": health_check_interval,
         }
-        self._links = Links(lambda: StreamsLink(self.redis, **self._link_options))
-
-    def link(self, server: object) -> StreamsLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        super().__init__(lambda: StreamsLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> RedisStreamsAdapter:
         return RedisStreamsAdapter(
