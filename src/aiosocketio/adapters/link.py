@@ -13,16 +13,24 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar
 
 from .base import ClusterError
 from .seam import Host
 
-__all__ = ["BrokerLink", "Link", "LinkUser", "Links"]
+__all__ = ["BrokerLink", "Link", "LinkOptions", "LinkUser", "Links"]
 
 Item = TypeVar("Item")
 T = TypeVar("T")
 Loop = Coroutine[Any, Any, None]
+
+
+class LinkOptions(TypedDict, total=False):
+    """The options every broker link takes (see :class:`BrokerLink`)."""
+
+    max_queue: int
+    reconnect_delay: tuple[float, float]
+    connect_timeout: float
 
 
 class BrokerLink(Generic[Item]):
@@ -31,6 +39,10 @@ class BrokerLink(Generic[Item]):
     The first :meth:`acquire` opens the clients (:meth:`_open`), starts the loops
     (:meth:`_loops`) and the writer (:meth:`_write_loop`, which sends ``_queue``), then waits
     at most ``connect_timeout`` for ``_first_attempt``. The last :meth:`release` closes it.
+
+    While the broker is away, at most ``max_queue`` items wait to be sent, and connections
+    are tried again after a delay that doubles from ``reconnect_delay[0]`` up to
+    ``reconnect_delay[1]`` seconds (with jitter).
     """
 
     broker: ClassVar[str]
@@ -49,7 +61,11 @@ class BrokerLink(Generic[Item]):
     _log: ClassVar[logging.Logger]
 
     def __init__(
-        self, *, max_queue: int, reconnect_delay: tuple[float, float], connect_timeout: float
+        self,
+        *,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
     ) -> None:
         self.id = secrets.token_hex(4)
         self.max_queue = max_queue
@@ -339,11 +355,15 @@ class LinkUser(Generic[L]):
     link: L
     nsp: Host
     uid: str
-    _init_task: asyncio.Task[None] | None
-    _closing: bool
+    _init_task: asyncio.Task[None] | None = None
+    _closing: bool = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} nsp={self.nsp.name!r} uid={self.uid}>"
+
+    async def init(self) -> None:
+        """Take the link (once)."""
+        await self._init_once()
 
     async def _init_listed(self, adapters: dict[str, Any]) -> None:
         """Be the adapter of the namespace in ``adapters`` (where the link finds it; before

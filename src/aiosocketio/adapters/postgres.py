@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from .. import _json
 from .._extras import needs_extra
@@ -43,7 +43,7 @@ from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
-from .link import BrokerLink, Links, LinkUser, Loop
+from .link import BrokerLink, LinkOptions, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
 from .seam import Host
 
@@ -152,18 +152,14 @@ class PostgresLink(BrokerLink[Notification]):
         payload_threshold: int = 8000,
         cleanup_interval: float = 30.0,
         create_table: bool = True,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         poll_interval: float = 0.25,
         health_check_interval: float = 15.0,
         query_timeout: float = 5.0,
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
+        super().__init__(**options)
         self._source = source
         self.channel_prefix = channel_prefix
         self.table_name = table_name
@@ -535,8 +531,6 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
         )
         self.link = link
         self.channel = f"{link.channel_prefix}#{nsp.name}"
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @classmethod
     def factory(

@@ -90,8 +90,6 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
         self._channel_bytes = self.channel.encode()
         self._requests = Requests()
         self._ack_requests: dict[str, AckRequest] = {}
-        self._init_task = None
-        self._closing = False
 
     @classmethod
     def factory(
@@ -113,9 +111,6 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
         )
 
     # ---------------------------------------------------------------- lifecycle
-    async def init(self) -> None:
-        await self._init_once()
-
     async def close(self) -> None:
         self._requests.fail_all(ClusterError(f"the adapter of {self.nsp.name} is closed"))
         self._ack_requests.clear()
@@ -519,14 +514,4 @@ def _str_list(value: Any) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in value if v is not None]
 
 
-def _make_classic(factory: RedisAdapterFactory, nsp: Host, link: RedisLink) -> Adapter:
-    return RedisAdapter(
-        nsp,
-        link,
-        key=factory.key,
-        request_timeout=factory.request_timeout,
-        publish_on_specific_response_channel=factory.publish_on_specific_response_channel,
-    )
-
-
-RedisAdapterFactory.modes[False] = _make_classic
+RedisAdapterFactory.modes[False] = RedisAdapter

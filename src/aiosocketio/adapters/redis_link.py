@@ -14,13 +14,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Unpack
 
 from .._extras import needs_extra
 from ..runtime import spawn
 from .base import Adapter, ClusterError
 from .cluster import dumps
-from .link import BrokerLink, Links, Loop
+from .link import BrokerLink, LinkOptions, Links, Loop
 from .resync import ReportHook, Resync
 from .seam import Host
 
@@ -99,15 +99,11 @@ class RedisLink(BrokerLink[_Item]):
         source: RedisSource,
         *,
         health_check_interval: float = 15.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
+        super().__init__(**options)
         self._source = source
         self.health_check_interval = health_check_interval
         self.client: Redis | None = None
@@ -554,8 +550,10 @@ class RedisAdapterFactory(Links[RedisLink]):
     The adapter of each mode registers itself in :attr:`modes` (``redis_classic``,
     ``redis_sharded``; :mod:`aiosocketio.adapters.redis` imports both)."""
 
-    modes: ClassVar[dict[bool, Callable[[RedisAdapterFactory, Host, RedisLink], Adapter]]] = {}
-    """How each mode (sharded or not) makes the adapter of a namespace."""
+    modes: ClassVar[dict[bool, Callable[..., Adapter]]] = {}
+    """The adapter of each mode (sharded or not): ``(nsp, link, key=..., request_timeout=...)``
+    and the option of the mode (``subscription_mode`` or
+    ``publish_on_specific_response_channel``)."""
 
     def __init__(
         self,
@@ -590,5 +588,12 @@ class RedisAdapterFactory(Links[RedisLink]):
         super().__init__(lambda: RedisLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> Adapter:
-        mode = self.modes[self.sharded]
-        return mode(self, nsp, self.link(nsp.server))
+        option: dict[str, Any]
+        if self.sharded:
+            option = {"subscription_mode": self.subscription_mode}
+        else:
+            specific = self.publish_on_specific_response_channel
+            option = {"publish_on_specific_response_channel": specific}
+        adapter = self.modes[self.sharded]
+        link = self.link(nsp.server)
+        return adapter(nsp, link, key=self.key, request_timeout=self.request_timeout, **option)

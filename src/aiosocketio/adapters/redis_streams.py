@@ -41,7 +41,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from .. import _json
 from .._extras import needs_extra
@@ -56,13 +56,15 @@ from .cluster import (
     encode_options,
     encode_packet,
 )
-from .link import BrokerLink, Links, LinkUser, Loop
+from .link import BrokerLink, LinkOptions, Links, LinkUser, Loop
 from .redis_link import CONNECTION_ERRORS, RedisLink, RedisSource, dedicated_pool
 from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
     from redis.asyncio import ConnectionPool, Redis
     from redis.exceptions import RedisError
+
+log = logging.getLogger("aiosocketio.adapters.redis_streams")
 
 __all__ = [
     "RedisStreamsAdapter",
@@ -72,8 +74,6 @@ __all__ = [
     "encode_entry",
     "stream_for_namespace",
 ]
-
-log = logging.getLogger("aiosocketio.adapters.redis_streams")
 
 Callback = Callable[[Any], None]
 
@@ -252,22 +252,12 @@ class StreamsLink(BrokerLink[_Op]):
         max_len: int = 10_000,
         read_count: int = 100,
         block_time: float = 5.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         command_timeout: float = 5.0,
         health_check_interval: float = 15.0,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
-        self.pubsub = RedisLink(
-            source,
-            health_check_interval=health_check_interval,
-            max_queue=max_queue,
-            reconnect_delay=reconnect_delay,
-            connect_timeout=connect_timeout,
-        )
+        super().__init__(**options)
+        self.pubsub = RedisLink(source, health_check_interval=health_check_interval, **options)
         self.stream_name = stream_name
         self.stream_count = max(1, stream_count)
         self.streams = (
@@ -577,8 +567,6 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
         self.public_channel = f"{channel_prefix}#{nsp.name}#"
         self.private_channel = f"{self.public_channel}{self.uid}#"
         self._kind: Any = "shard" if use_sharded_pubsub else "channel"
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
         self._local_upto = "0-0"
         """The entry id of the last of this adapter's broadcasts delivered here (recovery)."""
 
@@ -862,46 +850,29 @@ class RedisStreamsAdapterFactory(Links[StreamsLink]):
     ``use_sharded_pubsub`` (False), ``max_len`` (10000), ``read_count`` (100), ``block_time``
     (5.0), ``session_key_prefix`` ("sio:session:"); and ``request_timeout``, ``max_queue``,
     ``reconnect_delay``, ``connect_timeout``, ``command_timeout``, ``health_check_interval``.
+    The options of the link (all but ``channel_prefix``, ``use_sharded_pubsub``,
+    ``session_key_prefix`` and ``request_timeout``) are those of :class:`StreamsLink`.
     """
 
     def __init__(
         self,
         redis: RedisSource = "redis://127.0.0.1:6379",
         *,
-        stream_name: str = "socket.io",
-        stream_count: int = 1,
         channel_prefix: str = "socket.io",
         use_sharded_pubsub: bool = False,
-        max_len: int = 10_000,
-        read_count: int = 100,
-        block_time: float = 5.0,
         session_key_prefix: str = "sio:session:",
         request_timeout: float = 5.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
-        command_timeout: float = 5.0,
-        health_check_interval: float = 15.0,
+        **link_options: Any,
     ) -> None:
-        if stream_count < 1:
+        if link_options.get("stream_count", 1) < 1:
             raise ValueError("stream_count must be at least 1")
         self.redis = redis
         self.channel_prefix = channel_prefix
         self.use_sharded_pubsub = use_sharded_pubsub
         self.session_key_prefix = session_key_prefix
         self.request_timeout = request_timeout
-        self._link_options: dict[str, Any] = {
-            "stream_name": stream_name,
-            "stream_count": stream_count,
-            "max_len": max_len,
-            "read_count": read_count,
-            "block_time": block_time,
-            "max_queue": max_queue,
-            "reconnect_delay": reconnect_delay,
-            "connect_timeout": connect_timeout,
-            "command_timeout": command_timeout,
-            "health_check_interval": health_check_interval,
-        }
+        StreamsLink(redis, **link_options)  # unknown options fail here, not later
+        self._link_options = link_options
         super().__init__(lambda: StreamsLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> RedisStreamsAdapter:

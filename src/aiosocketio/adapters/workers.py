@@ -340,8 +340,6 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
         self.peer_of: dict[str, Peer] = {}
         """The worker of each adapter uid heard from."""
         self._acks: dict[str, _AckBroadcast] = {}
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @classmethod
     def factory(cls, slot: SlotSource, **options: Any) -> WorkersAdapterFactory:
