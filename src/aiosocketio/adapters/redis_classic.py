@@ -29,7 +29,7 @@ from .cluster import (
     future_done,
     loads,
     new_request_id,
-    single_ack,
+    receive_server_side_emit,
 )
 from .link import LinkUser
 from .memory import MemoryAdapter
@@ -237,13 +237,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
     def _on_server_side_emit(self, request: Mapping[str, Any], own: bool) -> None:
         if own:
             return
-        args = request.get("data")
-        if not isinstance(args, list):
-            return
         request_id = request.get("requestId")
-        if request_id is None:
-            self.nsp.receive_server_side_emit(args, None)
-            return
 
         def publish(value: Any) -> None:
             response: dict[str, Any] = {
@@ -254,7 +248,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
                 response["data"] = value
             self._publish(self.response_channel, dumps_or_log(response))
 
-        self.nsp.receive_server_side_emit(args, single_ack(publish))
+        receive_server_side_emit(self.nsp, request.get("data"), request_id, publish)
 
     def _on_broadcast_request(self, request: Mapping[str, Any], own: bool) -> None:
         request_id = request.get("requestId")
