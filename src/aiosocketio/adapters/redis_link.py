@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal, Unpack
+from typing import Any, ClassVar, Literal, TypeVar, Unpack
 
 from .._extras import needs_extra
 from ..runtime import spawn
@@ -36,6 +36,7 @@ with needs_extra("the Redis adapter", ("redis",), "redis"):
 __all__ = [
     "CONNECTION_ERRORS",
     "RedisAdapterFactory",
+    "RedisBrokerLink",
     "RedisLink",
     "RedisSource",
     "SubscriptionMode",
@@ -52,6 +53,7 @@ SubscriptionMode = Literal["static", "dynamic", "dynamic-private"]
 Handler = Callable[[bytes, bytes], None]
 Kind = Literal["channel", "pattern", "shard"]
 _Item = tuple[bool, str, bytes | str, str | None]  # sharded, channel, data, watched key
+Item = TypeVar("Item")
 
 # errors after which the connection is gone and is to be made again (every Redis link)
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -67,7 +69,16 @@ _PUT_BACK: tuple[type[BaseException], ...] = (asyncio.CancelledError, *CONNECTIO
 
 
 # ---------------------------------------------------------------------------------- the link
-class RedisLink(BrokerLink[_Item]):
+class RedisBrokerLink(BrokerLink[Item]):
+    """What the links to Redis (:class:`RedisLink`, the Streams link) share: the errors after
+    which a connection is made again (or sending tried again)."""
+
+    broker = "Redis"
+    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
+    _write_errors = CONNECTION_ERRORS
+
+
+class RedisLink(RedisBrokerLink[_Item]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a subscriber connection (its own pool, made from the publishing client's settings, with
@@ -86,11 +97,8 @@ class RedisLink(BrokerLink[_Item]):
     ``resync_timeout`` seconds once Redis answers), see :class:`~.resync.Resync`.
     """
 
-    broker = "Redis"
     writer_name = "redis publisher"
     reading_connection = "Redis subscriber connection"
-    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
-    _write_errors = CONNECTION_ERRORS
     _unsent = "messages not published"
     _log = log
 

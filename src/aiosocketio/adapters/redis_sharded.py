@@ -47,8 +47,8 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
         link: RedisLink,
         *,
         key: str = "socket.io",
-        request_timeout: float = 5.0,
         subscription_mode: SubscriptionMode = "dynamic",
+        request_timeout: float = 5.0,
     ) -> None:
         ClusterAdapter.__init__(self, nsp, request_timeout=request_timeout)
         self.link = link

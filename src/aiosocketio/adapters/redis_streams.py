@@ -56,8 +56,14 @@ from .cluster import (
     encode_options,
     encode_packet,
 )
-from .link import BrokerLink, LinkOptions, Links, LinkUser, Loop
-from .redis_link import CONNECTION_ERRORS, RedisLink, RedisSource, dedicated_pool
+from .link import LinkOptions, Links, LinkUser, Loop
+from .redis_link import (
+    CONNECTION_ERRORS,
+    RedisBrokerLink,
+    RedisLink,
+    RedisSource,
+    dedicated_pool,
+)
 from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
@@ -222,7 +228,7 @@ class _Op:
         self.callback = callback
 
 
-class StreamsLink(BrokerLink[_Op]):
+class StreamsLink(RedisBrokerLink[_Op]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a reader connection (``XREAD BLOCK`` on every stream, one task): on failure it reconnects
@@ -235,11 +241,8 @@ class StreamsLink(BrokerLink[_Op]):
       counted in ``dropped``) and broadcasts are delivered locally at once.
     """
 
-    broker = "Redis"
     writer_name = "redis stream writer"
     reading_connection = "Redis stream reader connection"
-    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
-    _write_errors = CONNECTION_ERRORS
     _unsent = "commands not written to Redis"
     _log = log
 
