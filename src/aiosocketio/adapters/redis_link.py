@@ -556,7 +556,9 @@ class RedisAdapterFactory(Links[RedisLink]):
     :class:`RedisLink` per server (several servers may share one factory).
 
     The adapter of each mode registers itself in :attr:`modes` (``redis_classic``,
-    ``redis_sharded``; :mod:`aiosocketio.adapters.redis` imports both)."""
+    ``redis_sharded``; :mod:`aiosocketio.adapters.redis` imports both). The other options
+    (``health_check_interval``, ``max_queue``, ``reconnect_delay``, ``resync_timeout``,
+    ``on_report``...) are those of :class:`RedisLink`."""
 
     modes: ClassVar[dict[bool, Callable[..., Adapter]]] = {}
     """The adapter of each mode (sharded or not): ``(nsp, link, key=..., request_timeout=...)``
@@ -572,11 +574,7 @@ class RedisAdapterFactory(Links[RedisLink]):
         sharded: bool = False,
         subscription_mode: SubscriptionMode = "dynamic",
         publish_on_specific_response_channel: bool = False,
-        health_check_interval: float = 15.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        resync_timeout: float = 10.0,
-        on_report: ReportHook | None = None,
+        **link_options: Any,
     ) -> None:
         if subscription_mode not in ("static", "dynamic", "dynamic-private"):
             raise ValueError(f"unknown subscription mode {subscription_mode!r}")
@@ -586,13 +584,8 @@ class RedisAdapterFactory(Links[RedisLink]):
         self.sharded = sharded
         self.subscription_mode: SubscriptionMode = subscription_mode
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
-        self._link_options: dict[str, Any] = {
-            "health_check_interval": health_check_interval,
-            "max_queue": max_queue,
-            "reconnect_delay": reconnect_delay,
-            "resync_timeout": resync_timeout,
-            "on_report": on_report,
-        }
+        RedisLink(redis, **link_options)  # unknown options fail here, not later
+        self._link_options = link_options
         super().__init__(lambda: RedisLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> Adapter:
