@@ -1,7 +1,7 @@
 """What the broker links (Redis, Redis Streams, PostgreSQL) share: a reference-counted
-start and close, their named tasks, a bounded outgoing queue, and the loop that keeps the
-reading connection up; one link per server (:class:`Links`); an adapter's share of its link
-(:class:`LinkUser`)."""
+start and close, their named tasks, a bounded outgoing queue and the loop that sends it, the
+loop that keeps the reading connection up, and their common options (:class:`LinkOptions`);
+one link per server (:class:`Links`); an adapter's share of its link (:class:`LinkUser`)."""
 
 from __future__ import annotations
 
