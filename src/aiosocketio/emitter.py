@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from .adapters import msgpack_codec
 from .adapters.cluster import EMITTER_UID, dumps
-from .socketio.packets import EVENT, RESERVED_EVENTS
+from .emitter_common import Emitter, Operator, check_event, check_server_event, room_list, scoped
+from .socketio.packets import EVENT
 
 __all__ = ["EmitterOperator", "RedisEmitter"]
 
@@ -39,16 +40,6 @@ _REMOTE_DISCONNECT = 4
 _SERVER_SIDE_EMIT = 6
 
 
-def _room_list(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
-    out: list[str] = []
-    for room in rooms:
-        if isinstance(room, str):
-            out.append(room)
-        else:
-            out.extend(room)
-    return out
-
-
 class _Channels:
     __slots__ = ("broadcast", "nsp", "request")
 
@@ -58,12 +49,11 @@ class _Channels:
         self.request = f"{key}-request#{nsp}#"
 
 
-class RedisEmitter:
+class RedisEmitter(Emitter["EmitterOperator"]):
     """An emitter for one namespace (``/`` unless given); :meth:`of` gives the others."""
 
     def __init__(self, redis: Publisher, *, key: str = "socket.io", nsp: str = "/") -> None:
-        if not nsp.startswith("/"):
-            nsp = "/" + nsp
+        nsp = scoped(nsp)
         self.redis = redis
         self.key = key
         self.nsp = nsp
@@ -84,21 +74,6 @@ class RedisEmitter:
         """Emit to every client of the namespace."""
         return self._operator.emit(event, *args)
 
-    def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        return self._operator.to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        return self._operator.except_(*rooms)
-
-    @property
-    def volatile(self) -> EmitterOperator:
-        return self._operator.volatile
-
-    def compress(self, value: bool) -> EmitterOperator:
-        return self._operator.compress(value)
-
     def sockets_join(self, rooms: str | Iterable[str]) -> Any:
         """Make every socket of the namespace join the rooms."""
         return self._operator.sockets_join(rooms)
@@ -113,16 +88,15 @@ class RedisEmitter:
         """Emit to the servers (their ``nsp.on(event)`` listeners); no acknowledgement."""
         if args and callable(args[-1]):
             raise ValueError("acknowledgements are not supported by the emitter")
-        if event in RESERVED_EVENTS or event in ("connection", "new_namespace"):
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_server_event(event)
         request = {"uid": EMITTER_UID, "type": _SERVER_SIDE_EMIT, "data": [event, *args]}
         return self.redis.publish(self._channels.request, dumps(request))
 
 
-class EmitterOperator:
+class EmitterOperator(Operator):
     """Rooms, excluded rooms and flags of one emit; each modifier returns a new operator."""
 
-    __slots__ = ("_channels", "flags", "redis", "rooms", "skip")
+    __slots__ = ("_channels", "redis")
 
     def __init__(
         self,
@@ -132,42 +106,18 @@ class EmitterOperator:
         skip: tuple[str, ...] = (),
         flags: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(rooms, skip, flags)
         self.redis = redis
         self._channels = channels
-        self.rooms = rooms
-        self.skip = skip
-        self.flags = flags if flags is not None else {}
 
-    def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Only the sockets in these rooms (any of them)."""
-        merged = tuple(dict.fromkeys(self.rooms + tuple(_room_list(rooms))))
-        return EmitterOperator(self.redis, self._channels, merged, self.skip, self.flags)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Not the sockets in these rooms."""
-        merged = tuple(dict.fromkeys(self.skip + tuple(_room_list(rooms))))
-        return EmitterOperator(self.redis, self._channels, self.rooms, merged, self.flags)
-
-    @property
-    def volatile(self) -> EmitterOperator:
-        return EmitterOperator(
-            self.redis, self._channels, self.rooms, self.skip, {**self.flags, "volatile": True}
-        )
-
-    def compress(self, value: bool) -> EmitterOperator:
-        return EmitterOperator(
-            self.redis, self._channels, self.rooms, self.skip, {**self.flags, "compress": value}
-        )
-
-    def _opts(self) -> dict[str, Any]:
-        return {"rooms": list(self.rooms), "except": list(self.skip)}
+    def _with(
+        self, rooms: tuple[str, ...], skip: tuple[str, ...], flags: dict[str, Any]
+    ) -> EmitterOperator:
+        return EmitterOperator(self.redis, self._channels, rooms, skip, flags)
 
     def emit(self, event: str, *args: Any) -> Any:
         """Emit to the matching clients of every server."""
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event(event)
         channels = self._channels
         packet = {"type": EVENT, "data": [event, *args], "nsp": channels.nsp}
         opts = {"rooms": list(self.rooms), "flags": dict(self.flags), "except": list(self.skip)}
@@ -178,11 +128,11 @@ class EmitterOperator:
 
     def sockets_join(self, rooms: str | Iterable[str]) -> Any:
         """Make the matching sockets join the rooms."""
-        return self._request(_REMOTE_JOIN, rooms=_room_list((rooms,)))
+        return self._request(_REMOTE_JOIN, rooms=room_list((rooms,)))
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> Any:
         """Make the matching sockets leave the rooms."""
-        return self._request(_REMOTE_LEAVE, rooms=_room_list((rooms,)))
+        return self._request(_REMOTE_LEAVE, rooms=room_list((rooms,)))
 
     def disconnect_sockets(self, close: bool = False) -> Any:
         """Disconnect the matching sockets (``close``: their whole connection)."""

@@ -23,7 +23,8 @@ from . import _json
 from ._extras import needs_extra
 from .adapters.cluster import EMITTER_UID, MessageType
 from .adapters.postgres import encode_notification
-from .socketio.packets import EVENT, RESERVED_EVENTS
+from .emitter_common import Emitter, Operator, check_event, check_server_event, room_list, scoped
+from .socketio.packets import EVENT
 
 with needs_extra("the PostgreSQL emitter", ("psycopg",), "postgres"):
     import psycopg
@@ -32,17 +33,7 @@ with needs_extra("the PostgreSQL emitter", ("psycopg",), "postgres"):
 __all__ = ["PostgresEmitter", "PostgresEmitterOperator"]
 
 
-def _room_list(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
-    out: list[str] = []
-    for room in rooms:
-        if isinstance(room, str):
-            out.append(room)
-        else:
-            out.extend(room)
-    return out
-
-
-class PostgresEmitter:
+class PostgresEmitter(Emitter["PostgresEmitterOperator"]):
     """An emitter for one namespace (``/`` unless given); :meth:`of` gives the others.
 
     ``conn``: a ``psycopg.AsyncConnection`` (each operation runs in its own transaction).
@@ -57,8 +48,7 @@ class PostgresEmitter:
         table_name: str = "socket_io_attachments",
         payload_threshold: int = 8000,
     ) -> None:
-        if not nsp.startswith("/"):
-            nsp = "/" + nsp
+        nsp = scoped(nsp)
         self.conn = conn
         self.nsp = nsp
         self.channel_prefix = channel_prefix
@@ -84,21 +74,6 @@ class PostgresEmitter:
     async def emit(self, event: str, *args: Any) -> None:
         await self._operator.emit(event, *args)
 
-    def to(self, *rooms: str | Iterable[str]) -> PostgresEmitterOperator:
-        return self._operator.to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> PostgresEmitterOperator:
-        return self._operator.except_(*rooms)
-
-    @property
-    def volatile(self) -> PostgresEmitterOperator:
-        return self._operator.volatile
-
-    def compress(self, value: bool) -> PostgresEmitterOperator:
-        return self._operator.compress(value)
-
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
         await self._operator.sockets_join(rooms)
 
@@ -110,8 +85,7 @@ class PostgresEmitter:
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Emit to the ``nsp.on(event)`` listeners of every server."""
-        if event in RESERVED_EVENTS or event in ("connection", "new_namespace"):
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_server_event(event)
         await self._send({"type": MessageType.SERVER_SIDE_EMIT, "data": {"packet": [event, *args]}})
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -134,10 +108,10 @@ class PostgresEmitter:
             await conn.execute("SELECT pg_notify(%s, %s)", (notification.channel, payload))
 
 
-class PostgresEmitterOperator:
+class PostgresEmitterOperator(Operator):
     """Rooms, excluded rooms and flags of one emit; each modifier returns a new operator."""
 
-    __slots__ = ("emitter", "flags", "rooms", "skip")
+    __slots__ = ("emitter",)
 
     def __init__(
         self,
@@ -146,39 +120,17 @@ class PostgresEmitterOperator:
         skip: tuple[str, ...] = (),
         flags: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(rooms, skip, flags)
         self.emitter = emitter
-        self.rooms = rooms
-        self.skip = skip
-        self.flags = flags if flags is not None else {}
 
-    def to(self, *rooms: str | Iterable[str]) -> PostgresEmitterOperator:
-        """Only the sockets in these rooms (any of them)."""
-        merged = tuple(dict.fromkeys(self.rooms + tuple(_room_list(rooms))))
-        return PostgresEmitterOperator(self.emitter, merged, self.skip, self.flags)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> PostgresEmitterOperator:
-        """Not the sockets in these rooms."""
-        merged = tuple(dict.fromkeys(self.skip + tuple(_room_list(rooms))))
-        return PostgresEmitterOperator(self.emitter, self.rooms, merged, self.flags)
-
-    @property
-    def volatile(self) -> PostgresEmitterOperator:
-        flags = {**self.flags, "volatile": True}
-        return PostgresEmitterOperator(self.emitter, self.rooms, self.skip, flags)
-
-    def compress(self, value: bool) -> PostgresEmitterOperator:
-        flags = {**self.flags, "compress": value}
-        return PostgresEmitterOperator(self.emitter, self.rooms, self.skip, flags)
-
-    def _opts(self) -> dict[str, Any]:
-        return {"rooms": list(self.rooms), "except": list(self.skip)}
+    def _with(
+        self, rooms: tuple[str, ...], skip: tuple[str, ...], flags: dict[str, Any]
+    ) -> PostgresEmitterOperator:
+        return PostgresEmitterOperator(self.emitter, rooms, skip, flags)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit to the matching clients of every server."""
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event(event)
         packet = {"type": EVENT, "data": [event, *args], "nsp": self.emitter.nsp}
         opts = {**self._opts(), "flags": dict(self.flags)}
         await self.emitter._send(
@@ -187,12 +139,12 @@ class PostgresEmitterOperator:
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make the matching sockets join the rooms."""
-        data = {"opts": self._opts(), "rooms": _room_list((rooms,))}
+        data = {"opts": self._opts(), "rooms": room_list((rooms,))}
         await self.emitter._send({"type": MessageType.SOCKETS_JOIN, "data": data})
 
     async def sockets_leave(self, rooms: str | Iterable[str]) -> None:
         """Make the matching sockets leave the rooms."""
-        data = {"opts": self._opts(), "rooms": _room_list((rooms,))}
+        data = {"opts": self._opts(), "rooms": room_list((rooms,))}
         await self.emitter._send({"type": MessageType.SOCKETS_LEAVE, "data": data})
 
     async def disconnect_sockets(self, close: bool = False) -> None:

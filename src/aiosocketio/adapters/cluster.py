@@ -453,6 +453,17 @@ def single_ack(publish: Callable[[Any], None]) -> Callable[..., None]:
     return ack
 
 
+def receive_server_side_emit(
+    nsp: Host, args: Any, request_id: Any, publish: Callable[[Any], None]
+) -> None:
+    """Another server's ``server_side_emit`` to the listeners of ``nsp`` (``args``: ignored
+    unless a list); with a ``request_id`` the sender waits for the first answer, which goes
+    through ``publish``."""
+    if not isinstance(args, list):
+        return
+    nsp.receive_server_side_emit(args, None if request_id is None else single_ack(publish))
+
+
 # ---------------------------------------------------------------------------------- ClusterAdapter
 class ClusterAdapter(MemoryAdapter):
     """The ClusterAdapter protocol over some transport.
@@ -566,13 +577,7 @@ class ClusterAdapter(MemoryAdapter):
         MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
 
     def _on_server_side_emit(self, uid: Any, data: Mapping[str, Any]) -> None:
-        args = data.get("packet")
-        if not isinstance(args, list):
-            return
         request_id = data.get("requestId")
-        if request_id is None:
-            self.nsp.receive_server_side_emit(args, None)
-            return
 
         def publish(value: Any) -> None:
             self.publish_response(
@@ -583,7 +588,7 @@ class ClusterAdapter(MemoryAdapter):
                 },
             )
 
-        self.nsp.receive_server_side_emit(args, single_ack(publish))
+        receive_server_side_emit(self.nsp, data.get("packet"), request_id, publish)
 
     def on_response(self, response: Any) -> None:
         if not isinstance(response, Mapping):

@@ -1,6 +1,7 @@
 """What the broker links (Redis, Redis Streams, PostgreSQL) share: a reference-counted
-start and close, their named tasks, and a bounded outgoing queue; one link per server
-(:class:`Links`); an adapter's share of its link (:class:`LinkUser`)."""
+start and close, their named tasks, a bounded outgoing queue and the loop that sends it, the
+loop that keeps the reading connection up, and their common options (:class:`LinkOptions`);
+one link per server (:class:`Links`); an adapter's share of its link (:class:`LinkUser`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,28 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar
 
 from .base import ClusterError
+from .seam import Host
 
-__all__ = ["BrokerLink", "Link", "LinkUser", "Links"]
+__all__ = ["BrokerLink", "Link", "LinkOptions", "LinkUser", "Links"]
 
 Item = TypeVar("Item")
 T = TypeVar("T")
 Loop = Coroutine[Any, Any, None]
+
+
+class LinkOptions(TypedDict, total=False):
+    """The options every broker link takes (see :class:`BrokerLink`)."""
+
+    max_queue: int
+    reconnect_delay: tuple[float, float]
+    connect_timeout: float
 
 
 class BrokerLink(Generic[Item]):
@@ -28,16 +39,33 @@ class BrokerLink(Generic[Item]):
     The first :meth:`acquire` opens the clients (:meth:`_open`), starts the loops
     (:meth:`_loops`) and the writer (:meth:`_write_loop`, which sends ``_queue``), then waits
     at most ``connect_timeout`` for ``_first_attempt``. The last :meth:`release` closes it.
+
+    While the broker is away, at most ``max_queue`` items wait to be sent, and connections
+    are tried again after a delay that doubles from ``reconnect_delay[0]`` up to
+    ``reconnect_delay[1]`` seconds (with jitter).
     """
 
     broker: ClassVar[str]
     """The broker's name in messages ("Redis", "PostgreSQL")."""
     writer_name: ClassVar[str]
     """The name of the writer task (the link's id appended)."""
+    reading_connection: ClassVar[str]
+    """The reading connection in messages ("Redis subscriber connection")."""
+    _read_errors: ClassVar[tuple[type[BaseException], ...]]
+    """The errors after which the reading connection is made again."""
+    _write_errors: ClassVar[tuple[type[BaseException], ...]]
+    """The errors after which sending is tried again (the broker is unreachable)."""
+    _unsent: ClassVar[str]
+    """What is left when the link closes while the broker is away ("messages not
+    published")."""
     _log: ClassVar[logging.Logger]
 
     def __init__(
-        self, *, max_queue: int, reconnect_delay: tuple[float, float], connect_timeout: float
+        self,
+        *,
+        max_queue: int = 10_000,
+        reconnect_delay: tuple[float, float] = (0.05, 5.0),
+        connect_timeout: float = 3.0,
     ) -> None:
         self.id = secrets.token_hex(4)
         self.max_queue = max_queue
@@ -56,6 +84,9 @@ class BrokerLink(Generic[Item]):
         """How many times the reading connection was made again after a failure."""
         self.dropped = 0
         """How many queued messages were dropped because the queue was full."""
+        self._down_since: float | None = None  # the reading connection is down (loop time)
+        self._deaf_since = 0.0
+        self._heard_at = 0.0  # the last sign of life of the reading connection
 
     # ---------------------------------------------------------------- for the subclasses
     async def _open(self) -> None:
@@ -65,8 +96,41 @@ class BrokerLink(Generic[Item]):
         """The loops to run as tasks besides the writer: (task name, coroutine)."""
         return []
 
-    async def _write_loop(self) -> None:
+    async def _next_queue(self) -> deque[Item] | None:
+        """The queue to send from next; None after a moment's wait while it is held."""
+        return self._queue
+
+    async def _write(self, queue: deque[Item]) -> tuple[list[Item], list[Any]] | None:
+        """Send what is next in ``queue``: (what was sent, the replies); None when the broker
+        refused it (dropped, logged). When the broker is unreachable, put it back and raise
+        one of ``_write_errors``."""
         raise NotImplementedError
+
+    def _written(self, batch: list[Item], replies: list[Any]) -> None:
+        """``batch`` was sent."""
+
+    def _write_failed(self, exc: BaseException, queue: deque[Item], first: bool) -> None:
+        """The broker is unreachable (``first``: it was not the time before): say so."""
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        """Sending works again after ``failed_for`` seconds (``waited`` items were queued)."""
+
+    async def _connect_reader(self) -> None:
+        """Make the reading connection (for :meth:`_read_loop`), ready to read."""
+        raise NotImplementedError
+
+    async def _read(self) -> None:
+        """Read from the reading connection until it fails."""
+        raise NotImplementedError
+
+    async def _drop_reader(self) -> None:
+        """Close the reading connection once it failed (or the link closes)."""
+
+    def _reader_lost(self) -> None:
+        """The reading connection failed (each time it does)."""
+
+    def _reader_back(self, down_for: float) -> None:
+        """The reading connection is back after ``down_for`` seconds: say so."""
 
     async def _interrupt(self) -> None:
         """Called once the tasks are cancelled, before waiting for them."""
@@ -138,6 +202,93 @@ class BrokerLink(Generic[Item]):
         self._tasks.clear()
         self._writer = None
 
+    # ---------------------------------------------------------------- writing
+    async def _write_loop(self) -> None:
+        """Send the queue in order (:meth:`_write`); while the broker is unreachable, try
+        again after a backoff (the first failure and the recovery are logged). Once closing,
+        stop when the queue is empty, or at the first failure."""
+        assert self._queue_ready is not None
+        ready = self._queue_ready
+        delay = self.reconnect_delay[0]
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            queue = await self._next_queue()
+            if queue is None:
+                continue
+            if not queue:
+                if self._stopping:
+                    return
+                ready.clear()
+                await ready.wait()
+                continue
+            try:
+                sent = await self._write(queue)
+            except self._write_errors as exc:
+                if self._stopping:
+                    self._log.warning("closing: %d %s (%s)", len(queue), self._unsent, exc)
+                    return
+                self._write_failed(exc, queue, failing_since is None)
+                if failing_since is None:
+                    failing_since = loop.time()
+                delay = await self._backoff(delay)
+            else:
+                if sent is None:
+                    continue
+                batch, replies = sent
+                if failing_since is not None:
+                    self._writing_again(loop.time() - failing_since, len(batch) + len(queue))
+                    failing_since = None
+                delay = self.reconnect_delay[0]
+                self._written(batch, replies)
+
+    # ---------------------------------------------------------------- reading
+    async def _read_loop(self) -> None:
+        """Keep the reading connection up: connect, read until it fails, then connect again
+        after a backoff. The first failure is a warning, and starts the time the link is
+        deaf (from the last sign of life: a loaded process notices late)."""
+        assert self._first_attempt is not None
+        delay = self.reconnect_delay[0]
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            try:
+                await self._connect_reader()
+                self._first_attempt.set()
+                delay = self.reconnect_delay[0]
+                if self._down_since is not None:
+                    self.reconnects += 1
+                    down_for = loop.time() - self._down_since
+                    self._down_since = None
+                    self._reader_back(down_for)
+                await self._read()
+            except asyncio.CancelledError:
+                raise
+            except self._read_errors as exc:
+                if self.closed:
+                    return
+                self._first_attempt.set()
+                self._reader_lost()
+                if self._down_since is None:
+                    self._down_since = loop.time()
+                    self._deaf_since = self._heard_at or time.time()
+                    self._log.warning(
+                        "%s lost (%s: %s); local delivery goes on, reconnecting",
+                        self.reading_connection,
+                        type(exc).__name__,
+                        self._error_text(exc),
+                    )
+                else:
+                    self._log.debug("%s still unreachable: %s", self.broker, exc)
+            finally:
+                await self._drop_reader()
+            if self.closed:
+                return
+            delay = await self._backoff(delay)
+
+    def _error_text(self, exc: BaseException) -> str:
+        """An error as the warnings show it."""
+        return str(exc)
+
     # ---------------------------------------------------------------- helpers
     def _drop_oldest_of(self, queue: deque[T], name: str, unit: str = "messages") -> T:
         """Drop the oldest of a full queue (counted in ``dropped``, with a warning now and
@@ -181,14 +332,15 @@ L = TypeVar("L", bound=Link)
 
 
 class Links(Generic[L]):
-    """The link of each server (a factory may serve several), made by ``make`` when first
-    needed, and again once closed."""
+    """What an adapter factory shares with the others: the link of each server (a factory
+    may serve several), made by ``make`` when first needed, and again once closed."""
 
     def __init__(self, make: Callable[[], L]) -> None:
         self._make = make
         self._links: weakref.WeakKeyDictionary[Any, L] = weakref.WeakKeyDictionary()
 
-    def of(self, server: Any) -> L:
+    def link(self, server: object) -> L:
+        """The link of a server (made when first needed, and again once closed)."""
         link = self._links.get(server)
         if link is None or link.closed:
             link = self._links[server] = self._make()
@@ -201,8 +353,32 @@ class LinkUser(Generic[L]):
     happens once, whatever the number of calls."""
 
     link: L
-    _init_task: asyncio.Task[None] | None
-    _closing: bool
+    nsp: Host
+    uid: str
+    _init_task: asyncio.Task[None] | None = None
+    _closing: bool = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} nsp={self.nsp.name!r} uid={self.uid}>"
+
+    async def init(self) -> None:
+        """Take the link (once)."""
+        await self._init_once()
+
+    async def _init_listed(self, adapters: dict[str, Any]) -> None:
+        """Be the adapter of the namespace in ``adapters`` (where the link finds it; before
+        the link starts), then :meth:`_init_once`."""
+        if not self._closing:
+            adapters[self.nsp.name] = self
+        await self._init_once()
+
+    def _unlist(self, adapters: dict[str, Any]) -> bool:
+        """No longer be the adapter of the namespace in ``adapters`` (unless another one took
+        the place); whether it was."""
+        if adapters.get(self.nsp.name) is not self:
+            return False
+        del adapters[self.nsp.name]
+        return True
 
     async def _attach(self) -> None:
         """Subscribe, once the link is taken."""

@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from .. import _json
 from .._extras import needs_extra
@@ -43,7 +43,7 @@ from ..socketio.packets import has_binary
 from . import msgpack_codec
 from .base import ClusterError
 from .cluster import ClusterAdapterWithHeartbeat, MessageType
-from .link import BrokerLink, Links, LinkUser, Loop
+from .link import BrokerLink, LinkOptions, Links, LinkUser, Loop
 from .resync import ReportHook, Resync
 from .seam import Host
 
@@ -137,6 +137,10 @@ class PostgresLink(BrokerLink[Notification]):
 
     broker = "PostgreSQL"
     writer_name = "postgres sender"
+    reading_connection = "PostgreSQL listening connection"
+    _read_errors = _ERRORS
+    _write_errors = _ERRORS
+    _unsent = "notifications not sent"
     _log = log
 
     def __init__(
@@ -148,18 +152,14 @@ class PostgresLink(BrokerLink[Notification]):
         payload_threshold: int = 8000,
         cleanup_interval: float = 30.0,
         create_table: bool = True,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         poll_interval: float = 0.25,
         health_check_interval: float = 15.0,
         query_timeout: float = 5.0,
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
+        super().__init__(**options)
         self._source = source
         self.channel_prefix = channel_prefix
         self.table_name = table_name
@@ -179,9 +179,6 @@ class PostgresLink(BrokerLink[Notification]):
         self._querier = _Connection(self, "queries")
         self._incoming: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._urgent: deque[Notification] = deque()  # heartbeats: not held after an outage
-        self._down_since: float | None = None
-        self._deaf_since = 0.0
-        self._heard_at = 0.0  # the last sign of life of the listening connection
         self._announced = False
         self.connected = False
         """Whether the listening connection is up with every LISTEN issued."""
@@ -226,21 +223,18 @@ class PostgresLink(BrokerLink[Notification]):
 
     def _loops(self) -> list[tuple[str, Loop]]:
         return [
-            ("postgres listener", self._listen_loop()),
+            ("postgres listener", self._read_loop()),
             ("postgres consumer", self._consume_loop()),
             ("postgres cleanup", self._cleanup_loop()),
         ]
 
     async def _close_connections(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await _close_quietly(listener)
+        await self._drop_reader()
         await self._sender.drop()
         await self._querier.drop()
         for _, future in self._listen_waiters:
             future.cancel()
         self._listen_waiters.clear()
-        self.connected = False
 
     # ---------------------------------------------------------------- listening
     async def listen(self, channel: str, wait: float = 2.0) -> None:
@@ -259,63 +253,33 @@ class PostgresLink(BrokerLink[Notification]):
     def unlisten(self, channel: str) -> None:
         self.channels.discard(channel)
 
-    async def _listen_loop(self) -> None:
-        assert self._first_attempt is not None
-        delay = self.reconnect_delay[0]
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            conn: psycopg.AsyncConnection[Any] | None = None
-            try:
-                conn = await asyncio.wait_for(self.connect("listen"), self.connect_timeout)
-                self._listener = conn
-                self.listener_pid = conn.info.backend_pid
-                self._listening = set()
-                await self._sync_listens(conn)
-                self.connected = True
-                self._first_attempt.set()
-                delay = self.reconnect_delay[0]
-                if self._down_since is not None:
-                    self.reconnects += 1
-                    log.info(
-                        "PostgreSQL listening connection back after %.1f s; LISTEN issued "
-                        "again on %d channels",
-                        loop.time() - self._down_since,
-                        len(self._listening),
-                    )
-                    self._down_since = None
-                    self.resync.report(
-                        "deaf", 0, self._deaf_since, "the listening connection was lost"
-                    )
-                if self._queue_ready is not None:
-                    self._queue_ready.set()  # a held queue may go now
-                await self._listen(conn)
-            except asyncio.CancelledError:
-                raise
-            except _ERRORS as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                self._hold("the listening connection is lost")
-                if self._down_since is None:
-                    self._down_since = loop.time()
-                    # deaf from the last sign of life (a loaded process notices late)
-                    self._deaf_since = self._heard_at or time.time()
-                    log.warning(
-                        "PostgreSQL listening connection lost (%s: %s); local delivery goes "
-                        "on, reconnecting",
-                        type(exc).__name__,
-                        str(exc).strip(),
-                    )
-                else:
-                    log.debug("PostgreSQL still unreachable: %s", exc)
-            finally:
-                self.connected = False
-                self._listener = None
-                if conn is not None:
-                    await _close_quietly(conn)
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
+    async def _connect_reader(self) -> None:
+        conn = await asyncio.wait_for(self.connect("listen"), self.connect_timeout)
+        self._listener = conn
+        self.listener_pid = conn.info.backend_pid
+        self._listening = set()
+        await self._sync_listens(conn)
+        self.connected = True
+
+    def _reader_back(self, down_for: float) -> None:
+        log.info(
+            "PostgreSQL listening connection back after %.1f s; LISTEN issued again on %d channels",
+            down_for,
+            len(self._listening),
+        )
+        self.resync.report("deaf", 0, self._deaf_since, "the listening connection was lost")
+
+    def _reader_lost(self) -> None:
+        self._hold("the listening connection is lost")
+
+    def _error_text(self, exc: BaseException) -> str:
+        return str(exc).strip()
+
+    async def _drop_reader(self) -> None:
+        self.connected = False
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await _close_quietly(listener)
 
     async def _sync_listens(self, conn: psycopg.AsyncConnection[Any]) -> None:
         for channel in self.channels - self._listening:
@@ -332,7 +296,10 @@ class PostgresLink(BrokerLink[Notification]):
             else:
                 self._listen_waiters.append((channel, future))
 
-    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _read(self) -> None:
+        conn = self._listener
+        assert conn is not None and self._queue_ready is not None
+        self._queue_ready.set()  # a held queue may go now
         loop = asyncio.get_running_loop()
         checked = loop.time()
         incoming = self._incoming
@@ -476,65 +443,50 @@ class PostgresLink(BrokerLink[Notification]):
         self.resync.release(len(self._queue), f"{len(missing)} servers ({', '.join(missing)})")
         return True
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        urgent = self._urgent
-        while True:
-            if urgent:
-                queue = urgent
-            else:
-                queue = self._queue
-                if self.resync.held and not self._stopping and not self._resynced():
-                    ready.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ready.wait(), 0.05)
-                    continue
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            notification = queue[0]
-            try:
-                await asyncio.wait_for(self._send(notification), self.query_timeout)
-            except asyncio.CancelledError:
-                raise
-            except _ERRORS as exc:
-                await self._sender.drop()
-                if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
-                    # refused (not a connection problem): do not send it again
-                    log.error("PostgreSQL refused a notification: %s", str(exc).strip())
-                    queue.popleft()
-                    continue
-                self.writing = False
-                self._hold("cannot send")
-                if self._stopping:
-                    log.warning("closing: %d notifications not sent (%s)", len(queue), exc)
-                    return
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot send to PostgreSQL (%s: %s); %d messages wait, retrying",
-                        type(exc).__name__,
-                        str(exc).strip(),
-                        len(queue),
-                    )
-                delay = await self._backoff(delay)
-            else:
+    async def _next_queue(self) -> deque[Notification] | None:
+        if self._urgent:
+            return self._urgent
+        if self.resync.held and not self._stopping and not self._resynced():
+            assert self._queue_ready is not None
+            self._queue_ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue_ready.wait(), 0.05)
+            return None
+        return self._queue
+
+    async def _write(
+        self, queue: deque[Notification]
+    ) -> tuple[list[Notification], list[Any]] | None:
+        notification = queue[0]
+        try:
+            await asyncio.wait_for(self._send(notification), self.query_timeout)
+        except _ERRORS as exc:
+            await self._sender.drop()
+            if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
+                # refused (not a connection problem): do not send it again
+                log.error("PostgreSQL refused a notification: %s", str(exc).strip())
                 queue.popleft()
-                if failing_since is not None:
-                    log.info(
-                        "sending to PostgreSQL again after %.1f s", loop.time() - failing_since
-                    )
-                    failing_since = None
-                self.writing = True
-                delay = self.reconnect_delay[0]
+                return None
+            self.writing = False
+            self._hold("cannot send")
+            raise
+        queue.popleft()
+        return [notification], [None]
+
+    def _write_failed(self, exc: BaseException, queue: deque[Notification], first: bool) -> None:
+        if first:
+            log.warning(
+                "cannot send to PostgreSQL (%s: %s); %d messages wait, retrying",
+                type(exc).__name__,
+                str(exc).strip(),
+                len(queue),
+            )
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info("sending to PostgreSQL again after %.1f s", failed_for)
+
+    def _written(self, batch: list[Notification], replies: list[Any]) -> None:
+        self.writing = True
 
     async def _send(self, notification: Notification) -> None:
         conn = await self._sender.get()
@@ -579,8 +531,6 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
         )
         self.link = link
         self.channel = f"{link.channel_prefix}#{nsp.name}"
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @classmethod
     def factory(
@@ -589,13 +539,8 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
         """The ``adapter`` option of a Server (see :class:`PostgresAdapterFactory`)."""
         return PostgresAdapterFactory(postgres, **options)
 
-    def __repr__(self) -> str:
-        return f"<PostgresAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     async def init(self) -> None:
-        if not self._closing:
-            self.link.adapters[self.nsp.name] = self  # before the link starts listening
-        await self._init_once()
+        await self._init_listed(self.link.adapters)
 
     async def _attach(self) -> None:
         await self.link.listen(self.channel)
@@ -606,8 +551,7 @@ class PostgresAdapter(LinkUser[PostgresLink], ClusterAdapterWithHeartbeat):
 
     async def _close_here(self) -> None:
         await ClusterAdapterWithHeartbeat.close(self)
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
+        if self._unlist(self.link.adapters):
             self.link.unlisten(self.channel)
 
     def do_publish(self, message: dict[str, Any]) -> None:
@@ -623,7 +567,7 @@ _HEARTBEATS = (MessageType.INITIAL_HEARTBEAT, MessageType.HEARTBEAT)
 
 
 # ---------------------------------------------------------------------------------- factory
-class PostgresAdapterFactory:
+class PostgresAdapterFactory(Links[PostgresLink]):
     """The ``adapter`` option of a Server: makes the adapter of each namespace, one
     :class:`PostgresLink` per server (several servers may share one factory).
 
@@ -652,11 +596,7 @@ class PostgresAdapterFactory:
         self.heartbeat_timeout = heartbeat_timeout
         PostgresLink(postgres, **link_options)  # unknown options fail here, not later
         self._link_options = link_options
-        self._links = Links(lambda: PostgresLink(self.postgres, **self._link_options))
-
-    def link(self, server: object) -> PostgresLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        super().__init__(lambda: PostgresLink(self.postgres, **self._link_options))
 
     def __call__(self, nsp: Host) -> PostgresAdapter:
         return PostgresAdapter(

@@ -29,7 +29,7 @@ from .cluster import (
     future_done,
     loads,
     new_request_id,
-    single_ack,
+    receive_server_side_emit,
 )
 from .link import LinkUser
 from .memory import MemoryAdapter
@@ -90,8 +90,6 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
         self._channel_bytes = self.channel.encode()
         self._requests = Requests()
         self._ack_requests: dict[str, AckRequest] = {}
-        self._init_task = None
-        self._closing = False
 
     @classmethod
     def factory(
@@ -112,13 +110,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
             redis, key=key, request_timeout=request_timeout, sharded=sharded, **options
         )
 
-    def __repr__(self) -> str:
-        return f"<RedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     # ---------------------------------------------------------------- lifecycle
-    async def init(self) -> None:
-        await self._init_once()
-
     async def close(self) -> None:
         self._requests.fail_all(ClusterError(f"the adapter of {self.nsp.name} is closed"))
         self._ack_requests.clear()
@@ -245,13 +237,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
     def _on_server_side_emit(self, request: Mapping[str, Any], own: bool) -> None:
         if own:
             return
-        args = request.get("data")
-        if not isinstance(args, list):
-            return
         request_id = request.get("requestId")
-        if request_id is None:
-            self.nsp.receive_server_side_emit(args, None)
-            return
 
         def publish(value: Any) -> None:
             response: dict[str, Any] = {
@@ -262,7 +248,7 @@ class RedisAdapter(LinkUser[RedisLink], MemoryAdapter):
                 response["data"] = value
             self._publish(self.response_channel, dumps_or_log(response))
 
-        self.nsp.receive_server_side_emit(args, single_ack(publish))
+        receive_server_side_emit(self.nsp, request.get("data"), request_id, publish)
 
     def _on_broadcast_request(self, request: Mapping[str, Any], own: bool) -> None:
         request_id = request.get("requestId")
@@ -522,14 +508,4 @@ def _str_list(value: Any) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in value if v is not None]
 
 
-def _make_classic(factory: RedisAdapterFactory, nsp: Host, link: RedisLink) -> Adapter:
-    return RedisAdapter(
-        nsp,
-        link,
-        key=factory.key,
-        request_timeout=factory.request_timeout,
-        publish_on_specific_response_channel=factory.publish_on_specific_response_channel,
-    )
-
-
-RedisAdapterFactory.modes[False] = _make_classic
+RedisAdapterFactory.modes[False] = RedisAdapter

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, Unpack
 
 from .._extras import needs_extra
 from ..runtime import spawn
 from .base import Adapter, ClusterError
 from .cluster import dumps
-from .link import BrokerLink, Links, Loop
+from .link import BrokerLink, LinkOptions, Links, Loop
 from .resync import ReportHook, Resync
 from .seam import Host
 
@@ -35,6 +36,7 @@ with needs_extra("the Redis adapter", ("redis",), "redis"):
 __all__ = [
     "CONNECTION_ERRORS",
     "RedisAdapterFactory",
+    "RedisBrokerLink",
     "RedisLink",
     "RedisSource",
     "SubscriptionMode",
@@ -51,6 +53,7 @@ SubscriptionMode = Literal["static", "dynamic", "dynamic-private"]
 Handler = Callable[[bytes, bytes], None]
 Kind = Literal["channel", "pattern", "shard"]
 _Item = tuple[bool, str, bytes | str, str | None]  # sharded, channel, data, watched key
+Item = TypeVar("Item")
 
 # errors after which the connection is gone and is to be made again (every Redis link)
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -61,9 +64,21 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+# a batch not sent: queued again
+_PUT_BACK: tuple[type[BaseException], ...] = (asyncio.CancelledError, *CONNECTION_ERRORS)
+
 
 # ---------------------------------------------------------------------------------- the link
-class RedisLink(BrokerLink[_Item]):
+class RedisBrokerLink(BrokerLink[Item]):
+    """What the links to Redis (:class:`RedisLink`, the Streams link) share: the errors after
+    which a connection is made again (or sending tried again)."""
+
+    broker = "Redis"
+    _read_errors = (RedisError, OSError, ConnectionError, TimeoutError)
+    _write_errors = CONNECTION_ERRORS
+
+
+class RedisLink(RedisBrokerLink[_Item]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a subscriber connection (its own pool, made from the publishing client's settings, with
@@ -82,8 +97,9 @@ class RedisLink(BrokerLink[_Item]):
     ``resync_timeout`` seconds once Redis answers), see :class:`~.resync.Resync`.
     """
 
-    broker = "Redis"
     writer_name = "redis publisher"
+    reading_connection = "Redis subscriber connection"
+    _unsent = "messages not published"
     _log = log
 
     def __init__(
@@ -91,15 +107,11 @@ class RedisLink(BrokerLink[_Item]):
         source: RedisSource,
         *,
         health_check_interval: float = 15.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         resync_timeout: float = 10.0,
         on_report: ReportHook | None = None,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
+        super().__init__(**options)
         self._source = source
         self.health_check_interval = health_check_interval
         self.client: Redis | None = None
@@ -109,9 +121,6 @@ class RedisLink(BrokerLink[_Item]):
         self._tables: dict[Kind, dict[bytes, Handler]] = {"pattern": {}, "channel": {}, "shard": {}}
         self._confirmations: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
         self._live = False  # the subscriber connection is up (subscriptions go out at once)
-        self._down_since: float | None = None
-        self._deaf_since = 0.0
-        self._heard_at = 0.0  # the last sign of life of the subscriber connection
         self.connected = False
         """Whether the subscriber connection is up and subscribed to every channel."""
         self.resync = Resync("Redis", resync_timeout, on_report)
@@ -339,53 +348,37 @@ class RedisLink(BrokerLink[_Item]):
         reply = await self.command("PUBSUB", "SHARDNUMSUB" if sharded else "NUMSUB", channel)
         return _numsub_count(reply)
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            if self.resync.held and not self._stopping and not await self._resynced():
-                await asyncio.sleep(0.05)
-                continue
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
-            try:
-                replies = await self._send(batch)
-            except asyncio.CancelledError:
-                queue.extendleft(reversed(batch))
-                raise
-            except CONNECTION_ERRORS as exc:
-                queue.extendleft(reversed(batch))
-                if self._stopping:
-                    log.warning("closing: %d messages not published (%s)", len(queue), exc)
-                    return
-                while len(queue) > self.max_queue:
-                    self._drop_oldest()
-                self.resync.hold("cannot publish")
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue)
-                    )
-                delay = await self._backoff(delay)
-            except RedisError as exc:
-                log.error("Redis refused %d published messages: %s", len(batch), exc)
-            else:
-                if failing_since is not None:
-                    log.info("publishing to Redis again after %.1f s", loop.time() - failing_since)
-                    failing_since = None
-                delay = self.reconnect_delay[0]
-                for item, reply in zip(batch, replies, strict=False):
-                    if item[3] is not None and isinstance(reply, int):
-                        self.observe(item[3], reply, message=True)
+    async def _next_queue(self) -> deque[_Item] | None:
+        if self.resync.held and not self._stopping and not await self._resynced():
+            await asyncio.sleep(0.05)
+            return None
+        return self._queue
+
+    async def _write(self, queue: deque[_Item]) -> tuple[list[_Item], list[Any]] | None:
+        batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+        try:
+            return batch, await self._send(batch)
+        except _PUT_BACK:
+            queue.extendleft(reversed(batch))
+            raise
+        except RedisError as exc:
+            log.error("Redis refused %d published messages: %s", len(batch), exc)
+            return None
+
+    def _write_failed(self, exc: BaseException, queue: deque[_Item], first: bool) -> None:
+        while len(queue) > self.max_queue:
+            self._drop_oldest()
+        self.resync.hold("cannot publish")
+        if first:
+            log.warning("cannot publish to Redis (%s); %d messages wait, retrying", exc, len(queue))
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info("publishing to Redis again after %.1f s", failed_for)
+
+    def _written(self, batch: list[_Item], replies: list[Any]) -> None:
+        for item, reply in zip(batch, replies, strict=False):
+            if item[3] is not None and isinstance(reply, int):
+                self.observe(item[3], reply, message=True)
 
     async def _send(self, batch: list[_Item]) -> list[Any]:
         """Publish; the receiver count of each message."""
@@ -401,42 +394,8 @@ class RedisLink(BrokerLink[_Item]):
             return list(await pipe.execute())
 
     # ---------------------------------------------------------------- reading
-    async def _read_loop(self) -> None:
-        assert self._first_attempt is not None
-        delay = self.reconnect_delay[0]
-        while not self.closed:
-            try:
-                pubsub = await self._connect()
-                delay = self.reconnect_delay[0]
-                await self._read(pubsub)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                self.resync.hold("the subscriber connection is lost")
-                if self._down_since is None:
-                    self._down_since = asyncio.get_running_loop().time()
-                    # deaf from the last sign of life (a loaded process notices late)
-                    self._deaf_since = self._heard_at or time.time()
-                    log.warning(
-                        "Redis subscriber connection lost (%s: %s); local delivery goes on, "
-                        "reconnecting",
-                        type(exc).__name__,
-                        exc,
-                    )
-                else:
-                    log.debug("Redis still unreachable: %s", exc)
-            finally:
-                self._live = self.connected = False
-                await self._drop_pubsub()
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
-
-    async def _connect(self) -> PubSub:
-        assert self._sub_pool is not None and self._first_attempt is not None
+    async def _connect_reader(self) -> None:
+        assert self._sub_pool is not None
         pubsub = PubSub(self._sub_pool, ignore_subscribe_messages=False)
         self._pubsub = pubsub
         await asyncio.wait_for(
@@ -448,20 +407,23 @@ class RedisLink(BrokerLink[_Item]):
         for kind, table in self._tables.items():
             if table:
                 await _subscribe(pubsub, kind, list(table))
-        if self._down_since is not None:
-            self.reconnects += 1
-            log.info(
-                "Redis subscriber connection back after %.1f s; subscriptions renewed",
-                asyncio.get_running_loop().time() - self._down_since,
-            )
-            self._down_since = None
-            self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
+
+    def _reader_back(self, down_for: float) -> None:
+        log.info("Redis subscriber connection back after %.1f s; subscriptions renewed", down_for)
+        self.resync.report("deaf", 0, self._deaf_since, "the subscriber connection was lost")
+
+    def _reader_lost(self) -> None:
+        self.resync.hold("the subscriber connection is lost")
+
+    async def _drop_reader(self) -> None:
+        self._live = self.connected = False
+        await self._drop_pubsub()
+
+    async def _read(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
         self.connected = True
         self._heard_at = time.time()
-        self._first_attempt.set()
-        return pubsub
-
-    async def _read(self, pubsub: PubSub) -> None:
         loop = asyncio.get_running_loop()
         interval = self.health_check_interval
         ping_sent: float | None = None
@@ -589,15 +551,19 @@ def dumps_or_log(message: Mapping[str, Any]) -> bytes | str | None:
 
 
 # ---------------------------------------------------------------------------------- factory
-class RedisAdapterFactory:
+class RedisAdapterFactory(Links[RedisLink]):
     """The ``adapter`` option of a Server: makes the Redis adapter of each namespace, one
     :class:`RedisLink` per server (several servers may share one factory).
 
     The adapter of each mode registers itself in :attr:`modes` (``redis_classic``,
-    ``redis_sharded``; :mod:`aiosocketio.adapters.redis` imports both)."""
+    ``redis_sharded``; :mod:`aiosocketio.adapters.redis` imports both). The other options
+    (``health_check_interval``, ``max_queue``, ``reconnect_delay``, ``resync_timeout``,
+    ``on_report``...) are those of :class:`RedisLink`."""
 
-    modes: ClassVar[dict[bool, Callable[[RedisAdapterFactory, Host, RedisLink], Adapter]]] = {}
-    """How each mode (sharded or not) makes the adapter of a namespace."""
+    modes: ClassVar[dict[bool, Callable[..., Adapter]]] = {}
+    """The adapter of each mode (sharded or not): ``(nsp, link, key=..., request_timeout=...)``
+    and the option of the mode (``subscription_mode`` or
+    ``publish_on_specific_response_channel``)."""
 
     def __init__(
         self,
@@ -608,11 +574,7 @@ class RedisAdapterFactory:
         sharded: bool = False,
         subscription_mode: SubscriptionMode = "dynamic",
         publish_on_specific_response_channel: bool = False,
-        health_check_interval: float = 15.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        resync_timeout: float = 10.0,
-        on_report: ReportHook | None = None,
+        **link_options: Any,
     ) -> None:
         if subscription_mode not in ("static", "dynamic", "dynamic-private"):
             raise ValueError(f"unknown subscription mode {subscription_mode!r}")
@@ -622,19 +584,17 @@ class RedisAdapterFactory:
         self.sharded = sharded
         self.subscription_mode: SubscriptionMode = subscription_mode
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
-        self._link_options: dict[str, Any] = {
-            "health_check_interval": health_check_interval,
-            "max_queue": max_queue,
-            "reconnect_delay": reconnect_delay,
-            "resync_timeout": resync_timeout,
-            "on_report": on_report,
-        }
-        self._links = Links(lambda: RedisLink(self.redis, **self._link_options))
-
-    def link(self, server: object) -> RedisLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        RedisLink(redis, **link_options)  # unknown options fail here, not later
+        self._link_options = link_options
+        super().__init__(lambda: RedisLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> Adapter:
-        mode = self.modes[self.sharded]
-        return mode(self, nsp, self.link(nsp.server))
+        option: dict[str, Any]
+        if self.sharded:
+            option = {"subscription_mode": self.subscription_mode}
+        else:
+            specific = self.publish_on_specific_response_channel
+            option = {"publish_on_specific_response_channel": specific}
+        adapter = self.modes[self.sharded]
+        link = self.link(nsp.server)
+        return adapter(nsp, link, key=self.key, request_timeout=self.request_timeout, **option)

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Adapter
 from .cluster import (
     ClusterAdapter,
     MessageType,
@@ -48,8 +47,8 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
         link: RedisLink,
         *,
         key: str = "socket.io",
-        request_timeout: float = 5.0,
         subscription_mode: SubscriptionMode = "dynamic",
+        request_timeout: float = 5.0,
     ) -> None:
         ClusterAdapter.__init__(self, nsp, request_timeout=request_timeout)
         self.link = link
@@ -58,8 +57,6 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
         self.channel = f"{key}#{nsp.name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
         self._response_bytes = self.response_channel.encode()
-        self._init_task = None
-        self._closing = False
 
     @classmethod
     def factory(
@@ -67,12 +64,6 @@ class ShardedRedisAdapter(LinkUser[RedisLink], ClusterAdapter):
     ) -> RedisAdapterFactory:
         """As :meth:`RedisAdapter.factory` with ``sharded=True``."""
         return RedisAdapterFactory(redis, sharded=True, **options)
-
-    def __repr__(self) -> str:
-        return f"<ShardedRedisAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
-    async def init(self) -> None:
-        await self._init_once()
 
     async def close(self) -> None:
         self._closed = True
@@ -153,14 +144,4 @@ def _looks_like_a_socket_id(room: Any) -> bool:
     return isinstance(room, str) and len(room) == 20
 
 
-def _make_sharded(factory: RedisAdapterFactory, nsp: Host, link: RedisLink) -> Adapter:
-    return ShardedRedisAdapter(
-        nsp,
-        link,
-        key=factory.key,
-        request_timeout=factory.request_timeout,
-        subscription_mode=factory.subscription_mode,
-    )
-
-
-RedisAdapterFactory.modes[True] = _make_sharded
+RedisAdapterFactory.modes[True] = ShardedRedisAdapter

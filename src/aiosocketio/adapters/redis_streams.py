@@ -39,8 +39,9 @@ import base64
 import binascii
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from .. import _json
 from .._extras import needs_extra
@@ -55,13 +56,21 @@ from .cluster import (
     encode_options,
     encode_packet,
 )
-from .link import BrokerLink, Links, LinkUser, Loop
-from .redis_link import CONNECTION_ERRORS, RedisLink, RedisSource, dedicated_pool
+from .link import LinkOptions, Links, LinkUser, Loop
+from .redis_link import (
+    CONNECTION_ERRORS,
+    RedisBrokerLink,
+    RedisLink,
+    RedisSource,
+    dedicated_pool,
+)
 from .seam import Host
 
 with needs_extra("the Redis Streams adapter", ("redis",), "redis"):
     from redis.asyncio import ConnectionPool, Redis
     from redis.exceptions import RedisError
+
+log = logging.getLogger("aiosocketio.adapters.redis_streams")
 
 __all__ = [
     "RedisStreamsAdapter",
@@ -71,8 +80,6 @@ __all__ = [
     "encode_entry",
     "stream_for_namespace",
 ]
-
-log = logging.getLogger("aiosocketio.adapters.redis_streams")
 
 Callback = Callable[[Any], None]
 
@@ -221,7 +228,7 @@ class _Op:
         self.callback = callback
 
 
-class StreamsLink(BrokerLink[_Op]):
+class StreamsLink(RedisBrokerLink[_Op]):
     """One server's connections to Redis, shared by the adapters of its namespaces.
 
     * a reader connection (``XREAD BLOCK`` on every stream, one task): on failure it reconnects
@@ -234,8 +241,9 @@ class StreamsLink(BrokerLink[_Op]):
       counted in ``dropped``) and broadcasts are delivered locally at once.
     """
 
-    broker = "Redis"
     writer_name = "redis stream writer"
+    reading_connection = "Redis stream reader connection"
+    _unsent = "commands not written to Redis"
     _log = log
 
     def __init__(
@@ -247,22 +255,12 @@ class StreamsLink(BrokerLink[_Op]):
         max_len: int = 10_000,
         read_count: int = 100,
         block_time: float = 5.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
         command_timeout: float = 5.0,
         health_check_interval: float = 15.0,
+        **options: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            max_queue=max_queue, reconnect_delay=reconnect_delay, connect_timeout=connect_timeout
-        )
-        self.pubsub = RedisLink(
-            source,
-            health_check_interval=health_check_interval,
-            max_queue=max_queue,
-            reconnect_delay=reconnect_delay,
-            connect_timeout=connect_timeout,
-        )
+        super().__init__(**options)
+        self.pubsub = RedisLink(source, health_check_interval=health_check_interval, **options)
         self.stream_name = stream_name
         self.stream_count = max(1, stream_count)
         self.streams = (
@@ -278,6 +276,7 @@ class StreamsLink(BrokerLink[_Op]):
         self.last_ids: dict[str, str] = {}
         """The id of the last entry read from each stream (where reading goes on)."""
         self._reader_pool: ConnectionPool | None = None
+        self._reader: Redis | None = None
         self._queued = 0  # commands ever queued
         self._done = 0  # commands ever sent (or dropped)
         self._progress: asyncio.Event | None = None
@@ -285,7 +284,6 @@ class StreamsLink(BrokerLink[_Op]):
         """Whether the reader connection is up."""
         self.writing = True
         """False while the writer cannot reach Redis."""
-        self._reader_down_since: float | None = None
         self._command_slots = asyncio.Semaphore(_MAX_COMMANDS)
 
     @property
@@ -374,65 +372,49 @@ class StreamsLink(BrokerLink[_Op]):
         except (RedisError, OSError, TimeoutError) as exc:
             raise ClusterError(f"Redis command {args[0]} failed: {exc}") from exc
 
-    async def _write_loop(self) -> None:
-        assert self._queue_ready is not None and self._progress is not None
-        queue = self._queue
-        ready = self._queue_ready
-        delay = self.reconnect_delay[0]
-        failing_since: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            if not queue:
-                if self._stopping:
-                    return
-                ready.clear()
-                await ready.wait()
-                continue
-            batch = [queue.popleft() for _ in range(min(len(queue), 512))]
-            try:
-                results = await asyncio.wait_for(self._send(batch), self.command_timeout)
-            except asyncio.CancelledError:
-                queue.extendleft(reversed(batch))
-                raise
-            except _WRITE_ERRORS as exc:
-                if isinstance(exc, RedisError) and not isinstance(exc, CONNECTION_ERRORS):
-                    log.error("Redis refused %d commands: %s", len(batch), exc)
-                    self._finished(batch, [None] * len(batch))
-                    continue
-                self.writing = False
-                self._progress.set()  # a flush waits no more
-                for op in batch:  # broadcasts waiting for their offset go out locally now
-                    callback, op.callback = op.callback, None
-                    _call(callback, None)
-                queue.extendleft(reversed(batch))
-                if self._stopping:
-                    log.warning("closing: %d commands not written to Redis (%s)", len(queue), exc)
-                    return
-                while len(queue) > self.max_queue:
-                    queue.popleft()
-                    self._done += 1
-                    self.dropped += 1
-                if failing_since is None:
-                    failing_since = loop.time()
-                    log.warning(
-                        "cannot write to Redis (%s: %s); local delivery goes on, %d commands "
-                        "wait, retrying",
-                        type(exc).__name__,
-                        exc,
-                        len(queue),
-                    )
-                delay = await self._backoff(delay)
-            else:
-                if failing_since is not None:
-                    log.info(
-                        "writing to Redis again after %.1f s (%d commands were waiting)",
-                        loop.time() - failing_since,
-                        len(batch) + len(queue),
-                    )
-                    failing_since = None
-                self.writing = True
-                delay = self.reconnect_delay[0]
-                self._finished(batch, results)
+    async def _write(self, queue: deque[_Op]) -> tuple[list[_Op], list[Any]] | None:
+        assert self._progress is not None
+        batch = [queue.popleft() for _ in range(min(len(queue), 512))]
+        try:
+            return batch, await asyncio.wait_for(self._send(batch), self.command_timeout)
+        except asyncio.CancelledError:
+            queue.extendleft(reversed(batch))
+            raise
+        except _WRITE_ERRORS as exc:
+            if isinstance(exc, RedisError) and not isinstance(exc, CONNECTION_ERRORS):
+                log.error("Redis refused %d commands: %s", len(batch), exc)
+                self._finished(batch, [None] * len(batch))
+                return None
+            self.writing = False
+            self._progress.set()  # a flush waits no more
+            for op in batch:  # broadcasts waiting for their offset go out locally now
+                callback, op.callback = op.callback, None
+                _call(callback, None)
+            queue.extendleft(reversed(batch))
+            raise
+
+    def _write_failed(self, exc: BaseException, queue: deque[_Op], first: bool) -> None:
+        while len(queue) > self.max_queue:
+            queue.popleft()
+            self._done += 1
+            self.dropped += 1
+        if first:
+            log.warning(
+                "cannot write to Redis (%s: %s); local delivery goes on, %d commands wait, "
+                "retrying",
+                type(exc).__name__,
+                exc,
+                len(queue),
+            )
+
+    def _writing_again(self, failed_for: float, waited: int) -> None:
+        log.info(
+            "writing to Redis again after %.1f s (%d commands were waiting)", failed_for, waited
+        )
+
+    def _written(self, batch: list[_Op], replies: list[Any]) -> None:
+        self.writing = True
+        self._finished(batch, replies)
 
     def _finished(self, batch: list[_Op], results: list[Any]) -> None:
         for op, result in zip(batch, results, strict=True):
@@ -461,50 +443,24 @@ class StreamsLink(BrokerLink[_Op]):
             return list(await pipe.execute(raise_on_error=False))
 
     # ---------------------------------------------------------------- reading
-    async def _read_loop(self) -> None:
-        assert self._first_attempt is not None and self._reader_pool is not None
-        delay = self.reconnect_delay[0]
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            client = Redis(connection_pool=self._reader_pool)
-            try:
-                await asyncio.wait_for(client.ping(), self.connect_timeout)
-                await self._resolve_start_ids(client)
-                self.reading = True
-                if self._reader_down_since is not None:
-                    self.reconnects += 1
-                    log.info(
-                        "Redis stream reader back after %.1f s; reading on from %s",
-                        loop.time() - self._reader_down_since,
-                        ", ".join(f"{s}@{i}" for s, i in self.last_ids.items()),
-                    )
-                    self._reader_down_since = None
-                self._first_attempt.set()
-                delay = self.reconnect_delay[0]
-                await self._read(client)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
-                if self.closed:
-                    return
-                self._first_attempt.set()
-                if self._reader_down_since is None:
-                    self._reader_down_since = loop.time()
-                    log.warning(
-                        "Redis stream reader connection lost (%s: %s); local delivery goes on, "
-                        "reconnecting",
-                        type(exc).__name__,
-                        exc,
-                    )
-                else:
-                    log.debug("Redis still unreachable: %s", exc)
-            finally:
-                self.reading = False
-                await _quietly_close(client)
-                await self._reader_pool.disconnect()
-            if self.closed:
-                return
-            delay = await self._backoff(delay)
+    async def _connect_reader(self) -> None:
+        assert self._reader_pool is not None
+        client = self._reader = Redis(connection_pool=self._reader_pool)
+        await asyncio.wait_for(client.ping(), self.connect_timeout)
+        await self._resolve_start_ids(client)
+        self.reading = True
+
+    def _reader_back(self, down_for: float) -> None:
+        ids = ", ".join(f"{s}@{i}" for s, i in self.last_ids.items())
+        log.info("Redis stream reader back after %.1f s; reading on from %s", down_for, ids)
+
+    async def _drop_reader(self) -> None:
+        self.reading = False
+        client, self._reader = self._reader, None
+        if client is not None:
+            await _quietly_close(client)
+        assert self._reader_pool is not None
+        await self._reader_pool.disconnect()
 
     async def _resolve_start_ids(self, client: Redis) -> None:
         """Start after the last entry of each stream (as ``$`` would, but with an id that
@@ -519,7 +475,9 @@ class StreamsLink(BrokerLink[_Op]):
             entries = _entries(reply)
             self.last_ids[stream] = entries[0][0] if entries else "0-0"
 
-    async def _read(self, client: Redis) -> None:
+    async def _read(self) -> None:
+        client = self._reader
+        assert client is not None
         block_ms = max(1, round(self.block_time * 1000))
         streams = self.streams
         while not self.closed:
@@ -612,8 +570,6 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
         self.public_channel = f"{channel_prefix}#{nsp.name}#"
         self.private_channel = f"{self.public_channel}{self.uid}#"
         self._kind: Any = "shard" if use_sharded_pubsub else "channel"
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
         self._local_upto = "0-0"
         """The entry id of the last of this adapter's broadcasts delivered here (recovery)."""
 
@@ -624,14 +580,9 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
         """The ``adapter`` option of a Server (see :class:`RedisStreamsAdapterFactory`)."""
         return RedisStreamsAdapterFactory(redis, **options)
 
-    def __repr__(self) -> str:
-        return f"<RedisStreamsAdapter nsp={self.nsp.name!r} uid={self.uid}>"
-
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
-        if not self._closing:
-            self.link.adapters[self.nsp.name] = self  # before the link starts reading
-        await self._init_once()
+        await self._init_listed(self.link.adapters)
 
     async def _attach(self) -> None:
         pubsub = self.link.pubsub
@@ -649,8 +600,7 @@ class RedisStreamsAdapter(LinkUser[StreamsLink], ClusterAdapter):
 
     async def _close_here(self) -> None:
         await ClusterAdapter.close(self)
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
+        self._unlist(self.link.adapters)
 
     # ---------------------------------------------------------------- transport
     def do_publish(self, message: dict[str, Any]) -> None:
@@ -893,7 +843,7 @@ def _msgpack_or_log(message: Mapping[str, Any]) -> bytes | None:
 
 
 # ---------------------------------------------------------------------------------- factory
-class RedisStreamsAdapterFactory:
+class RedisStreamsAdapterFactory(Links[StreamsLink]):
     """The ``adapter`` option of a Server: makes the adapter of each namespace, one
     :class:`StreamsLink` per server (several servers may share one factory).
 
@@ -903,51 +853,30 @@ class RedisStreamsAdapterFactory:
     ``use_sharded_pubsub`` (False), ``max_len`` (10000), ``read_count`` (100), ``block_time``
     (5.0), ``session_key_prefix`` ("sio:session:"); and ``request_timeout``, ``max_queue``,
     ``reconnect_delay``, ``connect_timeout``, ``command_timeout``, ``health_check_interval``.
+    The options of the link (all but ``channel_prefix``, ``use_sharded_pubsub``,
+    ``session_key_prefix`` and ``request_timeout``) are those of :class:`StreamsLink`.
     """
 
     def __init__(
         self,
         redis: RedisSource = "redis://127.0.0.1:6379",
         *,
-        stream_name: str = "socket.io",
-        stream_count: int = 1,
         channel_prefix: str = "socket.io",
         use_sharded_pubsub: bool = False,
-        max_len: int = 10_000,
-        read_count: int = 100,
-        block_time: float = 5.0,
         session_key_prefix: str = "sio:session:",
         request_timeout: float = 5.0,
-        max_queue: int = 10_000,
-        reconnect_delay: tuple[float, float] = (0.05, 5.0),
-        connect_timeout: float = 3.0,
-        command_timeout: float = 5.0,
-        health_check_interval: float = 15.0,
+        **link_options: Any,
     ) -> None:
-        if stream_count < 1:
+        if link_options.get("stream_count", 1) < 1:
             raise ValueError("stream_count must be at least 1")
         self.redis = redis
         self.channel_prefix = channel_prefix
         self.use_sharded_pubsub = use_sharded_pubsub
         self.session_key_prefix = session_key_prefix
         self.request_timeout = request_timeout
-        self._link_options: dict[str, Any] = {
-            "stream_name": stream_name,
-            "stream_count": stream_count,
-            "max_len": max_len,
-            "read_count": read_count,
-            "block_time": block_time,
-            "max_queue": max_queue,
-            "reconnect_delay": reconnect_delay,
-            "connect_timeout": connect_timeout,
-            "command_timeout": command_timeout,
-            "health_check_interval": health_check_interval,
-        }
-        self._links = Links(lambda: StreamsLink(self.redis, **self._link_options))
-
-    def link(self, server: object) -> StreamsLink:
-        """The link of a server (made when first needed)."""
-        return self._links.of(server)
+        StreamsLink(redis, **link_options)  # unknown options fail here, not later
+        self._link_options = link_options
+        super().__init__(lambda: StreamsLink(self.redis, **self._link_options))
 
     def __call__(self, nsp: Host) -> RedisStreamsAdapter:
         return RedisStreamsAdapter(

@@ -340,16 +340,11 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
         self.peer_of: dict[str, Peer] = {}
         """The worker of each adapter uid heard from."""
         self._acks: dict[str, _AckBroadcast] = {}
-        self._init_task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @classmethod
     def factory(cls, slot: SlotSource, **options: Any) -> WorkersAdapterFactory:
         """The ``adapter`` option of a Server (see :class:`WorkersAdapterFactory`)."""
         return WorkersAdapterFactory(slot, **options)
-
-    def __repr__(self) -> str:
-        return f"<WorkersAdapter nsp={self.nsp.name!r} uid={self.uid}>"
 
     # ---------------------------------------------------------------- lifecycle
     async def init(self) -> None:
@@ -359,8 +354,7 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
             # the server has not claimed its slot yet; it initialises the adapters again then
             log.debug("namespace %s: no worker slot yet", self.nsp.name)
             return
-        self.link.adapters[self.nsp.name] = self  # before the mesh starts: greet the peers
-        await self._init_once()
+        await self._init_listed(self.link.adapters)  # before the mesh starts: greet the peers
 
     async def _attach(self) -> None:
         await ClusterAdapterWithHeartbeat.init(self)
@@ -371,8 +365,7 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
     async def _close_here(self) -> None:
         await ClusterAdapterWithHeartbeat.close(self)
         self._acks.clear()
-        if self.link.adapters.get(self.nsp.name) is self:
-            del self.link.adapters[self.nsp.name]
+        self._unlist(self.link.adapters)
 
     # no timers: the mesh says when a worker leaves
     def _schedule_heartbeat(self) -> None:
@@ -574,7 +567,7 @@ class WorkersAdapter(LinkUser[WorkersLink], ClusterAdapterWithHeartbeat):
 
 
 # ---------------------------------------------------------------------------------- factory
-class WorkersAdapterFactory:
+class WorkersAdapterFactory(Links[WorkersLink]):
     """The ``adapter`` option of a Server in workers mode: the adapter of each namespace, on
     the mesh of one worker.
 
@@ -608,11 +601,7 @@ class WorkersAdapterFactory:
             "rescan_interval": rescan_interval,
             "hello_timeout": hello_timeout,
         }
-        self._links = Links(lambda: WorkersLink(self.slot, **self.mesh_options))
-
-    def link(self, server: object) -> WorkersLink:
-        """The link of the server (made when first needed, and again once closed)."""
-        return self._links.of(server)
+        super().__init__(lambda: WorkersLink(self.slot, **self.mesh_options))
 
     def __call__(self, nsp: Host) -> WorkersAdapter:
         return WorkersAdapter(nsp, self.link(nsp.server), request_timeout=self.request_timeout)
