@@ -86,9 +86,7 @@ class RedisEmitter(Emitter["EmitterOperator"]):
 
     def server_side_emit(self, event: str, *args: Any) -> Any:
         """Emit to the servers (their ``nsp.on(event)`` listeners); no acknowledgement."""
-        if args and callable(args[-1]):
-            raise ValueError("acknowledgements are not supported by the emitter")
-        check_server_event(event)
+        check_server_event(event, args)
         request = {"uid": EMITTER_UID, "type": _SERVER_SIDE_EMIT, "data": [event, *args]}
         return self.redis.publish(self._channels.request, dumps(request))
 

@@ -34,8 +34,11 @@ def check_event(event: str) -> None:
         raise ValueError(f"{event!r} is a reserved event name")
 
 
-def check_server_event(event: str) -> None:
-    """ValueError for an event name the servers may not receive."""
+def check_server_event(event: str, args: tuple[Any, ...] = ()) -> None:
+    """ValueError for what the servers may not receive from an emitter: a reserved event
+    name, or an acknowledgement callback as the last argument (an emitter gets no answers)."""
+    if args and callable(args[-1]):
+        raise ValueError("acknowledgements are not supported by the emitter")
     if event in RESERVED_EVENTS or event in ("connection", "new_namespace"):
         raise ValueError(f"{event!r} is a reserved event name")
 

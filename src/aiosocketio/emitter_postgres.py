@@ -85,7 +85,7 @@ class PostgresEmitter(Emitter["PostgresEmitterOperator"]):
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Emit to the ``nsp.on(event)`` listeners of every server."""
-        check_server_event(event)
+        check_server_event(event, args)
         await self._send({"type": MessageType.SERVER_SIDE_EMIT, "data": {"packet": [event, *args]}})
 
     async def _send(self, message: dict[str, Any]) -> None:

@@ -254,6 +254,8 @@ async def test_python_emitter_drives_node_and_python(
         await until(lambda: not py.io.of("/").sockets, 2.0)
         with pytest.raises(ValueError):
             await emitter.emit("connect")
+        with pytest.raises(ValueError, match="acknowledgements"):  # as the Redis emitter
+            await emitter.server_side_emit("x", lambda: None)
         assert repr(emitter.of("admin")).startswith("<PostgresEmitter nsp='/admin'")
     finally:
         await conn.close()
