@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine.http import Headers, Request
 from .engine.server import EngineServer
+from .engine.socket import notify_closed
 from .static import StaticFile, find_static, serve_static
 
 if TYPE_CHECKING:
@@ -232,12 +233,7 @@ class ASGIWebSocket:
 
     def notify_closed(self, error: bool) -> None:
         self._closed = True
-        receiver, self.receiver = self.receiver, None
-        if receiver is not None:
-            try:
-                receiver.on_ws_close(error=error)
-            except Exception:
-                log.exception("error in WebSocket close handler")
+        notify_closed(self, error)
 
 
 class ASGIApp:

@@ -29,7 +29,7 @@ from .http import BAD_REQUEST, Request, Responder, compress_body
 if TYPE_CHECKING:
     from .server import EngineServer
 
-__all__ = ["EngineSocket", "Handler", "Outgoing", "WebSocketConnection"]
+__all__ = ["EngineSocket", "Handler", "Outgoing", "WebSocketConnection", "notify_closed"]
 
 log = logging.getLogger("aiosocketio.engine")
 
@@ -54,6 +54,16 @@ class WebSocketConnection(Protocol):
     def close(self, code: int | None = 1000, reason: str = "") -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
+
+
+def notify_closed(conn: WebSocketConnection, error: bool) -> None:
+    """Tell the receiver of a front door's WebSocket that it closed (once: it is let go)."""
+    receiver, conn.receiver = conn.receiver, None
+    if receiver is not None:
+        try:
+            receiver.on_ws_close(error=error)
+        except Exception:
+            log.exception("error in WebSocket close handler")
 
 
 class Handler(Protocol):

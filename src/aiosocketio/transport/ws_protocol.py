@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.socket import notify_closed
 from ..errors import ProtocolError
 from ..ws.connection import Connection, State
 from ..ws.deflate import Deflate
@@ -195,6 +196,8 @@ class WebSocketProtocol(asyncio.Protocol):
         if frame is None or (self._deflate is not None and out.compress) or not self._writable:
             self._send_outgoing_slow(out)
             return
+        # _push, written out: a call here costs 15 % of a broadcast's delivery
+        # (callgrind_paths.py fanout: 2,635 -> 3,028 instructions per delivery)
         if self._corking:
             self._cork.append(frame)
             self._cork_size += len(frame)
@@ -354,9 +357,4 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._notified:
             return
         self._notified = True
-        receiver, self.receiver = self.receiver, None
-        if receiver is not None:
-            try:
-                receiver.on_ws_close(error=error)
-            except Exception:
-                log.exception("error in WebSocket close handler")
+        notify_closed(self, error)
