@@ -55,6 +55,11 @@ def _has_token(value: str, token: str) -> bool:
     return any(part.strip().lower() == token for part in value.split(","))
 
 
+_NAMES: dict[bytes, str] = {}
+"""Header names as received and their lower-case text (clients send a few dozen names; the
+first short ones are kept, so the table stays small whatever a client sends)."""
+_NAMES_KEPT = 256
+
 _HEADS: dict[tuple[Any, ...], bytes] = {}
 """Answer heads written lately, by status, keep-alive, body length and headers: a session's
 polling answers repeat theirs (most differ only in their length)."""
@@ -314,7 +319,11 @@ class HttpProtocol(asyncio.Protocol):
         size = self._header_size = self._header_size + len(name) + len(value) + 4
         if count > self._max_headers or size > self._max_header_size:
             self._refuse(431)
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < _NAMES_KEPT and len(name) <= 64:
+                _NAMES[name] = key
         headers = self._headers
         if key in headers:
             headers[key] = f"{headers[key]}, {value.decode('latin-1')}"
