@@ -10,10 +10,13 @@ import binascii
 import json
 import logging
 import os
+import ssl
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
+
+from ..client.manager import Manager
 
 log = logging.getLogger("aiosocketio.cli")
 
@@ -259,6 +262,36 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
     return value
+
+
+def new_manager(
+    url: str,
+    *,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    transports: list[str],
+    timeout: float,
+    insecure: bool,
+) -> Manager:
+    """A connection as both command-line clients open one, from their connection options
+    (:func:`add_connection_options`): no reconnection, not connected yet."""
+    context = None
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return Manager(
+        url,
+        path=path,
+        query=dict(query),
+        extra_headers=list(headers),
+        transports=transports,
+        timeout=timeout,
+        reconnection=False,
+        auto_connect=False,
+        ssl=context,
+    )
 
 
 def add_connection_options(

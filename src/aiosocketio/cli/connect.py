@@ -22,7 +22,6 @@ import functools
 import json
 import logging
 import signal
-import ssl
 import sys
 import threading
 from collections import Counter
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..client.manager import Manager, parse_url
+from ..client.manager import parse_url
 from ..client.socket import Socket
 from ..client.transports import TransportError
 from ..errors import AioSocketIOError, ConnectionRefused
@@ -47,6 +46,7 @@ from .common import (
     event_token,
     format_value,
     json_values,
+    new_manager,
     positive_float,
     positive_int,
 )
@@ -315,16 +315,14 @@ class Session:
         self.listen_done = asyncio.Event()
         self.leaving = False
         nsp = args.namespace
-        self.manager = Manager(
+        self.manager = new_manager(
             args.url,
             path=args.path,
-            query=dict(args.query),
-            extra_headers=list(args.header),
+            query=args.query,
+            headers=args.header,
             transports=args.transports,
             timeout=args.timeout,
-            reconnection=False,
-            auto_connect=False,
-            ssl=_insecure_context() if args.insecure else None,
+            insecure=args.insecure,
         )
         self.nsp: str = nsp if nsp is not None else self.manager.uri.namespace
         self.sock: Socket = self.manager.socket(self.nsp, auth=args.auth)
@@ -530,13 +528,6 @@ async def _run_command(session: Session, command: Command) -> int | None:
             log.error("no acknowledgement within %gs", session.timeout)
             return EXIT_CONNECT
     return EXIT_OK
-
-
-def _insecure_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _save_terminal() -> Any:

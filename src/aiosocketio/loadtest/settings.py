@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client import Manager, Socket, TransportError
+from ..cli.common import new_manager
+from ..client import Socket, TransportError
 from ..errors import AckTimeout, AioSocketIOError, ConnectionRefused, NotConnected
 from .stats import Stats
 
@@ -78,25 +78,16 @@ def _cut(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _insecure_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def new_socket(settings: Settings) -> Socket:
     """A socket of a connection of its own, not connected yet, without reconnection."""
-    manager = Manager(
+    manager = new_manager(
         settings.url,
         path=settings.path,
-        query=dict(settings.query),
-        extra_headers=list(settings.headers),
+        query=settings.query,
+        headers=settings.headers,
         transports=settings.transports,
         timeout=settings.connect_timeout,
-        reconnection=False,
-        auto_connect=False,
-        ssl=_insecure_context() if settings.insecure else None,
+        insecure=settings.insecure,
     )
     return manager.socket(settings.namespace, auth=settings.auth, ack_timeout=settings.ack_timeout)
 
