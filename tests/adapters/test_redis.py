@@ -23,6 +23,7 @@ pytest.importorskip("msgpack")
 
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from aiosocketio import AckTimeout, Server, Socket
 from aiosocketio.adapters import msgpack_codec
@@ -38,6 +39,7 @@ from aiosocketio.adapters.redis import (
     RedisLink,
     ShardedRedisAdapter,
 )
+from aiosocketio.adapters.redis_link import Subscriber, dedicated_pool
 from aiosocketio.emitter import RedisEmitter
 from helpers import Proxy
 from sioclient import SioServer, until
@@ -702,6 +704,31 @@ def kill_clients(redis_url: str, ids: list[str]) -> None:
             client.execute_command("CLIENT", "KILL", "ID", client_id)
     finally:
         client.close()
+
+
+async def test_a_killed_subscriber_does_not_come_back_on_its_own(
+    redis_url: str, redis_key: str
+) -> None:
+    """redis-py 8 connects a PubSub again (and subscribes again) before it raises the error of
+    a lost connection; the link's subscriber stays lost, so the link's view (unsubscribed,
+    held) is Redis's view."""
+    client = Redis.from_url(redis_url)
+    name = f"{redis_key}-sub"
+    pool = dedicated_pool(client, name, connections=2)
+    subscriber = Subscriber(pool, ignore_subscribe_messages=False)
+    channel = f"{redis_key}-channel"
+    try:
+        await subscriber.subscribe(channel)
+        assert (await subscriber.get_message(timeout=5.0) or {}).get("type") == "subscribe"
+        kill_clients(redis_url, subscriber_ids(redis_url, name))
+        with pytest.raises(RedisConnectionError):
+            await subscriber.get_message(timeout=5.0)
+        assert subscriber_ids(redis_url, name) == []
+        assert await client.pubsub_numsub(channel) == [(channel.encode(), 0)]
+    finally:
+        await subscriber.aclose()
+        await pool.aclose()
+        await client.aclose()
 
 
 async def test_subscriber_killed_recovers(

@@ -396,7 +396,7 @@ class RedisLink(RedisBrokerLink[_Item]):
     # ---------------------------------------------------------------- reading
     async def _connect_reader(self) -> None:
         assert self._sub_pool is not None
-        pubsub = PubSub(self._sub_pool, ignore_subscribe_messages=False)
+        pubsub = Subscriber(self._sub_pool, ignore_subscribe_messages=False)
         self._pubsub = pubsub
         await asyncio.wait_for(
             pubsub.connect(),  # type: ignore[no-untyped-call]
@@ -527,6 +527,16 @@ def dedicated_pool(
     return ConnectionPool(
         connection_class=pool.connection_class, max_connections=connections, **kwargs
     )
+
+
+class Subscriber(PubSub):
+    """redis-py's PubSub, except that a lost connection stays lost until the link connects
+    again. redis-py 8 reconnects and subscribes again before it raises the error, even with no
+    retries, so a server would be subscribed while its link counts itself unsubscribed (and
+    held): others' messages would count it as a receiver, and it would not read them."""
+
+    async def _reconnect(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        await conn.disconnect()
 
 
 def _numsub_count(reply: Any) -> int:
