@@ -97,9 +97,18 @@ def test_optional_fields_of_the_open_packet() -> None:
         (open_data(pingTimeout={}), TypeError),
         (open_data(maxPayload="big"), ValueError),
         (open_data(maxPayload=[1]), TypeError),
+        (open_data(maxPayload=-1), ValueError),
+        (open_data(maxPayload=1).replace(": 1}", ": 1e400}"), (ValueError, OverflowError)),
+        (open_data(pingInterval=-1), ValueError),
+        (open_data(pingInterval="NaN"), ValueError),  # never times out
+        (open_data(pingTimeout="Infinity"), ValueError),
+        (open_data(pingTimeout=1).replace(": 1,", ": 1e400,"), ValueError),
+        (open_data(pingInterval=366 * 24 * 3600 * 1000), ValueError),
     ],
 )
-def test_each_invalid_field_of_the_open_packet(data: str, cause: type[Exception]) -> None:
+def test_each_invalid_field_of_the_open_packet(
+    data: str, cause: type[Exception] | tuple[type[Exception], ...]
+) -> None:
     with pytest.raises(ProtocolError, match="invalid handshake") as info:
         parse_open(data)
     assert isinstance(info.value.__cause__, cause)

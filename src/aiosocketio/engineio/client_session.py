@@ -93,10 +93,14 @@ class Handshake:
     info: dict[str, Any]
 
 
+_A_YEAR = 365 * 24 * 3600.0
+
+
 def parse_open(data: str | bytes) -> Handshake:
     """Read an open packet's data (``{"sid": ..., "upgrades": [...], "pingInterval": ms,
     "pingTimeout": ms, "maxPayload": bytes}``). Raises ProtocolError, caused by what was
-    wrong (a missing key, a value of the wrong type)."""
+    wrong (a missing key, a value of the wrong type, a heartbeat that is negative, not a
+    number or longer than a year, a negative maxPayload)."""
     try:
         info = _json.loads(data)
         sid = info["sid"]
@@ -106,7 +110,10 @@ def parse_open(data: str | bytes) -> Handshake:
         max_payload = int(info.get("maxPayload") or 0)
         if not isinstance(sid, str) or not isinstance(upgrades, list):
             raise TypeError("bad handshake types")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        if not (0 <= ping_interval < _A_YEAR and 0 <= ping_timeout < _A_YEAR and max_payload >= 0):
+            # NaN or infinity would never time out; a negative value is nonsense
+            raise ValueError("heartbeat or maxPayload out of range")
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise ProtocolError("invalid handshake") from exc
     return Handshake(sid, upgrades, ping_interval, ping_timeout, max_payload, info)
 
