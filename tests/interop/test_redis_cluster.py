@@ -109,7 +109,11 @@ async def mixed(
 # ---------------------------------------------------------------------------------- broadcasts
 @pytest.mark.parametrize("mode", MODES)
 async def test_broadcasts_both_ways(
-    mode: str, node_script: StartNode, python_servers: Any, clients: list[SioClient]
+    mode: str,
+    node_script: StartNode,
+    python_servers: Any,
+    clients: list[SioClient],
+    redis_key: str,
 ) -> None:
     py, js = await mixed(mode, node_script, python_servers)
     # Node -> everyone, Python -> everyone (each client once)
@@ -127,7 +131,13 @@ async def test_broadcasts_both_ways(
     py.io.of("/").sockets[p1.sids["/"]].join(["red", "blue"])
     await js.call("join", sid=n1.sids["/"], rooms=["red"])
     await js.call("join", sid=n2.sids["/"], rooms=["blue"])
-    await asyncio.sleep(0.1)  # sharded: the servers subscribe to the room channels
+    if mode == "sharded":  # both servers subscribe to the room channels, in the background
+        link = py.io.of("/").adapter.link  # type: ignore[attr-defined]
+        for room in ("red", "blue"):
+            channel = f"{redis_key}#/#{room}#"
+            await until_async(
+                lambda c=channel: link.numsub(c, sharded=True), lambda n: n == 2, 10.0
+            )
     await js.call("emit", rooms=["red"], event="red")
     assert await next_events([p1, n1]) == [("red", [])] * 2
     py.io.to("blue").emit("blue")

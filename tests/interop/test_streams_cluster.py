@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 pytest.importorskip("redis")
 pytest.importorskip("msgpack")
@@ -39,10 +40,12 @@ from cluster_common import (
     sio_servers,
     sockets_both_ways,
     three_servers,
+    until_async,
     wait_count,
 )
 
-from aiosocketio.adapters.redis_streams import RedisStreamsAdapter
+from aiosocketio.adapters.cluster import MessageType
+from aiosocketio.adapters.redis_streams import RedisStreamsAdapter, decode_entry
 from sioclient import SioClient, SioServer
 
 pytestmark = pytest.mark.interop
@@ -180,9 +183,26 @@ async def received(client: NodeProcess, count: int, timeout: float = 2.0) -> lis
     return got
 
 
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def broadcasts_after(redis: Redis, stream: str, offset: str) -> int:
+    """How many broadcasts the stream holds after ``offset``."""
+    entries = await redis.xrange(stream, min="(" + offset)
+    return sum(decode_entry(fields)["type"] == MessageType.BROADCAST for _, fields in entries)
+
+
 @pytest.mark.parametrize("route", ["node-to-python", "python-to-node", "python-to-python"])
 async def test_recovery_across_servers(
-    route: str, node_script: StartNode, python_servers: Any, names: dict[str, str]
+    route: str,
+    node_script: StartNode,
+    python_servers: Any,
+    names: dict[str, str],
+    redis: Redis,
 ) -> None:
     """The official client connects to one server, misses broadcasts while its transport is
     closed, and offers its session to another server: missed packets (rooms and except
@@ -211,7 +231,8 @@ async def test_recovery_across_servers(
 
     # the client closes its WebSocket: "transport close" for the server, a recoverable reason
     assert await client.call("drop") == "forced close"
-    await asyncio.sleep(0.2)  # the session is persisted in Redis
+    # the first server saw the transport close: the session is in Redis
+    await until_async(lambda: redis.exists(names["session_prefix"] + session["pid"]), bool, 10.0)
     pys[1].io.emit("missed", 1)
     # the XADD leaves in the background: wait for it, so the stream order is the test's order
     assert await pys[1].io.of("/").adapter.link.flush(5.0)
@@ -220,7 +241,11 @@ async def test_recovery_across_servers(
     await js.call("emit", **{"except": ["room"]}, event="not-for-me")
     py_sid_emit = pys[0] if first != js_port(js) else pys[1]
     py_sid_emit.io.to(sid).emit("to-my-id", 3)
-    await asyncio.sleep(0.2)
+    # the five broadcasts are in the stream (Node's and Python's appends leave in the background)
+    offset = session["offset"]
+    await until_async(
+        lambda: broadcasts_after(redis, names["stream"], offset), lambda n: n >= 5, 10.0
+    )
 
     reconnected = await client.call("reconnect", port=second)
     assert reconnected == {"id": sid, "recovered": True}
