@@ -150,7 +150,7 @@ class NodeServer:
         assert proc.stdin is not None
         proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 5)
+            await asyncio.wait_for(proc.wait(), 10)  # it waits up to 5 s for polling GETs
         except TimeoutError:
             proc.kill()
             await proc.wait()

@@ -152,9 +152,7 @@ async def test_reconnection_after_a_restart(node_server: StartNode, mode: str) -
     sock.emit("seq", "first")
     assert await sock.emit_with_ack("seen") == ["first"]
 
-    # let the next long-polling GET reach the server: it gets the close packet (a GET that
-    # arrives after the close gets HTTP 400, "transport error")
-    await asyncio.sleep(0.1)
+    # the server closes once the next long-polling GET is there, to send it the close packet
     await server.stop()
     assert await events.wait("disconnect") == [("transport close",)]
     for n in range(10):

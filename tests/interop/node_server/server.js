@@ -113,7 +113,18 @@ httpServer.listen(port, "127.0.0.1", () => {
 
 // the test closes stdin to stop the server; a kill works too
 process.stdin.on("end", () => {
-  io.close(); // the clients get their close packets, then the process ends
-  setTimeout(() => process.exit(0), 100);
+  // a long-polling client gets its close packet on its pending GET: wait (at most 5 s, the
+  // machine may be loaded) until each has one, else a GET after the close gets HTTP 400
+  const deadline = Date.now() + 5000;
+  const waiting = () =>
+    Object.values(io.engine.clients).some(
+      (c) => c.transport.name === "polling" && !c.transport.writable && !c.upgrading,
+    );
+  const close = () => {
+    if (waiting() && Date.now() < deadline) return setTimeout(close, 10);
+    io.close(); // the clients get their close packets, then the process ends
+    setTimeout(() => process.exit(0), 100);
+  };
+  close();
 });
 process.stdin.resume();
