@@ -127,7 +127,27 @@ async def colour_rooms(
     server_socket(nodes[1], b[0]).join("red")
     server_socket(nodes[1], b[1]).join("blue")
     server_socket(nodes[2], c[0]).join(["green", "red"])
+    await until_rooms_subscribed(nodes, {"red": 3, "blue": 2, "green": 1})
     return a, b, c
+
+
+async def until_rooms_subscribed(
+    nodes: list[SioServer], rooms: dict[str, int], timeout: float = 10.0
+) -> None:
+    """Sharded Redis in a dynamic mode, where a server subscribes to a room's channel in the
+    background after a join: wait until ``rooms[room]`` servers are subscribed to each room's
+    channel (nothing to wait for with other adapters)."""
+    adapter = nodes[0].io.of("/").adapter
+    channel_of = getattr(adapter, "_dynamic_channel", None)
+    if channel_of is None or adapter.subscription_mode == "static":  # type: ignore[attr-defined]
+        return
+    link = adapter.link  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for room, count in rooms.items():
+        while (found := await link.numsub(channel_of(room), sharded=True)) != count:
+            assert loop.time() < deadline, f"{found} servers subscribed to {room}, not {count}"
+            await asyncio.sleep(0.01)
 
 
 async def rooms_and_except(

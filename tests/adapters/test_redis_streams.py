@@ -361,7 +361,7 @@ async def test_recovery_of_socket_emits_and_on_the_same_server(cluster: StartClu
     await client.abort()
     await until(lambda: sid not in nodes[0].io.of("/").sockets)
     nodes[1].io.to(sid).emit("to-my-room", 2)
-    await asyncio.sleep(0.05)
+    assert await nodes[1].io.of("/").adapter.link.flush(5.0)  # type: ignore[attr-defined]
     back = await nodes[0].client()
     assert await back.connect("/", {"pid": pid, "offset": offset}) == sid
     assert nodes[0].io.of("/").sockets[sid].recovered
