@@ -316,7 +316,9 @@ def test_rate_limit_example_is_the_documented_one() -> None:
 
 
 async def test_handshake_rate_limit_example(serve_io: FrontDoor) -> None:
-    io = Server(allow_request=handshake_rate_limit(limit=3, window=0.5))
+    window = 2.0  # long enough for what follows on a loaded machine
+    started = time.monotonic()
+    io = Server(allow_request=handshake_rate_limit(limit=3, window=window))
     port = await serve_io(io)
     sids = []
     for _ in range(3):
@@ -333,7 +335,7 @@ async def test_handshake_rate_limit_example(serve_io: FrontDoor) -> None:
     async with await HttpConnection.open(port) as conn:
         for _ in range(5):
             assert (await conn.request("POST", poll_url(sids[0], SIO), body="6")).body == b"ok"
-    await asyncio.sleep(0.55)  # a new window
+    await asyncio.sleep(started + window + 0.05 - time.monotonic())  # a new window
     assert (await http_request(port, "GET", HANDSHAKE)).status == 200
 
 

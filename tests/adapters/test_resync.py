@@ -3,7 +3,6 @@ brokers: test_redis.py, test_postgres.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -25,17 +24,21 @@ async def test_hold_counts_once_and_release_reports_nothing_when_all_came_back()
     assert resync.reported == {"short": 0, "unconfirmed": 0, "dropped": 0, "deaf": 0}
 
 
-async def test_timeout_counts_from_when_the_broker_is_reachable() -> None:
+def test_timeout_counts_from_when_the_broker_is_reachable() -> None:
+    now = [100.0]
     resync = Resync("PostgreSQL", 0.05, None)
+    resync.clock = lambda: now[0]
     resync.hold("the listening connection is lost")
-    await asyncio.sleep(0.08)
+    now[0] += 0.08
     assert not resync.expired(False)  # unreachable: the wait has not started
     assert not resync.expired(True)  # reachable from now on
-    await asyncio.sleep(0.03)
+    now[0] += 0.03
     assert not resync.expired(True)
     assert not resync.expired(False)  # unreachable again: starts over
     assert not resync.expired(True)
-    await asyncio.sleep(0.06)
+    now[0] += 0.049
+    assert not resync.expired(True)
+    now[0] += 0.001
     assert resync.expired(True)
 
 

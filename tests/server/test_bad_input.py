@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from sioclient import SioClient, SioServer
+from sioclient import SioClient, SioServer, until
 
 PLACEHOLDER = '{"_placeholder":true,"num":%s}'
 
@@ -165,12 +165,10 @@ async def test_namespace_disconnect_keeps_the_connection(srv):
     client, _ = await srv.connected()
     await client.connect("/admin")
     await client.send_raw("41/admin,")
-    await asyncio.sleep(0.02)
+    assert await client.emit_with_ack("echo", 1) == [1]  # read after the "41/admin,"
     assert srv.io.of("/admin").sockets == {}
-    assert await client.emit_with_ack("echo", 1) == [1]
     await client.send_raw("41")
-    await asyncio.sleep(0.02)
-    assert srv.io.sockets.sockets == {}
+    await until(lambda: srv.io.sockets.sockets == {})
     assert not client.is_closed
     await client.connect("/admin")
 

@@ -290,6 +290,4 @@ async def test_recovery_on_a_closed_connection_does_not_leak(srv, known):
         + encode_frame(CLOSE, b"\x03\xe8", mask=os.urandom(4))
     )
     await other.wait_closed()
-    await asyncio.sleep(0.02)
-    assert srv.io.sockets.sockets == {}
-    assert srv.io.sockets.adapter.sids == {}
+    await until(lambda: srv.io.sockets.sockets == {} and srv.io.sockets.adapter.sids == {})

@@ -13,7 +13,6 @@ line.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -66,6 +65,8 @@ class Resync:
         """Messages reported so far, by kind (``deaf`` counts the windows)."""
         self.holds = 0
         """How many times the link held its queue after an outage."""
+        self.clock: Callable[[], float] = time.monotonic
+        """Seconds (the event loop's clock); a test may set its own."""
         self._held_since: float | None = None
         self._wall_since = 0.0
         self._reachable_since: float | None = None
@@ -78,7 +79,7 @@ class Resync:
         """Start holding (nothing happens when already held)."""
         if self._held_since is not None:
             return
-        self._held_since = asyncio.get_running_loop().time()
+        self._held_since = self.clock()
         self._wall_since = time.time()
         self._reachable_since = None
         self.holds += 1
@@ -90,7 +91,7 @@ class Resync:
 
     def expired(self, reachable: bool) -> bool:
         """Whether ``timeout`` seconds passed since the broker became reachable again."""
-        now = asyncio.get_running_loop().time()
+        now = self.clock()
         if not reachable:
             self._reachable_since = None
             return False
@@ -103,7 +104,7 @@ class Resync:
         up again."""
         if self._held_since is None:
             return
-        waited = asyncio.get_running_loop().time() - self._held_since
+        waited = self.clock() - self._held_since
         self._held_since = None
         if missing:
             log.warning(
