@@ -160,13 +160,13 @@ async def test_ping_timeout_when_the_server_goes_silent() -> None:
 
 
 async def test_pings_are_answered_and_rearm_the_timer() -> None:
-    fake = ScriptedPolling(ping_interval=150, ping_timeout=150)
+    fake = ScriptedPolling(ping_interval=300, ping_timeout=300)
     async with fake.running() as url:
         sock = io(url, force_new=True, transports=["polling"], reconnection=False)
         await wait_until(lambda: "40" in fake.posts)
         fake.replies.put_nowait('40{"sid":"abc"}')
         await sock.wait_connected(2)
-        for _ in range(4):  # 0.8 s of pings, each within the 0.3 s deadline
+        for _ in range(4):  # 0.8 s of pings, past one 0.6 s deadline, each within it
             await asyncio.sleep(0.2)
             fake.replies.put_nowait("2")
         await wait_until(lambda: fake.posts.count("3") == 4)

@@ -499,12 +499,13 @@ async def test_open_timeout() -> None:
 
 
 async def test_heartbeat_keeps_the_connection() -> None:
-    async with running(ping_interval=0.1, ping_timeout=0.1) as (_, port):
+    # a pong within 0.4 s (a loaded machine may stall a process), 8 pings: past 0.5 s
+    async with running(ping_interval=0.1, ping_timeout=0.4) as (_, port):
         for mode in ("websocket", "polling"):
             sock = await connect(f"http://127.0.0.1:{port}", **client_options(mode))
             rec = Recorder()
             sock.io.on("ping", rec.handler("ping"))
-            await rec.wait("ping", 4)
+            await rec.wait("ping", 8)
             assert sock.connected
             await sock.disconnect()
 

@@ -242,7 +242,7 @@ async def test_post_close_packet(serve, echo):
 
 
 async def test_heartbeat(serve, echo):
-    app = echo(ping_interval=0.3, ping_timeout=0.2)
+    app = echo(ping_interval=0.3, ping_timeout=1.0)  # time for the pong on a loaded machine
     port = await serve(app)
     loop = asyncio.get_running_loop()
     async with await HttpConnection.open(port) as get, await HttpConnection.open(port) as post:
