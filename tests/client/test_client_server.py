@@ -171,7 +171,7 @@ async def test_ack_timeout_option_and_pending_acks_on_disconnect() -> None:
             lambda s: (s.on("add", lambda a, b: a + b), s.on("never", lambda *, ack: None)),
         )
         url = f"http://127.0.0.1:{port}"
-        sock = await connect(url, ack_timeout=0.2, **client_options("websocket"))
+        sock = await connect(url, ack_timeout=1.0, **client_options("websocket"))
         answers: list[Any] = []
         sock.emit("add", 1, 2, callback=lambda *args: answers.append(args))
         await wait_until(lambda: answers == [(None, 3)])  # error first with ack_timeout

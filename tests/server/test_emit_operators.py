@@ -126,7 +126,7 @@ async def test_socket_volatile_is_sent_when_writable(srv, method: str) -> None:
 async def test_socket_timeout(srv, method: str, answered: bool) -> None:
     client, socket = await join(srv)
     results: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    target = socket.timeout(0.2)
+    target = socket.timeout(1.0)  # an answer within it on a loaded machine
     if method == "emit_with_ack":
         sent = asyncio.ensure_future(target.emit_with_ack("t", 1))
     else:
@@ -278,7 +278,7 @@ async def test_broadcast_volatile_skips_a_client_that_is_not_writable(srv, level
 async def test_broadcast_timeout(srv, level: str, method: str) -> None:
     room = await Room(srv, "/").start()
     base = {"server": srv.io, "namespace": srv.io.of("/"), "socket": room.sockets["c"].broadcast}
-    target = base[level].timeout(0.3)
+    target = base[level].timeout(1.0)  # an answer within it on a loaded machine
     results: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
     if method == "emit_with_ack":
         sent = asyncio.ensure_future(target.emit_with_ack("t"))
