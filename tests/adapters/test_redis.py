@@ -651,8 +651,9 @@ class HeartbeatShardedAdapter(ClusterAdapterWithHeartbeat, ShardedRedisAdapter):
     Redis transport: the server count comes from the heartbeats, not from Redis."""
 
     def __init__(self, nsp: Any, link: RedisLink, key: str) -> None:
-        ShardedRedisAdapter.__init__(self, nsp, link, key=key, request_timeout=0.5)
-        self.init_heartbeat(interval=0.1, timeout=0.3)
+        ShardedRedisAdapter.__init__(self, nsp, link, key=key, request_timeout=5.0)
+        # a loaded machine may stall a process: a timeout well above the interval
+        self.init_heartbeat(interval=0.1, timeout=3.0)
 
 
 async def test_cluster_adapter_with_heartbeat(redis_url: str, redis_key: str) -> None:
@@ -668,19 +669,19 @@ async def test_cluster_adapter_with_heartbeat(redis_url: str, redis_key: str) ->
         for node in nodes:
             await node.__aenter__()
         adapters = [n.io.of("/").adapter for n in nodes]
-        await until(lambda: all(len(a.nodes) == 2 for a in adapters), 2.0)
+        await until(lambda: all(len(a.nodes) == 2 for a in adapters))
         assert [await a.server_count() for a in adapters] == [3, 3, 3]
         for i, node in enumerate(nodes):
             node.io.on("who", lambda i=i: i)
         assert sorted(await nodes[0].io.server_side_emit_with_ack("who")) == [1, 2]
         b = await connect(nodes[1], 1)
         assert {s.id for s in await nodes[0].io.fetch_sockets()} == {b[0].sids["/"]}
-        # heartbeats keep idle servers known
-        await asyncio.sleep(0.5)
+        # heartbeats keep idle servers known, past the timeout
+        await asyncio.sleep(3.5)
         assert all(len(a.nodes) == 2 for a in adapters)
         # a server that closes says so
         await nodes[2].close()
-        await until(lambda: all(len(a.nodes) == 1 for a in adapters[:2]), 1.0)
+        await until(lambda: all(len(a.nodes) == 1 for a in adapters[:2]), 2.0)  # not 3 s
         assert sorted(await nodes[1].io.server_side_emit_with_ack("who")) == [0]
     finally:
         for node in nodes:

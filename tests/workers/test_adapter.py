@@ -226,17 +226,17 @@ async def test_a_cut_mesh_connection_is_noticed_at_once(cluster: StartCluster) -
     await wait_for_servers([c], 3)
     # the next scan mends it (every rescan_interval; here at once)
     await mesh_of(a).scan()
-    await wait_for_servers(nodes, 3, timeout=0.5)
+    await wait_for_servers(nodes, 3, timeout=5.0)  # well before the next rescan (60 s)
     await broadcast_reaches_every_server_once(nodes)
 
 
 async def test_a_worker_restarting_in_its_slot_rejoins(cluster: StartCluster) -> None:
-    nodes = await cluster(3)
+    nodes = await cluster(3, adapter_options={"rescan_interval": 60.0})  # no rescan helps
     a, b, c = nodes
     old_uid = b.io.of("/").adapter.uid  # type: ignore[attr-defined]
     await b.close()
     b.slot.release()
-    await wait_for_servers([a, c], 2, timeout=0.5)
+    await wait_for_servers([a, c], 2, timeout=5.0)
     [again] = await cluster(1, slot=b.slot.number)
     assert mesh_of(again).slot.number == b.slot.number
     assert old_uid not in a.io.of("/").adapter.nodes  # type: ignore[attr-defined]
@@ -268,7 +268,7 @@ class _MeshServer(Server):
     """Workers mode with this adapter as its default, through the server's seam."""
 
     def _workers_adapter_factory(self, slot: Slot) -> Any:
-        return workers_adapter(slot, request_timeout=1.0)
+        return workers_adapter(slot, request_timeout=1.0, rescan_interval=60.0)
 
 
 async def test_workers_mode_with_the_adapter(wdir: WorkerDir) -> None:
@@ -285,7 +285,7 @@ async def test_workers_mode_with_the_adapter(wdir: WorkerDir) -> None:
         assert sorted(mesh_of(n).slot.number for n in nodes) == [0, 1, 2]
         await broadcast_reaches_every_server_once(nodes)
         await nodes[2].close()
-        await wait_for_servers(nodes[:2], 2, timeout=0.5)
+        await wait_for_servers(nodes[:2], 2, timeout=5.0)  # at once: no rescan for 60 s
     finally:
         for node in nodes:
             await node.close()
