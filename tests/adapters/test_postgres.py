@@ -269,7 +269,7 @@ async def test_old_attachments_are_removed(
     nodes[0].io.emit("bin", b"\x01")
     assert await events(b) == [("bin", [b"\x01"])]
     assert attachments(postgres_url, names["table_name"]) == 1
-    await until(lambda: attachments(postgres_url, names["table_name"]) == 0, 2.0)
+    await until(lambda: attachments(postgres_url, names["table_name"]) == 0, 10.0)
 
 
 # ---------------------------------------------------------------------------------- outages

@@ -427,7 +427,7 @@ async def test_broker_outage_and_recovery(cluster: StartCluster, redis_url: str)
         link = link_of(flaky)
 
         await proxy.down()
-        await until(lambda: not link.reading, 2.0)
+        await until(lambda: not link.reading, 10.0)
         flaky.io.emit("during", 1)
         _nsp, name, args = await f[0].next_event()
         assert (name, args) == ("during", [1])  # no offset: the stream is out of reach

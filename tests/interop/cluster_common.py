@@ -421,9 +421,9 @@ async def sockets_both_ways(
     if python_rooms:
         assert {"a", "b"} <= py.io.of("/").sockets[p1_sid].rooms
     await js.call("socketsLeave", rooms=["a"], leave="b")
-    await until(lambda: "b" not in py.io.of("/").sockets[p1_sid].rooms, 2.0)
+    await until(lambda: "b" not in py.io.of("/").sockets[p1_sid].rooms, 10.0)
     await js.call("remoteDisconnect", sid=p1_sid)
-    await until(lambda: p1_sid not in py.io.of("/").sockets, 2.0)
+    await until(lambda: p1_sid not in py.io.of("/").sockets, 10.0)
     py.io.disconnect_sockets(close=True)
     assert await n2.wait_closed(2.0)
 
@@ -486,15 +486,15 @@ async def emitter_drives_sockets(
     the clients of emitter_cluster; with ``b_leaves_too``, also waits for b to leave r."""
     a_sid, b_sid = a.sids["/"], b.sids["/"]
     await emitter.call("socketsJoin", rooms=["s"], join=["t", "u"])
-    await until(lambda: {"t", "u"} <= nodes[1].io.of("/").sockets[b_sid].rooms, 2.0)
+    await until(lambda: {"t", "u"} <= nodes[1].io.of("/").sockets[b_sid].rooms, 10.0)
     await emitter.call("socketsLeave", leave="r")
-    await until(lambda: "r" not in nodes[0].io.of("/").sockets[a_sid].rooms, 2.0)
+    await until(lambda: "r" not in nodes[0].io.of("/").sockets[a_sid].rooms, 10.0)
     if b_leaves_too:
-        await until(lambda: "r" not in nodes[1].io.of("/").sockets[b_sid].rooms, 2.0)
+        await until(lambda: "r" not in nodes[1].io.of("/").sockets[b_sid].rooms, 10.0)
     await emitter.call("serverSideEmit", event="from-emitter", args=[{"n": 1}])
-    await until(lambda: sorted(got) == [(0, ({"n": 1},)), (1, ({"n": 1},))], 2.0)
+    await until(lambda: sorted(got) == [(0, ({"n": 1},)), (1, ({"n": 1},))], 10.0)
     await emitter.call("disconnectSockets", **{"except": ["t"]})
-    await until(lambda: not nodes[0].io.of("/").sockets, 2.0)
+    await until(lambda: not nodes[0].io.of("/").sockets, 10.0)
     assert b_sid in nodes[1].io.of("/").sockets
     await emitter.call("disconnectSockets", close=True)
     assert await b.wait_closed(2.0)

@@ -248,10 +248,10 @@ async def test_python_emitter_drives_node_and_python(
         await emitter.sockets_leave("joined")
         await until_async(lambda: node_rooms(js, n1.sids["/"]), lambda r: "joined" not in r)
         await emitter.except_("room").sockets_join("py-room")
-        await until(lambda: "py-room" in py.io.of("/").sockets[p1_sid].rooms, 2.0)
+        await until(lambda: "py-room" in py.io.of("/").sockets[p1_sid].rooms, 10.0)
         await emitter.disconnect_sockets()
         await until_async(lambda: js.call("localSockets"), lambda s: not s)
-        await until(lambda: not py.io.of("/").sockets, 2.0)
+        await until(lambda: not py.io.of("/").sockets, 10.0)
         with pytest.raises(ValueError):
             await emitter.emit("connect")
         with pytest.raises(ValueError, match="acknowledgements"):  # as the Redis emitter

@@ -254,13 +254,13 @@ async def test_fetch_sockets_and_remote_sockets_both_ways(
     p1.ack(packet.id, "python-yes")
     assert await task == "python-yes"
     await js.call("remoteJoin", sid=p1_sid, rooms=["from-node"])
-    await until(lambda: "from-node" in py.io.of("/").sockets[p1_sid].rooms, 2.0)
+    await until(lambda: "from-node" in py.io.of("/").sockets[p1_sid].rooms, 10.0)
     await js.call("remoteLeave", sid=p1_sid, room="team")
-    await until(lambda: "team" not in py.io.of("/").sockets[p1_sid].rooms, 2.0)
+    await until(lambda: "team" not in py.io.of("/").sockets[p1_sid].rooms, 10.0)
 
     # disconnect remotely, each side
     await js.call("remoteDisconnect", sid=p1_sid)
-    await until(lambda: p1_sid not in py.io.of("/").sockets, 2.0)
+    await until(lambda: p1_sid not in py.io.of("/").sockets, 10.0)
     remote.disconnect(close=True)
     assert await n1.wait_closed(2.0)
 
@@ -282,12 +282,12 @@ async def test_sockets_join_leave_disconnect_both_ways(
     assert {"a", "b"} <= py.io.of("/").sockets[p1_sid].rooms
 
     await js.call("socketsLeave", rooms=["a"], leave="b")
-    await until(lambda: "b" not in py.io.of("/").sockets[p1_sid].rooms, 2.0)
+    await until(lambda: "b" not in py.io.of("/").sockets[p1_sid].rooms, 10.0)
     await js.call("socketsJoin", rooms=["vip"], join="vip2")
     await until_async(lambda: node_rooms(js, n2.sids["/"]), lambda r: "vip2" in r)
 
     await js.call("disconnectSockets", rooms=["a"])
-    await until(lambda: not py.io.of("/").sockets, 2.0)
+    await until(lambda: not py.io.of("/").sockets, 10.0)
     await until_async(lambda: js.call("localSockets"), lambda s: len(s) == 1)
     py.io.disconnect_sockets(close=True)
     assert await n2.wait_closed(2.0)
@@ -343,7 +343,7 @@ async def test_python_emitter_drives_node_and_python(
         await until_async(lambda: node_rooms(js, n1.sids["/"]), lambda r: "joined" in r)
         await emitter.disconnect_sockets()
         await until_async(lambda: js.call("localSockets"), lambda s: not s)
-        await until(lambda: not py.io.of("/").sockets, 2.0)
+        await until(lambda: not py.io.of("/").sockets, 10.0)
         assert await quiet([p1])
     finally:
         await client.aclose()
