@@ -59,8 +59,8 @@ async def refused(port: int, target: str, headers: list[tuple[str, str]] | None 
 
 
 # ---------------------------------------------------------------------- 1. cookie
-async def test_cookie_off_by_default(standalone, echo):
-    port = await standalone(echo())
+async def test_cookie_off_by_default(serve, echo):
+    port = await serve(echo())
     async with await HttpConnection.open(port) as conn:
         response = await conn.request("GET", HANDSHAKE)
         assert response.status == 200
@@ -114,9 +114,9 @@ COOKIES = [
 ]
 
 
-async def test_cookie_options(standalone, echo):
+async def test_cookie_options(serve, echo):
     for cookie, expected in COOKIES:
-        port = await standalone(echo(cookie=cookie))
+        port = await serve(echo(cookie=cookie))
         response = await http_request(port, "GET", HANDSHAKE)
         sid = open_packet(response.body)["sid"]
         assert values(response, "set-cookie") == [expected.format(sid=sid)]
@@ -187,7 +187,7 @@ async def test_allow_request(serve, echo, caplog):
     ] * 4
 
 
-async def test_allow_request_checks_handshakes_only(standalone, echo):
+async def test_allow_request_checks_handshakes_only(serve, echo):
     seen: list[tuple[str, str | None, str | None]] = []
 
     def check(request: Request) -> bool:
@@ -197,7 +197,7 @@ async def test_allow_request_checks_handshakes_only(standalone, echo):
         return len(seen) == 1  # the first handshake only
 
     app = echo(allow_request=check)
-    port = await standalone(app)
+    port = await serve(app)
     async with await HttpConnection.open(port) as conn:
         response = await conn.request("GET", HANDSHAKE + "&token=t1", headers={"X-App": "a"})
         sid = open_packet(response.body)["sid"]
@@ -437,8 +437,8 @@ async def test_http_compression_negotiation(serve, echo):
         (2048, {2047: False, 2048: True}),
     ],
 )
-async def test_http_compression_threshold(standalone, echo, option, sizes):
-    port = await standalone(echo(http_compression=option))
+async def test_http_compression_threshold(serve, echo, option, sizes):
+    port = await serve(echo(http_compression=option))
     for size, compressed in sizes.items():
         text = "4" + "é" * 8 + "a" * (size - 17)  # the threshold counts bytes, not characters
         assert len(text.encode()) == size
@@ -447,8 +447,8 @@ async def test_http_compression_threshold(standalone, echo, option, sizes):
         assert _decoded(response).decode() == text
 
 
-async def test_handshake_is_small_and_never_compressed(standalone, echo):
-    port = await standalone(echo())
+async def test_handshake_is_small_and_never_compressed(serve, echo):
+    port = await serve(echo())
     response = await http_request(
         port, "GET", HANDSHAKE, headers={"Accept-Encoding": "gzip, deflate"}
     )
@@ -595,8 +595,8 @@ async def test_cors_off_by_default(serve, echo):
             open_packet(await ws.recv())
 
 
-async def test_cors_any_origin(standalone, echo):
-    port = await standalone(echo(cors=CorsPolicy("*")))
+async def test_cors_any_origin(serve, echo):
+    port = await serve(echo(cors=CorsPolicy("*")))
     for origin in (ORIGIN, None):
         for name, response in (await _cors_requests(port, origin)).items():
             assert cors_part(response) == [("access-control-allow-origin", "*")], name
@@ -741,8 +741,8 @@ async def test_cors_through_server_options():
 
 
 # ---------------------------------------------------------------------- 7. transports
-async def test_websocket_only(standalone, echo):
-    port = await standalone(echo(transports=["websocket"]))
+async def test_websocket_only(serve, echo):
+    port = await serve(echo(transports=["websocket"]))
     response = await http_request(port, "GET", HANDSHAKE)
     assert response.status == 400
     assert response.json() == {"code": 0, "message": "Transport unknown"}
@@ -765,8 +765,8 @@ async def test_polling_only(serve, echo):
         assert (await conn.request("GET", poll_url(packet["sid"]))).text == "4on"
 
 
-async def test_allow_upgrades_false(standalone, echo):
-    port = await standalone(echo(allow_upgrades=False))
+async def test_allow_upgrades_false(serve, echo):
+    port = await serve(echo(allow_upgrades=False))
     async with await HttpConnection.open(port) as conn:
         assert (await eio_open(conn))["upgrades"] == []
     async with await WsConnection.open(port, ws_url()) as ws:
