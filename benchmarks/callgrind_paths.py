@@ -8,7 +8,8 @@ CASE: ``echo`` (20 reads of 10 acked events), ``fanout`` (``io.emit`` to all 200
 ``room`` (``io.to(room).emit`` to 100 of them), ``ack`` (the same with an acknowledgement),
 ``polling`` (one acked event over HTTP long-polling, as the harness's polling-echo: a
 pending GET, a POST, the answers of both, through the standalone server's HTTP protocol),
-or ``all``; each done N times. Run it with N and with 0 (setup only) and divide the
+``asgi-polling`` (the same through the ASGI app, called as an ASGI server calls it: the app's
+share only), or ``all``; each done N times. Run it with N and with 0 (setup only) and divide the
 difference of the two totals (``summary:`` in the output file) by N. Set
 ``PYTHONHASHSEED=0`` for repeatable counts. Connections are those of bench_inproc.py.
 """
@@ -115,7 +116,91 @@ class Polling:
         self.get.data_received(self.get_bytes)
 
 
-CASES = ("echo", "fanout", "room", "ack", "polling", "all")
+class AsgiPolling:
+    """The same long-polling client through the ASGI app (``io.asgi_app()``), as an ASGI
+    server calls it: only the app's share of a request (not the server's HTTP parsing)."""
+
+    HEADERS = [
+        (b"host", b"127.0.0.1:3000"),
+        (b"connection", b"keep-alive"),
+        (b"user-agent", b"node"),
+        (b"accept", b"*/*"),
+    ]
+    POST_HEADERS = [*HEADERS, (b"content-type", b"text/plain;charset=UTF-8")]
+
+    def __init__(self, io: Any) -> None:
+        self.app = io.asgi_app()
+        self.query = b"EIO=4&transport=polling"
+        self.get: asyncio.Future[list[dict[str, Any]]] | None = None
+
+    @classmethod
+    async def open(cls, io: Any) -> AsgiPolling:
+        self = cls(io)
+        body = self.body(await self.request("GET"))
+        sid = body[body.index(b'"sid":"') + 7 :].split(b'"', 1)[0]
+        self.query += b"&sid=" + sid
+        self.body(await self.request("POST", b"40"))
+        self.body(await self.request("GET"))
+        await self.poll()  # the first echo's pending GET
+        return self
+
+    async def request(self, method: str, body: bytes = b"") -> list[dict[str, Any]]:
+        headers = self.HEADERS
+        if body:
+            headers = [*self.POST_HEADERS, (b"content-length", str(len(body)).encode())]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": ("127.0.0.1", 3000),
+            "client": ("127.0.0.1", 50000),
+            "scheme": "http",
+            "method": method,
+            "root_path": "",
+            "path": "/socket.io/",
+            "raw_path": b"/socket.io/",
+            "query_string": self.query,
+            "headers": headers,
+        }
+        sent: list[dict[str, Any]] = []
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        never = asyncio.get_running_loop().create_future()  # no disconnect: a kept-alive client
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            return await never  # type: ignore[no-any-return]
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        return sent
+
+    @staticmethod
+    def body(sent: list[dict[str, Any]]) -> bytes:
+        if len(sent) != 2 or sent[0]["status"] != 200:
+            raise RuntimeError(f"unexpected answer: {sent!r}")
+        return bytes(sent[1]["body"])
+
+    async def echo(self) -> None:
+        """One acked event: POST it, read the ack from the pending GET, poll again."""
+        assert self.get is not None
+        if self.body(await self.request("POST", b'421["echo",{"n":1,"s":"hello"}]')) != b"ok":
+            raise RuntimeError("the POST was not answered ok")
+        if b"431[" not in self.body(await self.get):
+            raise RuntimeError("no ack on the pending GET")
+        await self.poll()
+
+    async def poll(self) -> None:
+        """The next GET, left pending in the app (as when it reaches the server first)."""
+        self.get = asyncio.ensure_future(self.request("GET"))
+        await asyncio.sleep(0)
+        if self.get.done():
+            raise RuntimeError(f"the GET was answered at once: {self.get.result()!r}")
+
+
+CASES = ("echo", "fanout", "room", "ack", "polling", "asgi-polling", "all")
 
 
 async def main(case: str, rounds: int) -> None:
@@ -130,7 +215,11 @@ async def main(case: str, rounds: int) -> None:
         bench_inproc.frame(f'42{i}["echo",{{"n":{i},"s":"hello"}}]') for i in range(10)
     )
     payload = {"k": 1, "s": "fanout"}
-    poll = await Polling.open(io) if case in ("all", "polling") else None
+    poll: Polling | AsgiPolling | None = None
+    if case in ("all", "polling"):
+        poll = await Polling.open(io)
+    elif case == "asgi-polling":
+        poll = await AsgiPolling.open(io)
     for _ in range(rounds):
         if case in ("all", "echo"):
             for _ in range(20):
@@ -149,7 +238,7 @@ async def main(case: str, rounds: int) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in CASES or not sys.argv[2].isdigit():
         sys.exit(f"usage: callgrind_paths.py {{{'|'.join(CASES)}}} N")
-    if sys.argv[1] == "polling":  # its answers wait for loop iterations: the server's loop
+    if sys.argv[1] in ("polling", "asgi-polling"):  # answers wait for loop iterations: uvloop
         import uvloop
 
         uvloop.run(main(sys.argv[1], int(sys.argv[2])))

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from aiosocketio.asgi import ASGIApp
+from aiosocketio.asgi import ASGIApp, _encode_headers
 from helpers import (
     EIO,
     HttpConnection,
@@ -25,6 +25,7 @@ from helpers import (
     poll_url,
     ws_url,
 )
+from sioclient import until
 
 HANDSHAKE = f"{EIO}?EIO=4&transport=polling"
 
@@ -229,10 +230,7 @@ async def test_websocket_message_over_limit(echo):
             channel.send,
         )
     )
-    for _ in range(100):
-        if any(m["type"] == "websocket.close" for m in channel.sent):
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: any(m["type"] == "websocket.close" for m in channel.sent))
     channel.incoming.put_nowait({"type": "websocket.disconnect", "code": 1009})
     await asyncio.wait_for(task, 2)
     kinds = [m["type"] for m in channel.sent]
@@ -259,6 +257,65 @@ async def test_http_disconnect_while_reading_the_body(echo):
         channel.send,
     )
     assert channel.sent == []
+
+
+async def asgi_call(app: ASGIApp, method: str, query: bytes, channel: Channel) -> None:
+    await app(scope("http", "/engine.io/", query, method=method), channel.receive, channel.send)
+
+
+def request(body: bytes = b"") -> dict[str, Any]:
+    return {"type": "http.request", "body": body, "more_body": False}
+
+
+async def polling_session(app: ASGIApp) -> bytes:
+    """A session opened with a bare ASGI call; the query of its requests."""
+    channel = Channel(request())
+    await asgi_call(app, "GET", b"EIO=4&transport=polling", channel)
+    sid = open_packet(channel.sent[1]["body"])["sid"]
+    return f"EIO=4&transport=polling&sid={sid}".encode()
+
+
+async def test_a_pending_get_is_answered_and_leaves_no_task(echo):
+    app = echo()
+    asgi = ASGIApp(app.engine)
+    query = await polling_session(asgi)
+    sid = query.decode().split("sid=")[1]
+    get = Channel(request())  # then nothing: the client waits
+    pending = asyncio.ensure_future(asgi_call(asgi, "GET", query, get))
+    await until(lambda: app.engine.sessions[sid]._poll is not None)
+    get.incoming.put_nowait(request())  # another message than a disconnect: still waiting
+    await asyncio.sleep(0.01)
+    assert not pending.done()
+    post = Channel(request(b"4hello"))
+    await asgi_call(asgi, "POST", query, post)
+    assert post.sent[1]["body"] == b"ok"
+    await asyncio.wait_for(pending, 5.0)
+    assert get.sent[1]["body"] == b"4hello"
+    # the task that listened for a disconnect is cancelled, not left waiting
+    await until(lambda: asyncio.all_tasks() == {asyncio.current_task()})
+
+
+async def test_a_pending_get_whose_client_goes_away(echo):
+    app = echo()
+    asgi = ASGIApp(app.engine)
+    query = await polling_session(asgi)
+    sid = query.decode().split("sid=")[1]
+    get = Channel(request())
+    pending = asyncio.ensure_future(asgi_call(asgi, "GET", query, get))
+    await until(lambda: app.engine.sessions[sid]._poll is not None)
+    get.incoming.put_nowait({"type": "http.disconnect"})
+    await asyncio.wait_for(pending, 5.0)
+    assert get.sent == []
+    assert await app.wait_closed(sid) == "transport error"
+
+
+def test_answer_headers_are_lower_case_bytes_in_a_new_list_each_time():
+    headers = [("Content-Type", "text/plain"), ("X-Ünïcode", "é")]
+    first = _encode_headers(headers)
+    assert first == [(b"content-type", b"text/plain"), ("x-ünïcode".encode("latin-1"), b"\xe9")]
+    first.append((b"x-added", b"by a middleware"))  # Starlette's MutableHeaders does this
+    assert _encode_headers(headers) == first[:2]
+    assert _encode_headers([["A", "1"]]) == [(b"a", b"1")]  # pairs as lists: not remembered
 
 
 async def test_lifespan_messages(echo):

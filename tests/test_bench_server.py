@@ -100,3 +100,16 @@ def test_front_door_answers_a_handshake(command: list[str]) -> None:
         if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=DEADLINE)
+
+
+@pytest.mark.parametrize("case", ["all", "asgi-polling"])
+def test_the_callgrind_paths_run(case: str) -> None:
+    """benchmarks/callgrind_paths.py (run under valgrind to count instructions) does its
+    fixed work without an error, for each case (``all`` holds every case but asgi-polling)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "callgrind_paths.py"), case, "5"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 0, done.stderr

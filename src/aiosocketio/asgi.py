@@ -14,14 +14,13 @@ runs none, or an app mounted in another), ``startup()`` is awaited before the fi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .engine.http import Headers, Request
+from .engine.http import HEADER_NAMES, Headers, Request, header_name
 from .engine.server import EngineServer
 from .engine.socket import notify_closed
 from .static import StaticFile, find_static, serve_static
@@ -48,17 +47,46 @@ async def _run_hooks(hooks: list[Hook]) -> None:
             await result
 
 
+_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
+"""Answers' headers encoded lately: a session's polling answers repeat theirs (most differ
+only in their length)."""
+_ENCODED_KEPT = 512
+
+
 def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
-    return [(n.encode("latin-1"), v.encode("latin-1", "replace")) for n, v in headers]
+    """The headers as ASGI sends them: lower-case names, bytes (a new list each time: a
+    middleware may change it)."""
+    try:
+        key = tuple(headers)
+        encoded = _ENCODED.get(key)
+    except TypeError:  # pairs given as lists (a fallback's): not remembered
+        key, encoded = None, None
+    if encoded is None:
+        encoded = tuple(
+            (n.lower().encode("latin-1"), v.encode("latin-1", "replace")) for n, v in headers
+        )
+        if key is not None:
+            if len(_ENCODED) >= _ENCODED_KEPT:
+                _ENCODED.clear()
+            _ENCODED[key] = encoded
+    return list(encoded)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A cancelled task's outcome, read so that a failure is not reported as unread."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
     headers: dict[str, str] = {}
+    names = HEADER_NAMES
     for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        old = headers.get(name)
-        headers[name] = value if old is None else f"{old}, {value}"
+        name = names.get(raw_name) or header_name(raw_name)
+        if name in headers:
+            headers[name] = f"{headers[name]}, {raw_value.decode('latin-1')}"
+        else:
+            headers[name] = raw_value.decode("latin-1")
     return headers
 
 
@@ -423,24 +451,31 @@ class ASGIApp:
 
     @staticmethod
     async def _wait_answer(future: asyncio.Future[Any], receive: Receive) -> bool:
-        """Wait for the engine's answer; False if the client went away first."""
-        listen: asyncio.Future[Message] | None = None
-        try:
-            while not future.done():
-                if listen is None:
-                    listen = asyncio.ensure_future(receive())
-                await asyncio.wait((future, listen), return_when=asyncio.FIRST_COMPLETED)
-                if listen.done():
-                    message = listen.result()
-                    listen = None
-                    if message.get("type") == "http.disconnect" and not future.done():
-                        return False
-            return True
-        finally:
-            if listen is not None and not listen.done():
-                listen.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await listen
+        """Wait for the engine's answer; False if the client went away first. The answer
+        and the client's next message wake one waiter (lighter than ``asyncio.wait``), and
+        the listening task is cancelled without waiting for it: a pending GET costs one task."""
+        loop = asyncio.get_running_loop()
+        while True:
+            wake: asyncio.Future[None] = loop.create_future()
+
+            def on_done(_: Any, wake: asyncio.Future[None] = wake) -> None:
+                if not wake.done():
+                    wake.set_result(None)
+
+            listen: asyncio.Task[Message] = loop.create_task(receive())  # type: ignore[arg-type]
+            listen.add_done_callback(on_done)
+            future.add_done_callback(on_done)
+            try:
+                await wake
+            finally:
+                future.remove_done_callback(on_done)
+                if not listen.done():
+                    listen.cancel()
+                    listen.add_done_callback(_retrieve)
+            if future.done():
+                return True
+            if listen.result().get("type") == "http.disconnect":
+                return False
 
     async def _too_large(self, send: Send, request: Request) -> None:
         headers: Headers = [("Content-Length", "0"), ("Connection", "close")]

@@ -15,6 +15,7 @@ __all__ = [
     "BAD_HANDSHAKE_METHOD",
     "BAD_REQUEST",
     "FORBIDDEN",
+    "HEADER_NAMES",
     "TOO_MANY_CONNECTIONS",
     "UNKNOWN_SID",
     "UNKNOWN_TRANSPORT",
@@ -24,8 +25,26 @@ __all__ = [
     "Responder",
     "compress_body",
     "error_body",
+    "header_name",
     "parse_query",
 ]
+
+HEADER_NAMES: dict[bytes, str] = {}
+"""Header names as received and their lower-case text (clients send a few dozen names; the
+first short ones are kept, so the table stays small whatever a client sends). A hot path
+looks here first: ``HEADER_NAMES.get(raw) or header_name(raw)``."""
+_NAMES_KEPT = 256
+
+
+def header_name(raw: bytes) -> str:
+    """A header name as received, as the lower-case text that requests' headers use."""
+    name = HEADER_NAMES.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(HEADER_NAMES) < _NAMES_KEPT and len(raw) <= 64:
+            HEADER_NAMES[raw] = name
+    return name
+
 
 # Engine.IO error codes, as in the Node server
 UNKNOWN_TRANSPORT = 0

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import httptools
 
-from ..engine.http import Headers, Request
+from ..engine.http import HEADER_NAMES, Headers, Request, header_name
 from ..errors import ProtocolError
 from ..ws.deflate import Deflate, negotiate_server
 from ..ws.handshake import build_response, check_request
@@ -55,10 +55,7 @@ def _has_token(value: str, token: str) -> bool:
     return any(part.strip().lower() == token for part in value.split(","))
 
 
-_NAMES: dict[bytes, str] = {}
-"""Header names as received and their lower-case text (clients send a few dozen names; the
-first short ones are kept, so the table stays small whatever a client sends)."""
-_NAMES_KEPT = 256
+_NAMES = HEADER_NAMES  # shared with the ASGI app (engine.http.header_name)
 
 _HEADS: dict[tuple[Any, ...], bytes] = {}
 """Answer heads written lately, by status, keep-alive, body length and headers: a session's
@@ -321,9 +318,7 @@ class HttpProtocol(asyncio.Protocol):
             self._refuse(431)
         key = _NAMES.get(name)
         if key is None:
-            key = name.decode("latin-1").lower()
-            if len(_NAMES) < _NAMES_KEPT and len(name) <= 64:
-                _NAMES[name] = key
+            key = header_name(name)
         headers = self._headers
         if key in headers:
             headers[key] = f"{headers[key]}, {value.decode('latin-1')}"
