@@ -267,6 +267,12 @@ class WsConnection:
     def send_bytes(self, data: bytes) -> None:
         self.send_frame(BINARY, data)
 
+    async def upgrade(self) -> None:
+        """Probe, then complete the upgrade of this WebSocket's long-polling session."""
+        self.send_text("2probe")
+        assert await self.recv() == "3probe"
+        self.send_text("5")
+
     def send_raw(self, data: bytes) -> None:
         self.writer.write(data)
 

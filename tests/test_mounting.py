@@ -102,9 +102,7 @@ async def raw_clients(port: int, io: Server) -> None:
         assert response.text.startswith('40{"sid":')
         # the upgrade of that session
         async with await WsConnection.open(port, ws_url(sid, PATH)) as ws:
-            ws.send_text("2probe")
-            assert await ws.recv() == "3probe"
-            ws.send_text("5")
+            await ws.upgrade()
             ws.send_text('421["whoami"]')
             assert await ws.recv() == '431["anonymous"]'
     # a WebSocket-only session

@@ -87,9 +87,7 @@ async def either(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
 async def upgrade(server: Running, sid: str) -> WsConnection:
     """Probe and complete the upgrade of a long-polling session to WebSocket."""
     ws = await websocket_session(server.port, server.path, sid)
-    ws.send_text("2probe")
-    assert await ws.recv() == "3probe"
-    ws.send_text("5")
+    await ws.upgrade()
     return ws
 
 

@@ -206,9 +206,7 @@ async def test_allow_request_checks_handshakes_only(serve, echo):
         assert (await conn.request("POST", poll_url(sid), body="4one")).body == b"ok"
         assert (await conn.request("GET", poll_url(sid))).text == "4one"
         async with await WsConnection.open(port, ws_url(sid)) as ws:
-            ws.send_text("2probe")
-            assert await ws.recv() == "3probe"
-            ws.send_text("5")
+            await ws.upgrade()
             ws.send_text("4upgraded")
             assert await ws.recv() == "4upgraded"
         assert seen == [("polling", "t1", "a")]
@@ -506,9 +504,7 @@ async def test_per_message_deflate(standalone, echo, upgrade):
             assert values(ws.response, "sec-websocket-extensions") == ["permessage-deflate"]
             spy = use_deflate(ws)
             if upgrade:
-                ws.send_text("2probe")
-                assert await ws.recv() == "3probe"
-                ws.send_text("5")
+                await ws.upgrade()
             else:
                 open_packet(await ws.recv())
             big = "4" + "".join(f"line {i} of a long message\n" for i in range(4000))

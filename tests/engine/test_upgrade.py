@@ -11,9 +11,7 @@ from helpers import CLOSE, HttpConnection, WsConnection, WsRejected, eio_open, p
 async def upgraded(port: int, conn: HttpConnection) -> tuple[str, WsConnection]:
     sid = (await eio_open(conn))["sid"]
     ws = await WsConnection.open(port, ws_url(sid))
-    ws.send_text("2probe")
-    assert await ws.recv() == "3probe"
-    ws.send_text("5")
+    await ws.upgrade()
     return sid, ws
 
 

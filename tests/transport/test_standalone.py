@@ -663,9 +663,7 @@ async def scenario() -> None:
             assert (await conn.request("POST", poll_url(sid), body="4poll")).body == b"ok"
             assert (await conn.request("GET", poll_url(sid))).text == "4poll"
             async with await WsConnection.open(port, ws_url(sid)) as ws:
-                ws.send_text("2probe")
-                assert await ws.recv() == "3probe"
-                ws.send_text("5")
+                await ws.upgrade()
                 ws.send_text("4upgraded")
                 assert await ws.recv() == "4upgraded"
                 assert await ws.recv(timeout=1.0) == "2"
