@@ -70,7 +70,9 @@ async def uvicorn_server() -> AsyncIterator[StartASGI]:
         return int(sock.getsockname()[1])
 
     yield start
-    for server, task, app in running:
+    # each server put its signal handler in place of the one before and puts that one back
+    # when it stops: stopped last first, the process keeps no server's handler (and app)
+    for server, task, app in reversed(running):
         engine = getattr(app, "engine", None)
         if isinstance(engine, EngineServer):
             engine.close_all()
