@@ -307,6 +307,37 @@ async def test_a_pending_get_whose_client_goes_away(echo):
     assert await app.wait_closed(sid) == "transport error"
 
 
+async def test_a_receive_that_returns_a_future(echo):
+    """ASGI asks for an awaitable callable: a server's receive may return a future."""
+    app = echo()
+    asgi = ASGIApp(app.engine)
+    query = await polling_session(asgi)
+    sid = query.decode().split("sid=")[1]
+    messages = [request()]
+    gone: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    def receive() -> asyncio.Future[dict[str, Any]]:
+        if messages:
+            ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            ready.set_result(messages.pop())
+            return ready
+        return gone
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    pending = asyncio.ensure_future(
+        asgi(scope("http", "/engine.io/", query, method="GET"), receive, send)
+    )
+    await until(lambda: app.engine.sessions[sid]._poll is not None)
+    gone.set_result({"type": "http.disconnect"})
+    await asyncio.wait_for(pending, 5.0)
+    assert sent == []
+    assert await app.wait_closed(sid) == "transport error"
+
+
 def test_answer_headers_are_lower_case_bytes_in_a_new_list_each_time():
     headers = [("Content-Type", "text/plain"), ("X-Ünïcode", "é")]
     first = _encode_headers(headers)

@@ -72,7 +72,7 @@ def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
     return list(encoded)
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     """A cancelled task's outcome, read so that a failure is not reported as unread."""
     if not task.cancelled():
         task.exception()
@@ -462,7 +462,7 @@ class ASGIApp:
                 if not wake.done():
                     wake.set_result(None)
 
-            listen: asyncio.Task[Message] = loop.create_task(receive())  # type: ignore[arg-type]
+            listen = asyncio.ensure_future(receive())  # any awaitable, as ASGI allows
             listen.add_done_callback(on_done)
             future.add_done_callback(on_done)
             try:
