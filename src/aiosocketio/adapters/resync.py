@@ -66,7 +66,7 @@ class Resync:
         self.holds = 0
         """How many times the link held its queue after an outage."""
         self.clock: Callable[[], float] = time.monotonic
-        """Seconds (the event loop's clock); a test may set its own."""
+        """Seconds on a monotonic clock (only differences are used); a test may set its own."""
         self._held_since: float | None = None
         self._wall_since = 0.0
         self._reachable_since: float | None = None
